@@ -1,0 +1,514 @@
+//! Validation: turns the parsed text into a model whose every size is known, collecting every
+//! mistake as an error at the token that caused it.
+
+use crate::parse::{LayerDef, ModelDef, Opt};
+use proc_macro2::Span;
+use syn::{Expr, Ident, Lit};
+
+pub const LAYER_KINDS: &str = "`rnn`, `lstm`, `gru`, `dense`";
+const ACTIVATIONS: &[&str] = &["linear", "relu", "sigmoid", "tanh", "softmax"];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Rnn,
+    Lstm,
+    Gru,
+    Dense,
+}
+
+impl Kind {
+    fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "rnn" => Kind::Rnn,
+            "lstm" => Kind::Lstm,
+            "gru" => Kind::Gru,
+            "dense" => Kind::Dense,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Rnn => "rnn",
+            Kind::Lstm => "lstm",
+            Kind::Gru => "gru",
+            Kind::Dense => "dense",
+        }
+    }
+    /// Keras's automatic layer name stem and class.
+    pub fn keras(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Rnn => ("simple_rnn", "SimpleRNN"),
+            Kind::Lstm => ("lstm", "LSTM"),
+            Kind::Gru => ("gru", "GRU"),
+            Kind::Dense => ("dense", "Dense"),
+        }
+    }
+    fn options(self) -> &'static [&'static str] {
+        match self {
+            Kind::Rnn | Kind::Dense => &["activation"],
+            Kind::Lstm => &[],
+            Kind::Gru => &["reset_after"],
+        }
+    }
+    pub fn gates(self) -> usize {
+        match self {
+            Kind::Lstm => 4,
+            Kind::Gru => 3,
+            Kind::Rnn | Kind::Dense => 1,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Act {
+    Linear,
+    Relu,
+    Sigmoid,
+    Tanh,
+    Softmax,
+}
+
+impl Act {
+    pub fn variant(self) -> &'static str {
+        match self {
+            Act::Linear => "Linear",
+            Act::Relu => "Relu",
+            Act::Sigmoid => "Sigmoid",
+            Act::Tanh => "Tanh",
+            Act::Softmax => "Softmax",
+        }
+    }
+    pub fn name(self) -> &'static str {
+        ACTIVATIONS[self as usize]
+    }
+}
+
+/// A validated layer.
+pub struct Layer {
+    pub kind: Kind,
+    pub input: usize,
+    pub units: usize,
+    pub activation: Act,
+    pub reset_after: bool,
+    /// Keras's automatic name (`lstm`, `lstm_1`, ...).
+    pub keras_name: String,
+}
+
+impl Layer {
+    pub fn gate_rows(&self) -> usize {
+        self.kind.gates() * self.units
+    }
+    /// Trainable parameters, as Keras counts them.
+    pub fn params(&self) -> usize {
+        let (i, h) = (self.input, self.units);
+        match self.kind {
+            Kind::Dense => h * (i + 1),
+            Kind::Rnn => h * (i + h + 1),
+            Kind::Lstm => 4 * h * (i + h + 1),
+            Kind::Gru => 3 * h * (i + h) + if self.reset_after { 6 * h } else { 3 * h },
+        }
+    }
+    pub fn source(&self) -> String {
+        let mut s = format!("{}({}, {}", self.kind.name(), self.input, self.units);
+        match self.kind {
+            Kind::Rnn if self.activation != Act::Tanh => {
+                s += &format!(", activation = {}", self.activation.name())
+            }
+            Kind::Dense if self.activation != Act::Linear => {
+                s += &format!(", activation = {}", self.activation.name())
+            }
+            Kind::Gru if !self.reset_after => s += ", reset_after = false",
+            _ => {}
+        }
+        s + ")"
+    }
+}
+
+/// A validated model.
+pub struct Model<'a> {
+    pub def: &'a ModelDef,
+    pub scalar: &'static str,
+    pub exact_math: bool,
+    pub layers: Vec<Layer>,
+}
+
+impl Model<'_> {
+    pub fn input(&self) -> usize {
+        self.layers[0].input
+    }
+    pub fn output(&self) -> usize {
+        self.layers.last().map(|l| l.units).unwrap_or(0)
+    }
+    pub fn params(&self) -> usize {
+        self.layers.iter().map(Layer::params).sum()
+    }
+}
+
+/// Collects errors instead of stopping at the first (serde's `Ctxt`).
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, e: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+    fn at(&mut self, span: Span, msg: impl std::fmt::Display) {
+        self.push(syn::Error::new(span, msg));
+    }
+    fn spanned(&mut self, t: impl quote::ToTokens, msg: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(t, msg));
+    }
+}
+
+fn width(e: &Expr, errs: &mut Errors) -> Option<(usize, Span)> {
+    let span = syn::spanned::Spanned::span(e);
+    match e {
+        Expr::Lit(l) => match &l.lit {
+            Lit::Int(i) => match i.base10_parse::<usize>() {
+                Ok(0) => {
+                    errs.at(span, "a width must be at least 1, found 0");
+                    None
+                }
+                Ok(n) if n > 1 << 20 => {
+                    errs.at(span, format!("a width must be at most 1048576, found {n}"));
+                    None
+                }
+                Ok(n) => Some((n, span)),
+                Err(_) => {
+                    errs.at(span, format!("expected an integer width, found `{}`", i));
+                    None
+                }
+            },
+            other => {
+                errs.spanned(
+                    other,
+                    format!(
+                        "expected an integer width, found `{}`",
+                        quote::quote!(#other)
+                    ),
+                );
+                None
+            }
+        },
+        other => {
+            errs.spanned(
+                other,
+                format!(
+                    "expected an integer width, found `{}`",
+                    quote::quote!(#other)
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn ident_value(e: &Expr) -> Option<&Ident> {
+    match e {
+        Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
+        _ => None,
+    }
+}
+
+fn closest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
+    // Levenshtein distance, for "did you mean".
+    fn lev(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur.push(
+                    (prev[j] + (ca != *cb) as usize)
+                        .min(prev[j + 1] + 1)
+                        .min(cur[j] + 1),
+                );
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    options
+        .iter()
+        .copied()
+        .filter(|o| lev(word, o) <= 2)
+        .min_by_key(|o| lev(word, o))
+}
+
+fn all_options() -> &'static [&'static str] {
+    &["activation", "reset_after"]
+}
+
+fn check_options(kind: Kind, opts: &[Opt], errs: &mut Errors) -> (Option<(Act, Span)>, bool) {
+    let mut activation = None;
+    let mut reset_after = true;
+    let mut seen: Vec<String> = Vec::new();
+    for o in opts {
+        let name = o.name.to_string();
+        if seen.contains(&name) {
+            errs.spanned(&o.name, format!("option `{name}` is given twice"));
+            continue;
+        }
+        seen.push(name.clone());
+        let allowed = kind.options();
+        if !allowed.contains(&name.as_str()) {
+            let takes = if allowed.is_empty() {
+                format!("`{}` takes no options", kind.name())
+            } else {
+                format!(
+                    "`{}` takes {}",
+                    kind.name(),
+                    allowed
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            if all_options().contains(&name.as_str()) {
+                errs.spanned(
+                    &o.name,
+                    format!(
+                        "option `{name}` does not apply to `{}`; {takes}",
+                        kind.name()
+                    ),
+                );
+            } else if let Some(s) = closest(&name, allowed) {
+                errs.spanned(
+                    &o.name,
+                    format!("unknown option `{name}`; did you mean `{s}`? {takes}"),
+                );
+            } else {
+                errs.spanned(&o.name, format!("unknown option `{name}`; {takes}"));
+            }
+            continue;
+        }
+        match name.as_str() {
+            "activation" => match ident_value(&o.value) {
+                Some(id) => {
+                    let s = id.to_string();
+                    let act = match s.as_str() {
+                        "linear" => Some(Act::Linear),
+                        "relu" => Some(Act::Relu),
+                        "sigmoid" => Some(Act::Sigmoid),
+                        "tanh" => Some(Act::Tanh),
+                        "softmax" => Some(Act::Softmax),
+                        _ => None,
+                    };
+                    match act {
+                        None => {
+                            let hint = closest(&s, ACTIVATIONS).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
+                            errs.spanned(
+                                id,
+                                format!(
+                                    "unknown activation `{s}`; {hint}expected one of `linear`, `relu`, `sigmoid`, `tanh`, `softmax`"
+                                ),
+                            )
+                        }
+                        Some(a) if kind == Kind::Rnn && !matches!(a, Act::Tanh | Act::Relu) => errs.spanned(
+                            id,
+                            format!("`rnn` supports `activation = tanh` or `activation = relu`, found `{s}`"),
+                        ),
+                        Some(a) => activation = Some((a, id.span())),
+                    }
+                }
+                None => errs.spanned(&o.value, "expected an activation name such as `relu`"),
+            },
+            "reset_after" => match &o.value {
+                Expr::Lit(l) => match &l.lit {
+                    Lit::Bool(b) => reset_after = b.value,
+                    other => errs.spanned(other, "expected `true` or `false`"),
+                },
+                other => errs.spanned(other, "expected `true` or `false`"),
+            },
+            _ => unreachable!(),
+        }
+    }
+    (activation, reset_after)
+}
+
+/// Checks a model; every problem becomes an error at its token.
+pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
+    let mut errs = Errors::default();
+    let mut scalar = "f32";
+    let mut exact_math = false;
+    let mut seen: Vec<String> = Vec::new();
+    for o in &def.options {
+        let name = o.name.to_string();
+        if seen.contains(&name) {
+            errs.spanned(&o.name, format!("model option `{name}` is given twice"));
+            continue;
+        }
+        seen.push(name.clone());
+        let v = ident_value(&o.value).map(|i| i.to_string());
+        match (name.as_str(), v.as_deref()) {
+            ("scalar", Some("f32")) => scalar = "f32",
+            ("scalar", Some("f64")) => scalar = "f64",
+            ("scalar", _) => {
+                let v = &o.value;
+                errs.spanned(
+                    v,
+                    format!("expected `f32` or `f64`, found `{}`", quote::quote!(#v)),
+                )
+            }
+            ("math", Some("fast")) => exact_math = false,
+            ("math", Some("exact")) => exact_math = true,
+            ("math", _) => errs.spanned(&o.value, "expected `fast` or `exact`"),
+            _ => {
+                let hint = closest(&name, &["scalar", "math"])
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
+                errs.spanned(&o.name, format!("unknown model option `{name}`; {hint}model options are `scalar = f32 | f64` and `math = fast | exact`"))
+            }
+        }
+    }
+    if def.layers.is_empty() {
+        errs.at(
+            def.brace_span,
+            format!(
+                "empty model `{}`: expected at least one layer, e.g. `lstm(32, 16) -> dense(1)`",
+                def.name
+            ),
+        );
+    }
+    let mut layers: Vec<Layer> = Vec::new();
+    let mut counts: Vec<(Kind, usize)> = Vec::new();
+    let n = def.layers.len();
+    let mut prev: Option<(usize, String)> = None; // (output width, description) of the previous valid layer
+    let mut chain_ok = true;
+    for (idx, l) in def.layers.iter().enumerate() {
+        match check_layer(l, idx, n, prev.as_ref(), &mut errs) {
+            Some(mut layer) => {
+                let c = match counts.iter_mut().find(|(k, _)| *k == layer.kind) {
+                    Some((_, c)) => {
+                        *c += 1;
+                        *c - 1
+                    }
+                    None => {
+                        counts.push((layer.kind, 1));
+                        0
+                    }
+                };
+                let stem = layer.kind.keras().0;
+                layer.keras_name = if c == 0 {
+                    stem.to_string()
+                } else {
+                    format!("{stem}_{c}")
+                };
+                prev = Some((layer.units, layer.source()));
+                layers.push(layer);
+            }
+            None => {
+                chain_ok = false;
+                prev = None;
+            }
+        }
+    }
+    match errs.0 {
+        Some(e) => Err(e),
+        None if !chain_ok => Err(syn::Error::new(def.name.span(), "invalid model")),
+        None => Ok(Model {
+            def,
+            scalar,
+            exact_math,
+            layers,
+        }),
+    }
+}
+
+fn check_layer(
+    l: &LayerDef,
+    idx: usize,
+    n: usize,
+    prev: Option<&(usize, String)>,
+    errs: &mut Errors,
+) -> Option<Layer> {
+    let kind_s = l.kind.to_string();
+    let Some(kind) = Kind::parse(&kind_s) else {
+        let hint = closest(&kind_s, &["rnn", "lstm", "gru", "dense"])
+            .map(|c| format!("did you mean `{c}`? "))
+            .unwrap_or_default();
+        errs.spanned(
+            &l.kind,
+            format!("unknown layer `{kind_s}`; {hint}expected one of {LAYER_KINDS}"),
+        );
+        return None;
+    };
+    let widths: Vec<Option<(usize, Span)>> = l.widths.iter().map(|w| width(w, errs)).collect();
+    let (activation, reset_after) = check_options(kind, &l.options, errs);
+    if widths.iter().any(Option::is_none) {
+        return None;
+    }
+    let widths: Vec<(usize, Span)> = widths.into_iter().flatten().collect();
+    let (input, units) = match widths.as_slice() {
+        [] => {
+            errs.at(
+                l.paren_span,
+                format!(
+                    "`{k}` needs its number of units, e.g. `{k}(16)`, found `{k}()`",
+                    k = kind_s
+                ),
+            );
+            return None;
+        }
+        [(u, _)] => match prev {
+            Some((p, _)) => (*p, *u),
+            None if idx == 0 => {
+                errs.spanned(
+                    &l.kind,
+                    format!(
+                        "the first layer must name its input width: `{k}(INPUTS, {u})`, found `{k}({u})`",
+                        k = kind_s
+                    ),
+                );
+                return None;
+            }
+            None => return None, // the previous layer already has an error
+        },
+        [(i, ispan), (u, _)] => {
+            if let Some((p, desc)) = prev {
+                if p != i {
+                    errs.at(
+                        *ispan,
+                        format!("`{kind_s}` takes {i} inputs, but `{desc}` outputs {p}"),
+                    );
+                    return None;
+                }
+            }
+            (*i, *u)
+        }
+        [_, _, (_, extra), ..] => {
+            errs.at(
+                *extra,
+                format!(
+                    "`{kind_s}` takes at most two widths, `{kind_s}(inputs, units)`, found {}",
+                    widths.len()
+                ),
+            );
+            return None;
+        }
+    };
+    let default_act = if kind == Kind::Rnn {
+        Act::Tanh
+    } else {
+        Act::Linear
+    };
+    let act = activation.map(|a| a.0).unwrap_or(default_act);
+    if let Some((Act::Softmax, span)) = activation {
+        if idx + 1 != n {
+            errs.at(span, "`softmax` is only allowed on the last layer");
+            return None;
+        }
+    }
+    Some(Layer {
+        kind,
+        input,
+        units,
+        activation: act,
+        reset_after,
+        keras_name: String::new(),
+    })
+}

@@ -1,0 +1,141 @@
+//! Syntax: the models as written, every token kept for error spans. No checks beyond syntax.
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{braced, parenthesized, Attribute, Expr, Ident, Token, Visibility};
+
+/// Everything inside `rnn_model! { ... }`.
+pub struct File {
+    pub models: Vec<ModelDef>,
+}
+
+/// `#[attrs] vis struct Name { options; chain }`.
+pub struct ModelDef {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub brace_span: Span,
+    pub options: Vec<Opt>,
+    pub layers: Vec<LayerDef>,
+}
+
+/// `name = value`.
+pub struct Opt {
+    pub name: Ident,
+    pub value: Expr,
+}
+
+/// `kind(args)`.
+pub struct LayerDef {
+    pub kind: Ident,
+    pub paren_span: Span,
+    pub widths: Vec<Expr>,
+    pub options: Vec<Opt>,
+}
+
+enum Arg {
+    Width(Expr),
+    Opt(Opt),
+}
+
+impl Parse for File {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut models = Vec::new();
+        while !input.is_empty() {
+            models.push(input.parse()?);
+        }
+        Ok(File { models })
+    }
+}
+
+impl Parse for ModelDef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        input.parse::<Token![struct]>()?;
+        let name: Ident = input.parse()?;
+        let body;
+        let brace = braced!(body in input);
+        let mut options = Vec::new();
+        while body.peek(Ident) && body.peek2(Token![=]) {
+            let name: Ident = body.parse()?;
+            body.parse::<Token![=]>()?;
+            let value: Expr = body.parse()?;
+            options.push(Opt { name, value });
+            if body.is_empty() {
+                break;
+            }
+            body.parse::<Token![;]>()?;
+        }
+        let mut layers = Vec::new();
+        if !body.is_empty() {
+            layers.push(body.parse()?);
+            while !body.is_empty() {
+                let arrow: Token![->] = body.parse()?;
+                if body.is_empty() {
+                    return Err(syn::Error::new_spanned(
+                        arrow,
+                        "expected a layer after `->`, found the end of the model",
+                    ));
+                }
+                layers.push(body.parse()?);
+            }
+        }
+        Ok(ModelDef {
+            attrs,
+            vis,
+            name,
+            brace_span: brace.span.join(),
+            options,
+            layers,
+        })
+    }
+}
+
+impl Parse for LayerDef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let kind: Ident = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected a layer such as `lstm(32, 16)`, `gru(16)` or `dense(1)`",
+            )
+        })?;
+        if !input.peek(syn::token::Paren) {
+            return Err(syn::Error::new(
+                kind.span(),
+                format!("expected `(` after `{kind}`: a layer is written like `{kind}(16)`"),
+            ));
+        }
+        let args;
+        let paren = parenthesized!(args in input);
+        let list = Punctuated::<Arg, Token![,]>::parse_terminated(&args)?;
+        let mut widths = Vec::new();
+        let mut options = Vec::new();
+        for a in list {
+            match a {
+                Arg::Width(e) => widths.push(e),
+                Arg::Opt(o) => options.push(o),
+            }
+        }
+        Ok(LayerDef {
+            kind,
+            paren_span: paren.span.join(),
+            widths,
+            options,
+        })
+    }
+}
+
+impl Parse for Arg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(Ident) && input.peek2(Token![=]) {
+            let name: Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            let value: Expr = input.parse()?;
+            Ok(Arg::Opt(Opt { name, value }))
+        } else {
+            Ok(Arg::Width(input.parse()?))
+        }
+    }
+}

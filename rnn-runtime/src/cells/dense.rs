@@ -1,0 +1,189 @@
+//! Fully-connected output layer, as Keras `Dense` and PyTorch `nn.Linear` (+ activation).
+
+use super::{export_keras, load_keras, Layer};
+use crate::activation::Activation;
+use crate::init::glorot_uniform;
+use crate::io::{fetch, Layout, Shape, Sink, TensorName, WeightError, WeightSource};
+use crate::kernels::{add_assign, gemv_acc, gemv_t_acc, ger_acc};
+use crate::math::Math;
+use crate::real::Real;
+use crate::rng::Rng;
+use nalgebra::{SMatrix, SVector};
+
+/// `y = act(W x + b)`, applied to each time step.
+///
+/// # Generics
+/// `T` scalar, `I` inputs, `O` outputs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dense<T: Real, const I: usize, const O: usize> {
+    /// Keras `kernel [I, O]` (PyTorch `weight [O, I]`).
+    pub kernel: SMatrix<T, O, I>,
+    /// Keras `bias [O]`.
+    pub bias: SVector<T, O>,
+    /// The activation.
+    pub activation: Activation,
+}
+
+/// What one training step records.
+#[derive(Clone, Copy, Debug)]
+pub struct DenseCache<T, const I: usize, const O: usize> {
+    x: [T; I],
+    /// Pre-activation (the logits).
+    pub z: [T; O],
+    y: [T; O],
+}
+
+impl<T: Real, const I: usize, const O: usize> DenseCache<T, I, O> {
+    /// An empty record.
+    pub const fn zeros() -> Self {
+        DenseCache {
+            x: [T::ZERO; I],
+            z: [T::ZERO; O],
+            y: [T::ZERO; O],
+        }
+    }
+}
+
+impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
+    /// All parameters zero.
+    pub fn zeros(activation: Activation) -> Self {
+        Dense {
+            kernel: crate::kernels::zm(),
+            bias: crate::kernels::zm(),
+            activation,
+        }
+    }
+
+    /// Keras defaults: glorot_uniform kernel, zero bias.
+    pub fn init(activation: Activation, rng: &mut Rng) -> Self {
+        let mut c = Self::zeros(activation);
+        glorot_uniform(c.kernel.as_mut_slice(), I, O, rng);
+        c
+    }
+
+    #[inline(always)]
+    fn pre(&self, x: &[T; I]) -> [T; O] {
+        let mut z = self.bias.data.0[0];
+        gemv_acc(&mut z, &self.kernel, x);
+        z
+    }
+
+    /// `act(W x + b)`.
+    #[inline]
+    pub fn forward<M: Math>(&self, x: &[T; I]) -> [T; O] {
+        let mut y = self.pre(x);
+        self.activation.apply::<M, T>(&mut y);
+        y
+    }
+
+    /// [`forward`](Self::forward) recording what [`backward`](Self::backward) needs.
+    #[inline]
+    pub fn forward_train<M: Math>(&self, x: &[T; I], cache: &mut DenseCache<T, I, O>) -> [T; O] {
+        cache.x = *x;
+        cache.z = self.pre(x);
+        let mut y = cache.z;
+        self.activation.apply::<M, T>(&mut y);
+        cache.y = y;
+        y
+    }
+
+    /// Backward: `dy` is the gradient w.r.t. the output `y`, or w.r.t. the pre-activation `z`
+    /// when `wrt_logits` (the exact form losses use after sigmoid and softmax).
+    #[inline]
+    pub fn backward(
+        &self,
+        cache: &DenseCache<T, I, O>,
+        dy: &[T; O],
+        wrt_logits: bool,
+        grad: &mut Self,
+    ) -> [T; I] {
+        let mut dz = *dy;
+        if !wrt_logits {
+            self.activation.backprop(&cache.y, &mut dz);
+        }
+        ger_acc(&mut grad.kernel, &dz, &cache.x);
+        add_assign(grad.bias.as_mut_slice(), &dz);
+        let mut dx = [T::ZERO; I];
+        gemv_t_acc(&mut dx, &self.kernel, &dz);
+        dx
+    }
+}
+
+impl<T: Real, const I: usize, const O: usize> Layer<T> for Dense<T, I, O> {
+    const KIND: &'static str = "dense";
+    const PARAMS: usize = O * (I + 1);
+    const TENSORS: usize = 2;
+
+    fn tensor(&self, k: usize) -> &[T] {
+        if k == 0 {
+            self.kernel.as_slice()
+        } else {
+            self.bias.as_slice()
+        }
+    }
+    fn tensor_mut(&mut self, k: usize) -> &mut [T] {
+        if k == 0 {
+            self.kernel.as_mut_slice()
+        } else {
+            self.bias.as_mut_slice()
+        }
+    }
+    fn tensor_name(k: usize) -> &'static str {
+        ["kernel", "bias"][k]
+    }
+    fn tensor_shape(k: usize) -> Shape {
+        if k == 0 {
+            Shape::new(&[I, O])
+        } else {
+            Shape::new(&[O])
+        }
+    }
+    fn load<S: WeightSource<T> + ?Sized>(
+        &mut self,
+        layout: Layout,
+        src: &S,
+        prefix: &str,
+        _suffix: &str,
+    ) -> Result<(), WeightError> {
+        match layout {
+            Layout::Keras => load_keras(self, src, prefix),
+            Layout::PyTorch => {
+                let w = fetch(src, "dense", TensorName::new(prefix, "weight", ""), &[O, I])?;
+                let b = fetch(src, "dense", TensorName::new(prefix, "bias", ""), &[O])?;
+                // PyTorch row-major [O, I] is our column-major O x I transposed.
+                for r in 0..O {
+                    for j in 0..I {
+                        self.kernel[(r, j)] = w[r * I + j];
+                    }
+                }
+                self.bias.as_mut_slice().copy_from_slice(b);
+                Ok(())
+            }
+        }
+    }
+    fn export(
+        &self,
+        layout: Layout,
+        prefix: &str,
+        _suffix: &str,
+        sink: &mut Sink<'_, T>,
+    ) -> Result<(), WeightError> {
+        match layout {
+            Layout::Keras => export_keras(self, prefix, sink),
+            Layout::PyTorch => {
+                let (k, b) = (&self.kernel, &self.bias);
+                sink(
+                    TensorName::new(prefix, "weight", ""),
+                    Shape::new(&[O, I]),
+                    &|n| k[(n / I, n % I)],
+                );
+                sink(
+                    TensorName::new(prefix, "bias", ""),
+                    Shape::new(&[O]),
+                    &|n| b[n],
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,316 @@
+//! Gated recurrent unit, as Keras `GRU` (both `reset_after` variants) and PyTorch `nn.GRU`.
+
+use super::{export_keras, load_keras, Layer, TorchRecurrent};
+use crate::init::{glorot_uniform, orthogonal};
+use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
+use crate::kernels::{
+    add_assign, gemv_acc, gemv_block_acc, gemv_t_acc, gemv_t_block_acc, ger_acc, ger_block_acc,
+};
+use crate::math::Math;
+use crate::real::Real;
+use crate::rng::Rng;
+use nalgebra::SMatrix;
+
+/// A GRU cell with Keras's gate blocks z, r, h.
+///
+/// `h' = z h + (1 - z) n`, with `z = σ(..)`, `r = σ(..)` and
+/// - `RESET_AFTER = true` (Keras default, PyTorch's only form): `n = tanh(x W_h + b_ih + r (h U_h
+///   + b_hh))`, bias `[2, 3H]` (input row, recurrent row);
+/// - `RESET_AFTER = false`: `n = tanh(x W_h + b_h + (r h) U_h)`, bias `[3H]`.
+///
+/// # Generics
+/// `T` scalar, `I` inputs, `H` units, `G = 3 * H` (checked at compile time), `RESET_AFTER`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GruCell<T: Real, const I: usize, const H: usize, const G: usize, const RESET_AFTER: bool>
+{
+    /// Keras `kernel [I, 3H]`.
+    pub kernel: SMatrix<T, G, I>,
+    /// Keras `recurrent_kernel [H, 3H]`.
+    pub recurrent_kernel: SMatrix<T, G, H>,
+    /// Column 0: input bias; column 1: recurrent bias (only used when `RESET_AFTER`). Stored as
+    /// Keras's `[2, 3H]` row-major bytes.
+    pub bias: SMatrix<T, G, 2>,
+}
+
+/// The GRU's state: its hidden vector. Also the shape of its gradient.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GruState<T, const H: usize> {
+    /// Hidden state (the layer's output).
+    pub h: [T; H],
+}
+
+impl<T: Real, const H: usize> GruState<T, H> {
+    /// All zeros.
+    pub const fn zeros() -> Self {
+        GruState { h: [T::ZERO; H] }
+    }
+}
+
+/// What one training step records.
+#[derive(Clone, Copy, Debug)]
+pub struct GruCache<T, const I: usize, const H: usize, const G: usize> {
+    x: [T; I],
+    h_prev: [T; H],
+    /// z, r, n after their activations.
+    gates: [T; G],
+    /// `h U_h + b_hh` (reset after) or `r * h_prev` (reset before).
+    aux: [T; H],
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize> GruCache<T, I, H, G> {
+    /// An empty record.
+    pub const fn zeros() -> Self {
+        GruCache {
+            x: [T::ZERO; I],
+            h_prev: [T::ZERO; H],
+            gates: [T::ZERO; G],
+            aux: [T::ZERO; H],
+        }
+    }
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
+    GruCell<T, I, H, G, RA>
+{
+    const SIZES: () = assert!(G == 3 * H && I > 0 && H > 0, "GruCell needs G == 3 * H");
+
+    /// All parameters zero.
+    pub fn zeros() -> Self {
+        let () = Self::SIZES;
+        GruCell {
+            kernel: crate::kernels::zm(),
+            recurrent_kernel: crate::kernels::zm(),
+            bias: crate::kernels::zm(),
+        }
+    }
+
+    /// Keras defaults: glorot_uniform kernel, orthogonal recurrent kernel, zero biases.
+    pub fn init(rng: &mut Rng) -> Self {
+        let mut c = Self::zeros();
+        glorot_uniform(c.kernel.as_mut_slice(), I, G, rng);
+        orthogonal(&mut c.recurrent_kernel, rng);
+        c
+    }
+
+    /// Gates and the auxiliary vector for one step.
+    #[inline(always)]
+    fn gates<M: Math>(&self, x: &[T; I], h: &[T; H]) -> ([T; G], [T; H]) {
+        let mut a = self.bias.data.0[0];
+        gemv_acc(&mut a, &self.kernel, x);
+        let mut aux = [T::ZERO; H];
+        if RA {
+            let mut hz = self.bias.data.0[1];
+            gemv_acc(&mut hz, &self.recurrent_kernel, h);
+            for k in 0..2 * H {
+                a[k] = M::sigmoid(a[k] + hz[k]);
+            }
+            for k in 0..H {
+                aux[k] = hz[2 * H + k];
+                a[2 * H + k] = M::tanh(a[2 * H + k] + a[H + k] * aux[k]);
+            }
+        } else {
+            let mut hz = [T::ZERO; G];
+            gemv_acc(&mut hz, &self.recurrent_kernel, h);
+            for k in 0..2 * H {
+                a[k] = M::sigmoid(a[k] + hz[k]);
+            }
+            for k in 0..H {
+                aux[k] = a[H + k] * h[k];
+            }
+            let mut n = [T::ZERO; H];
+            gemv_block_acc(&mut n, &self.recurrent_kernel, 2 * H, &aux);
+            for k in 0..H {
+                a[2 * H + k] = M::tanh(a[2 * H + k] + n[k]);
+            }
+        }
+        (a, aux)
+    }
+
+    /// One time step: updates `state` and returns the output `h`.
+    #[inline]
+    pub fn step<M: Math>(&self, state: &mut GruState<T, H>, x: &[T; I]) -> [T; H] {
+        let (g, _) = self.gates::<M>(x, &state.h);
+        for k in 0..H {
+            let z = g[k];
+            state.h[k] = z * state.h[k] + (T::ONE - z) * g[2 * H + k];
+        }
+        state.h
+    }
+
+    /// [`step`](Self::step) that also records what [`backward`](Self::backward) needs.
+    #[inline]
+    pub fn step_train<M: Math>(
+        &self,
+        state: &mut GruState<T, H>,
+        x: &[T; I],
+        cache: &mut GruCache<T, I, H, G>,
+    ) -> [T; H] {
+        cache.x = *x;
+        cache.h_prev = state.h;
+        let (g, aux) = self.gates::<M>(x, &state.h);
+        for k in 0..H {
+            let z = g[k];
+            state.h[k] = z * state.h[k] + (T::ONE - z) * g[2 * H + k];
+        }
+        cache.gates = g;
+        cache.aux = aux;
+        state.h
+    }
+
+    /// Backward through one step; see [`crate::LstmCell::backward`] for the conventions.
+    #[inline]
+    pub fn backward(
+        &self,
+        cache: &GruCache<T, I, H, G>,
+        dh: &[T; H],
+        dstate: &mut GruState<T, H>,
+        grad: &mut Self,
+    ) -> [T; I] {
+        let g = &cache.gates;
+        // dxz: gradient w.r.t. the input-side pre-activations [z, r, n];
+        // dhz: w.r.t. the recurrent-side ones.
+        let mut dxz = [T::ZERO; G];
+        let mut dhz = [T::ZERO; G];
+        let mut dh_prev = [T::ZERO; H];
+        let mut dz_raw = [T::ZERO; H];
+        for k in 0..H {
+            let (z, n) = (g[k], g[2 * H + k]);
+            let d = dh[k] + dstate.h[k];
+            dz_raw[k] = d * (cache.h_prev[k] - n);
+            dh_prev[k] = d * z;
+            dxz[2 * H + k] = d * (T::ONE - z) * (T::ONE - n * n);
+        }
+        if RA {
+            for k in 0..H {
+                let (z, r) = (g[k], g[H + k]);
+                let dan = dxz[2 * H + k];
+                let dr = dan * cache.aux[k];
+                dxz[k] = dz_raw[k] * z * (T::ONE - z);
+                dxz[H + k] = dr * r * (T::ONE - r);
+                dhz[k] = dxz[k];
+                dhz[H + k] = dxz[H + k];
+                dhz[2 * H + k] = dan * r;
+            }
+            ger_acc(&mut grad.kernel, &dxz, &cache.x);
+            ger_acc(&mut grad.recurrent_kernel, &dhz, &cache.h_prev);
+            let (b0, b1) = grad.bias.as_mut_slice().split_at_mut(G);
+            add_assign(b0, &dxz);
+            add_assign(b1, &dhz);
+            gemv_t_acc(&mut dh_prev, &self.recurrent_kernel, &dhz);
+        } else {
+            let dan: [T; H] = core::array::from_fn(|k| dxz[2 * H + k]);
+            let mut drh = [T::ZERO; H];
+            gemv_t_block_acc(&mut drh, &self.recurrent_kernel, 2 * H, &dan);
+            for k in 0..H {
+                let (z, r) = (g[k], g[H + k]);
+                let dr = drh[k] * cache.h_prev[k];
+                dh_prev[k] += drh[k] * r;
+                dxz[k] = dz_raw[k] * z * (T::ONE - z);
+                dxz[H + k] = dr * r * (T::ONE - r);
+                dhz[k] = dxz[k];
+                dhz[H + k] = dxz[H + k];
+            }
+            ger_acc(&mut grad.kernel, &dxz, &cache.x);
+            ger_acc(&mut grad.recurrent_kernel, &dhz, &cache.h_prev);
+            ger_block_acc(&mut grad.recurrent_kernel, 2 * H, &dan, &cache.aux);
+            add_assign(&mut grad.bias.as_mut_slice()[..G], &dxz);
+            gemv_t_acc(&mut dh_prev, &self.recurrent_kernel, &dhz);
+        }
+        let mut dx = [T::ZERO; I];
+        gemv_t_acc(&mut dx, &self.kernel, &dxz);
+        dstate.h = dh_prev;
+        dx
+    }
+
+    fn torch(&mut self) -> TorchRecurrent<'_, T> {
+        let (b0, b1) = self.bias.as_mut_slice().split_at_mut(G);
+        TorchRecurrent {
+            kind: "gru",
+            g: G,
+            i: I,
+            h: H,
+            // PyTorch blocks r, z, n hold Keras blocks 1 (r), 0 (z), 2 (h).
+            perm: &[1, 0, 2],
+            kernel: self.kernel.as_mut_slice(),
+            recurrent: self.recurrent_kernel.as_mut_slice(),
+            bias_in: b0,
+            bias_rec: Some(b1),
+        }
+    }
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool> Layer<T>
+    for GruCell<T, I, H, G, RA>
+{
+    const KIND: &'static str = "gru";
+    const PARAMS: usize = G * (I + H) + if RA { 2 * G } else { G };
+    const TENSORS: usize = 3;
+
+    fn tensor(&self, k: usize) -> &[T] {
+        match k {
+            0 => self.kernel.as_slice(),
+            1 => self.recurrent_kernel.as_slice(),
+            _ if RA => self.bias.as_slice(),
+            _ => &self.bias.as_slice()[..G],
+        }
+    }
+    fn tensor_mut(&mut self, k: usize) -> &mut [T] {
+        match k {
+            0 => self.kernel.as_mut_slice(),
+            1 => self.recurrent_kernel.as_mut_slice(),
+            _ if RA => self.bias.as_mut_slice(),
+            _ => &mut self.bias.as_mut_slice()[..G],
+        }
+    }
+    fn tensor_name(k: usize) -> &'static str {
+        ["kernel", "recurrent_kernel", "bias"][k]
+    }
+    fn tensor_shape(k: usize) -> Shape {
+        match k {
+            0 => Shape::new(&[I, G]),
+            1 => Shape::new(&[H, G]),
+            _ if RA => Shape::new(&[2, G]),
+            _ => Shape::new(&[G]),
+        }
+    }
+    fn load<S: WeightSource<T> + ?Sized>(
+        &mut self,
+        layout: Layout,
+        src: &S,
+        prefix: &str,
+        suffix: &str,
+    ) -> Result<(), WeightError> {
+        match layout {
+            Layout::Keras => load_keras(self, src, prefix),
+            Layout::PyTorch if RA => self.torch().load(src, prefix, suffix),
+            Layout::PyTorch => Err(WeightError::NoEquivalent {
+                layer: 0,
+                kind: "gru",
+                layout,
+            }),
+        }
+    }
+    fn export(
+        &self,
+        layout: Layout,
+        prefix: &str,
+        suffix: &str,
+        sink: &mut Sink<'_, T>,
+    ) -> Result<(), WeightError> {
+        match layout {
+            Layout::Keras => export_keras(self, prefix, sink),
+            Layout::PyTorch if RA => {
+                let mut c = *self;
+                c.torch().export(prefix, suffix, sink)
+            }
+            Layout::PyTorch => {
+                return Err(WeightError::NoEquivalent {
+                    layer: 0,
+                    kind: "gru",
+                    layout,
+                })
+            }
+        }
+        Ok(())
+    }
+}

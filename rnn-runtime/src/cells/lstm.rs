@@ -1,0 +1,259 @@
+//! Long short-term memory, as Keras `LSTM` and PyTorch `nn.LSTM` compute it.
+
+use super::{export_keras, load_keras, Layer, TorchRecurrent};
+use crate::init::{glorot_uniform, orthogonal};
+use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
+use crate::kernels::{add_assign, gemv_acc, gemv_t_acc, ger_acc};
+use crate::math::Math;
+use crate::real::Real;
+use crate::rng::Rng;
+use nalgebra::{SMatrix, SVector};
+
+/// An LSTM cell with gate blocks i, f, c, o (Keras and PyTorch order).
+///
+/// `z = W x + U h + b`; `i = σ(z_i)`, `f = σ(z_f)`, `g = tanh(z_c)`, `o = σ(z_o)`;
+/// `c' = f c + i g`; `h' = o tanh(c')`. One bias, as Keras (PyTorch's `b_ih + b_hh`).
+///
+/// # Generics
+/// `T` scalar, `I` inputs, `H` units, `G = 4 * H` (checked at compile time).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LstmCell<T: Real, const I: usize, const H: usize, const G: usize> {
+    /// Keras `kernel [I, 4H]` (stored as column-major `4H x I`).
+    pub kernel: SMatrix<T, G, I>,
+    /// Keras `recurrent_kernel [H, 4H]`.
+    pub recurrent_kernel: SMatrix<T, G, H>,
+    /// Keras `bias [4H]`.
+    pub bias: SVector<T, G>,
+}
+
+/// The state carried between steps: hidden `h` and cell `c`. Also the shape of its gradient.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LstmState<T, const H: usize> {
+    /// Hidden state (the layer's output).
+    pub h: [T; H],
+    /// Cell state.
+    pub c: [T; H],
+}
+
+impl<T: Real, const H: usize> LstmState<T, H> {
+    /// All zeros, the initial state.
+    pub const fn zeros() -> Self {
+        LstmState {
+            h: [T::ZERO; H],
+            c: [T::ZERO; H],
+        }
+    }
+}
+
+/// What one training step records for the backward pass.
+#[derive(Clone, Copy, Debug)]
+pub struct LstmCache<T, const I: usize, const H: usize, const G: usize> {
+    x: [T; I],
+    h_prev: [T; H],
+    c_prev: [T; H],
+    gates: [T; G],
+    tanh_c: [T; H],
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCache<T, I, H, G> {
+    /// An empty record.
+    pub const fn zeros() -> Self {
+        LstmCache {
+            x: [T::ZERO; I],
+            h_prev: [T::ZERO; H],
+            c_prev: [T::ZERO; H],
+            gates: [T::ZERO; G],
+            tanh_c: [T::ZERO; H],
+        }
+    }
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, G> {
+    const SIZES: () = assert!(G == 4 * H && I > 0 && H > 0, "LstmCell needs G == 4 * H");
+
+    /// All parameters zero.
+    pub fn zeros() -> Self {
+        let () = Self::SIZES;
+        LstmCell {
+            kernel: crate::kernels::zm(),
+            recurrent_kernel: crate::kernels::zm(),
+            bias: crate::kernels::zm(),
+        }
+    }
+
+    /// Keras defaults: glorot_uniform kernel, orthogonal recurrent kernel, zero bias with the
+    /// forget block set to one (`unit_forget_bias`).
+    pub fn init(rng: &mut Rng) -> Self {
+        let mut c = Self::zeros();
+        glorot_uniform(c.kernel.as_mut_slice(), I, G, rng);
+        orthogonal(&mut c.recurrent_kernel, rng);
+        for k in H..2 * H {
+            c.bias[k] = T::ONE;
+        }
+        c
+    }
+
+    #[inline(always)]
+    fn gates<M: Math>(&self, x: &[T; I], h: &[T; H]) -> [T; G] {
+        let mut z = self.bias.data.0[0];
+        gemv_acc(&mut z, &self.kernel, x);
+        gemv_acc(&mut z, &self.recurrent_kernel, h);
+        for v in &mut z[..2 * H] {
+            *v = M::sigmoid(*v);
+        }
+        for v in &mut z[2 * H..3 * H] {
+            *v = M::tanh(*v);
+        }
+        for v in &mut z[3 * H..] {
+            *v = M::sigmoid(*v);
+        }
+        z
+    }
+
+    /// One time step: updates `state` and returns the output `h`.
+    #[inline]
+    pub fn step<M: Math>(&self, state: &mut LstmState<T, H>, x: &[T; I]) -> [T; H] {
+        let g = self.gates::<M>(x, &state.h);
+        for k in 0..H {
+            state.c[k] = g[H + k] * state.c[k] + g[k] * g[2 * H + k];
+        }
+        for k in 0..H {
+            state.h[k] = g[3 * H + k] * M::tanh(state.c[k]);
+        }
+        state.h
+    }
+
+    /// [`step`](Self::step) that also records what [`backward`](Self::backward) needs.
+    #[inline]
+    pub fn step_train<M: Math>(
+        &self,
+        state: &mut LstmState<T, H>,
+        x: &[T; I],
+        cache: &mut LstmCache<T, I, H, G>,
+    ) -> [T; H] {
+        cache.x = *x;
+        cache.h_prev = state.h;
+        cache.c_prev = state.c;
+        let g = self.gates::<M>(x, &state.h);
+        for k in 0..H {
+            state.c[k] = g[H + k] * state.c[k] + g[k] * g[2 * H + k];
+        }
+        for k in 0..H {
+            cache.tanh_c[k] = M::tanh(state.c[k]);
+            state.h[k] = g[3 * H + k] * cache.tanh_c[k];
+        }
+        cache.gates = g;
+        state.h
+    }
+
+    /// Backward through one step.
+    ///
+    /// `dh` is the loss gradient w.r.t. this step's output; `dstate` carries the gradient w.r.t.
+    /// the state from step `t + 1` in, and leaves holding the gradient w.r.t. the state of step
+    /// `t - 1`. Parameter gradients are added to `grad`; the input gradient is returned.
+    #[inline]
+    pub fn backward(
+        &self,
+        cache: &LstmCache<T, I, H, G>,
+        dh: &[T; H],
+        dstate: &mut LstmState<T, H>,
+        grad: &mut Self,
+    ) -> [T; I] {
+        let g = &cache.gates;
+        let mut dz = [T::ZERO; G];
+        for k in 0..H {
+            let (i, f, gg, o) = (g[k], g[H + k], g[2 * H + k], g[3 * H + k]);
+            let tc = cache.tanh_c[k];
+            let dh = dh[k] + dstate.h[k];
+            let dc = dstate.c[k] + dh * o * (T::ONE - tc * tc);
+            dstate.c[k] = dc * f;
+            dz[k] = dc * gg * i * (T::ONE - i);
+            dz[H + k] = dc * cache.c_prev[k] * f * (T::ONE - f);
+            dz[2 * H + k] = dc * i * (T::ONE - gg * gg);
+            dz[3 * H + k] = dh * tc * o * (T::ONE - o);
+        }
+        ger_acc(&mut grad.kernel, &dz, &cache.x);
+        ger_acc(&mut grad.recurrent_kernel, &dz, &cache.h_prev);
+        add_assign(grad.bias.as_mut_slice(), &dz);
+        let mut dx = [T::ZERO; I];
+        gemv_t_acc(&mut dx, &self.kernel, &dz);
+        dstate.h = [T::ZERO; H];
+        gemv_t_acc(&mut dstate.h, &self.recurrent_kernel, &dz);
+        dx
+    }
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize> Layer<T> for LstmCell<T, I, H, G> {
+    const KIND: &'static str = "lstm";
+    const PARAMS: usize = G * (I + H + 1);
+    const TENSORS: usize = 3;
+
+    fn tensor(&self, k: usize) -> &[T] {
+        match k {
+            0 => self.kernel.as_slice(),
+            1 => self.recurrent_kernel.as_slice(),
+            _ => self.bias.as_slice(),
+        }
+    }
+    fn tensor_mut(&mut self, k: usize) -> &mut [T] {
+        match k {
+            0 => self.kernel.as_mut_slice(),
+            1 => self.recurrent_kernel.as_mut_slice(),
+            _ => self.bias.as_mut_slice(),
+        }
+    }
+    fn tensor_name(k: usize) -> &'static str {
+        ["kernel", "recurrent_kernel", "bias"][k]
+    }
+    fn tensor_shape(k: usize) -> Shape {
+        match k {
+            0 => Shape::new(&[I, G]),
+            1 => Shape::new(&[H, G]),
+            _ => Shape::new(&[G]),
+        }
+    }
+    fn load<S: WeightSource<T> + ?Sized>(
+        &mut self,
+        layout: Layout,
+        src: &S,
+        prefix: &str,
+        suffix: &str,
+    ) -> Result<(), WeightError> {
+        match layout {
+            Layout::Keras => load_keras(self, src, prefix),
+            Layout::PyTorch => self.torch().load(src, prefix, suffix),
+        }
+    }
+    fn export(
+        &self,
+        layout: Layout,
+        prefix: &str,
+        suffix: &str,
+        sink: &mut Sink<'_, T>,
+    ) -> Result<(), WeightError> {
+        match layout {
+            Layout::Keras => export_keras(self, prefix, sink),
+            Layout::PyTorch => {
+                let mut c = *self;
+                c.torch().export(prefix, suffix, sink)
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, G> {
+    fn torch(&mut self) -> TorchRecurrent<'_, T> {
+        TorchRecurrent {
+            kind: "lstm",
+            g: G,
+            i: I,
+            h: H,
+            perm: &[0, 1, 2, 3],
+            kernel: self.kernel.as_mut_slice(),
+            recurrent: self.recurrent_kernel.as_mut_slice(),
+            bias_in: self.bias.as_mut_slice(),
+            bias_rec: None,
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The layers: one file per cell, each generic over its scalar and const sizes.
+//!
+//! # Generics
+//! - `T`: the scalar ([`Real`]: `f32` or `f64`).
+//! - `I`: input width; `H`: units (state width); `O`: dense outputs.
+//! - `G`: fused gate rows, `4 * H` for the LSTM and `3 * H` for the GRU. Stable Rust cannot
+//!   write `4 * H` in a type, so the macro passes it and the cell checks it at compile time.
+//!
+//! Storage is Keras's layout exactly: nalgebra's column-major `G x I` matrix holds the bytes of a
+//! row-major Keras `kernel [I, G]`, so column `j` (the weights multiplying input `j`) is
+//! contiguous: the hot loop is an axpy per input, see [`crate::kernels`].
+
+mod dense;
+mod gru;
+mod lstm;
+mod rnn;
+
+pub use dense::{Dense, DenseCache};
+pub use gru::{GruCache, GruCell, GruState};
+pub use lstm::{LstmCache, LstmCell, LstmState};
+pub use rnn::{RnnCache, RnnCell, RnnState};
+
+use crate::io::{fetch, Layout, Shape, Sink, TensorName, WeightError, WeightSource};
+use crate::real::Real;
+
+/// What every layer offers the generated model: its parameter tensors (Keras names, shapes and
+/// memory layout), and loading and exporting in both frameworks' layouts.
+pub trait Layer<T: Real>: Sized {
+    /// Keras-like kind name (`"lstm"`, `"gru"`, `"simple_rnn"`, `"dense"`).
+    const KIND: &'static str;
+    /// Number of trainable parameters (as Keras counts them).
+    const PARAMS: usize;
+    /// Number of parameter tensors.
+    const TENSORS: usize;
+    /// Tensor `k` as a flat slice in Keras layout (row-major Keras shape).
+    fn tensor(&self, k: usize) -> &[T];
+    /// Tensor `k`, mutable.
+    fn tensor_mut(&mut self, k: usize) -> &mut [T];
+    /// Keras name of tensor `k` (`"kernel"`, `"recurrent_kernel"`, `"bias"`).
+    fn tensor_name(k: usize) -> &'static str;
+    /// Keras shape of tensor `k`.
+    fn tensor_shape(k: usize) -> Shape;
+    /// Loads every tensor from `src`, named `prefix + base + suffix` (the suffix, such as
+    /// `_l0`, applies to PyTorch recurrent names only).
+    fn load<S: WeightSource<T> + ?Sized>(
+        &mut self,
+        layout: Layout,
+        src: &S,
+        prefix: &str,
+        suffix: &str,
+    ) -> Result<(), WeightError>;
+    /// Hands every tensor, converted to `layout`, to `sink`.
+    fn export(
+        &self,
+        layout: Layout,
+        prefix: &str,
+        suffix: &str,
+        sink: &mut Sink<'_, T>,
+    ) -> Result<(), WeightError>;
+}
+
+/// Loads the Keras tensors of any layer: our memory layout is Keras's, so it is a copy.
+pub(crate) fn load_keras<T: Real, L: Layer<T>, S: WeightSource<T> + ?Sized>(
+    layer: &mut L,
+    src: &S,
+    prefix: &str,
+) -> Result<(), WeightError> {
+    for k in 0..L::TENSORS {
+        let name = TensorName::new(prefix, L::tensor_name(k), "");
+        let data = fetch(src, L::KIND, name, L::tensor_shape(k).dims())?;
+        layer.tensor_mut(k).copy_from_slice(data);
+    }
+    Ok(())
+}
+
+/// Exports the Keras tensors of any layer.
+pub(crate) fn export_keras<T: Real, L: Layer<T>>(layer: &L, prefix: &str, sink: &mut Sink<'_, T>) {
+    for k in 0..L::TENSORS {
+        let t = layer.tensor(k);
+        sink(
+            TensorName::new(prefix, L::tensor_name(k), ""),
+            L::tensor_shape(k),
+            &|i| t[i],
+        );
+    }
+}
+
+/// PyTorch's recurrent tensors: `weight_ih [G, I]`, `weight_hh [G, H]`, `bias_ih [G]`,
+/// `bias_hh [G]`, with Keras gate block `perm[b]` stored at PyTorch block `b`.
+///
+/// `kernel`/`recurrent` are our column-major `G x I` / `G x H` data; `bias_in`/`bias_rec` are
+/// the input and recurrent biases (for cells with one bias, `bias_rec` is `None` and the two
+/// PyTorch biases are summed on load, and exported as `(bias, 0)`).
+pub(crate) struct TorchRecurrent<'a, T> {
+    pub kind: &'static str,
+    pub g: usize,
+    pub i: usize,
+    pub h: usize,
+    pub perm: &'a [usize],
+    pub kernel: &'a mut [T],
+    pub recurrent: &'a mut [T],
+    pub bias_in: &'a mut [T],
+    pub bias_rec: Option<&'a mut [T]>,
+}
+
+impl<T: Real> TorchRecurrent<'_, T> {
+    /// Keras row of PyTorch row `r`.
+    fn row(&self, r: usize) -> usize {
+        self.perm[r / self.h] * self.h + r % self.h
+    }
+
+    pub fn load<S: WeightSource<T> + ?Sized>(
+        self,
+        src: &S,
+        prefix: &str,
+        suffix: &str,
+    ) -> Result<(), WeightError> {
+        let (g, i, h) = (self.g, self.i, self.h);
+        let w_ih = fetch(
+            src,
+            self.kind,
+            TensorName::new(prefix, "weight_ih", suffix),
+            &[g, i],
+        )?;
+        let w_hh = fetch(
+            src,
+            self.kind,
+            TensorName::new(prefix, "weight_hh", suffix),
+            &[g, h],
+        )?;
+        let b_ih = fetch(
+            src,
+            self.kind,
+            TensorName::new(prefix, "bias_ih", suffix),
+            &[g],
+        )?;
+        let b_hh = fetch(
+            src,
+            self.kind,
+            TensorName::new(prefix, "bias_hh", suffix),
+            &[g],
+        )?;
+        for r in 0..g {
+            let kr = self.row(r);
+            for j in 0..i {
+                self.kernel[j * g + kr] = w_ih[r * i + j];
+            }
+            for j in 0..h {
+                self.recurrent[j * g + kr] = w_hh[r * h + j];
+            }
+        }
+        for r in 0..g {
+            let kr = self.row(r);
+            match &self.bias_rec {
+                Some(_) => self.bias_in[kr] = b_ih[r],
+                None => self.bias_in[kr] = b_ih[r] + b_hh[r],
+            }
+        }
+        if let Some(rec) = self.bias_rec {
+            for r in 0..g {
+                rec[self.perm[r / h] * h + r % h] = b_hh[r];
+            }
+        }
+        Ok(())
+    }
+
+    pub fn export(self, prefix: &str, suffix: &str, sink: &mut Sink<'_, T>) {
+        let (g, i, h) = (self.g, self.i, self.h);
+        let row = |r: usize| self.perm[r / h] * h + r % h;
+        let (k, u, bi) = (&*self.kernel, &*self.recurrent, &*self.bias_in);
+        sink(
+            TensorName::new(prefix, "weight_ih", suffix),
+            Shape::new(&[g, i]),
+            &|n| k[(n % i) * g + row(n / i)],
+        );
+        sink(
+            TensorName::new(prefix, "weight_hh", suffix),
+            Shape::new(&[g, h]),
+            &|n| u[(n % h) * g + row(n / h)],
+        );
+        sink(
+            TensorName::new(prefix, "bias_ih", suffix),
+            Shape::new(&[g]),
+            &|n| bi[row(n)],
+        );
+        match &self.bias_rec {
+            Some(br) => {
+                let br = &**br;
+                sink(
+                    TensorName::new(prefix, "bias_hh", suffix),
+                    Shape::new(&[g]),
+                    &|n| br[row(n)],
+                )
+            }
+            None => sink(
+                TensorName::new(prefix, "bias_hh", suffix),
+                Shape::new(&[g]),
+                &|_| T::ZERO,
+            ),
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Fully-connected recurrent layer, as Keras `SimpleRNN` and PyTorch `nn.RNN`.
+
+use super::{export_keras, load_keras, Layer, TorchRecurrent};
+use crate::activation::Activation;
+use crate::init::{glorot_uniform, orthogonal};
+use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
+use crate::kernels::{add_assign, gemv_acc, gemv_t_acc, ger_acc};
+use crate::math::Math;
+use crate::real::Real;
+use crate::rng::Rng;
+use nalgebra::{SMatrix, SVector};
+
+/// `h' = act(W x + U h + b)` with `act` tanh (default) or relu.
+///
+/// # Generics
+/// `T` scalar, `I` inputs, `H` units.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RnnCell<T: Real, const I: usize, const H: usize> {
+    /// Keras `kernel [I, H]`.
+    pub kernel: SMatrix<T, H, I>,
+    /// Keras `recurrent_kernel [H, H]`.
+    pub recurrent_kernel: SMatrix<T, H, H>,
+    /// Keras `bias [H]` (PyTorch's `b_ih + b_hh`).
+    pub bias: SVector<T, H>,
+    /// `Tanh` or `Relu`.
+    pub activation: Activation,
+}
+
+/// The state: the last output. Also the shape of its gradient.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RnnState<T, const H: usize> {
+    /// Hidden state (the layer's output).
+    pub h: [T; H],
+}
+
+impl<T: Real, const H: usize> RnnState<T, H> {
+    /// All zeros.
+    pub const fn zeros() -> Self {
+        RnnState { h: [T::ZERO; H] }
+    }
+}
+
+/// What one training step records.
+#[derive(Clone, Copy, Debug)]
+pub struct RnnCache<T, const I: usize, const H: usize> {
+    x: [T; I],
+    h_prev: [T; H],
+    h: [T; H],
+}
+
+impl<T: Real, const I: usize, const H: usize> RnnCache<T, I, H> {
+    /// An empty record.
+    pub const fn zeros() -> Self {
+        RnnCache {
+            x: [T::ZERO; I],
+            h_prev: [T::ZERO; H],
+            h: [T::ZERO; H],
+        }
+    }
+}
+
+impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
+    /// All parameters zero.
+    pub fn zeros(activation: Activation) -> Self {
+        RnnCell {
+            kernel: crate::kernels::zm(),
+            recurrent_kernel: crate::kernels::zm(),
+            bias: crate::kernels::zm(),
+            activation,
+        }
+    }
+
+    /// Keras defaults: glorot_uniform, orthogonal, zeros.
+    pub fn init(activation: Activation, rng: &mut Rng) -> Self {
+        let mut c = Self::zeros(activation);
+        glorot_uniform(c.kernel.as_mut_slice(), I, H, rng);
+        orthogonal(&mut c.recurrent_kernel, rng);
+        c
+    }
+
+    #[inline(always)]
+    fn pre(&self, x: &[T; I], h: &[T; H]) -> [T; H] {
+        let mut a = self.bias.data.0[0];
+        gemv_acc(&mut a, &self.kernel, x);
+        gemv_acc(&mut a, &self.recurrent_kernel, h);
+        a
+    }
+
+    /// One time step.
+    #[inline]
+    pub fn step<M: Math>(&self, state: &mut RnnState<T, H>, x: &[T; I]) -> [T; H] {
+        let mut a = self.pre(x, &state.h);
+        self.activation.apply::<M, T>(&mut a);
+        state.h = a;
+        a
+    }
+
+    /// [`step`](Self::step) recording what [`backward`](Self::backward) needs.
+    #[inline]
+    pub fn step_train<M: Math>(
+        &self,
+        state: &mut RnnState<T, H>,
+        x: &[T; I],
+        cache: &mut RnnCache<T, I, H>,
+    ) -> [T; H] {
+        cache.x = *x;
+        cache.h_prev = state.h;
+        let h = self.step::<M>(state, x);
+        cache.h = h;
+        h
+    }
+
+    /// Backward through one step; see [`crate::LstmCell::backward`] for the conventions.
+    #[inline]
+    pub fn backward(
+        &self,
+        cache: &RnnCache<T, I, H>,
+        dh: &[T; H],
+        dstate: &mut RnnState<T, H>,
+        grad: &mut Self,
+    ) -> [T; I] {
+        let mut da: [T; H] = core::array::from_fn(|k| dh[k] + dstate.h[k]);
+        self.activation.backprop(&cache.h, &mut da);
+        ger_acc(&mut grad.kernel, &da, &cache.x);
+        ger_acc(&mut grad.recurrent_kernel, &da, &cache.h_prev);
+        add_assign(grad.bias.as_mut_slice(), &da);
+        let mut dx = [T::ZERO; I];
+        gemv_t_acc(&mut dx, &self.kernel, &da);
+        dstate.h = [T::ZERO; H];
+        gemv_t_acc(&mut dstate.h, &self.recurrent_kernel, &da);
+        dx
+    }
+
+    fn torch(&mut self) -> TorchRecurrent<'_, T> {
+        TorchRecurrent {
+            kind: "simple_rnn",
+            g: H,
+            i: I,
+            h: H,
+            perm: &[0],
+            kernel: self.kernel.as_mut_slice(),
+            recurrent: self.recurrent_kernel.as_mut_slice(),
+            bias_in: self.bias.as_mut_slice(),
+            bias_rec: None,
+        }
+    }
+}
+
+impl<T: Real, const I: usize, const H: usize> Layer<T> for RnnCell<T, I, H> {
+    const KIND: &'static str = "simple_rnn";
+    const PARAMS: usize = H * (I + H + 1);
+    const TENSORS: usize = 3;
+
+    fn tensor(&self, k: usize) -> &[T] {
+        match k {
+            0 => self.kernel.as_slice(),
+            1 => self.recurrent_kernel.as_slice(),
+            _ => self.bias.as_slice(),
+        }
+    }
+    fn tensor_mut(&mut self, k: usize) -> &mut [T] {
+        match k {
+            0 => self.kernel.as_mut_slice(),
+            1 => self.recurrent_kernel.as_mut_slice(),
+            _ => self.bias.as_mut_slice(),
+        }
+    }
+    fn tensor_name(k: usize) -> &'static str {
+        ["kernel", "recurrent_kernel", "bias"][k]
+    }
+    fn tensor_shape(k: usize) -> Shape {
+        match k {
+            0 => Shape::new(&[I, H]),
+            1 => Shape::new(&[H, H]),
+            _ => Shape::new(&[H]),
+        }
+    }
+    fn load<S: WeightSource<T> + ?Sized>(
+        &mut self,
+        layout: Layout,
+        src: &S,
+        prefix: &str,
+        suffix: &str,
+    ) -> Result<(), WeightError> {
+        match layout {
+            Layout::Keras => load_keras(self, src, prefix),
+            Layout::PyTorch => self.torch().load(src, prefix, suffix),
+        }
+    }
+    fn export(
+        &self,
+        layout: Layout,
+        prefix: &str,
+        suffix: &str,
+        sink: &mut Sink<'_, T>,
+    ) -> Result<(), WeightError> {
+        match layout {
+            Layout::Keras => export_keras(self, prefix, sink),
+            Layout::PyTorch => {
+                let mut c = *self;
+                c.torch().export(prefix, suffix, sink)
+            }
+        }
+        Ok(())
+    }
+}

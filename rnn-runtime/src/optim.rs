@@ -1,0 +1,341 @@
+//! Optimizers with Keras's update rules and defaults (and PyTorch's variants), and gradient
+//! clipping. Their state lives in values of the model's own type: no heap.
+//!
+//! | rule | Keras (default [`Flavor::Keras`]) | PyTorch ([`Flavor::PyTorch`]) |
+//! |---|---|---|
+//! | SGD momentum | `m = mu m - lr g; p += m` | `b = mu b + g; p -= lr b` |
+//! | SGD Nesterov | `p += mu m - lr g` (new `m`) | `p -= lr (g + mu b)` |
+//! | Adam | `p -= lr sqrt(1-b2^t)/(1-b1^t) m / (sqrt(v) + eps)`, eps 1e-7 | `p -= lr m̂ / (sqrt(v̂) + eps)`, eps 1e-8 |
+//! | RMSprop | `v = rho v + (1-rho) g²; p -= lr g / sqrt(v + eps)`, rho 0.9, eps 1e-7 | `p -= lr g / (sqrt(v) + eps)`, alpha 0.99, eps 1e-8 |
+//!
+//! Clipping follows Keras: `clipnorm` clips each tensor's norm on its own, `global_clipnorm`
+//! the norm of all gradients together, `clipvalue` every element; applied before the update.
+
+use crate::model::Model;
+use crate::real::Real;
+
+/// Which framework's variant of a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Flavor {
+    /// Keras's rules and defaults.
+    #[default]
+    Keras,
+    /// PyTorch's rules and defaults.
+    PyTorch,
+}
+
+/// Gradient clipping, as Keras's optimizer arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Clip {
+    /// Clip each tensor's L2 norm to this (Keras `clipnorm`).
+    pub clipnorm: Option<f64>,
+    /// Clip the global L2 norm of all tensors to this (Keras `global_clipnorm`).
+    pub global_clipnorm: Option<f64>,
+    /// Clip every element to `[-v, v]` (Keras `clipvalue`).
+    pub clipvalue: Option<f64>,
+}
+
+impl Clip {
+    /// Per-tensor multipliers (from the norms) are computed once per step, then every element
+    /// is scaled and clamped on the fly: nothing is copied.
+    fn scales<M: Model>(&self, grads: &M, k: usize, global: f64) -> (M::Scalar, Option<M::Scalar>) {
+        let mut s = 1.0;
+        if let Some(c) = self.clipnorm {
+            let n = libm::sqrt(sq_norm(grads.tensor(k)));
+            s = c / n.max(c);
+        } else if let Some(c) = self.global_clipnorm {
+            s = c / global.max(c);
+        }
+        (
+            M::Scalar::from_f64(s),
+            self.clipvalue.map(M::Scalar::from_f64),
+        )
+    }
+
+    fn global<M: Model>(&self, grads: &M) -> f64 {
+        if self.global_clipnorm.is_none() {
+            return 0.0;
+        }
+        libm::sqrt(
+            (0..M::TENSORS)
+                .map(|k| sq_norm(grads.tensor(k)))
+                .sum::<f64>(),
+        )
+    }
+}
+
+fn sq_norm<T: Real>(g: &[T]) -> f64 {
+    g.iter().map(|v| v.to_f64() * v.to_f64()).sum()
+}
+
+#[inline(always)]
+fn clipped<T: Real>(g: T, scale: T, value: Option<T>) -> T {
+    let g = g * scale;
+    match value {
+        Some(c) => g.max(-c).min(c),
+        None => g,
+    }
+}
+
+/// Anything that updates a model's parameters from its gradients.
+pub trait Optimizer<M: Model> {
+    /// One update: `params` moves against `grads` (same type, same layout).
+    fn step(&mut self, params: &mut M, grads: &M);
+    /// Learning rate.
+    fn learning_rate(&self) -> f64;
+    /// Changes the learning rate (schedules, reduce-on-plateau).
+    fn set_learning_rate(&mut self, lr: f64);
+}
+
+/// Stochastic gradient descent with optional (Nesterov) momentum.
+pub struct Sgd<M: Model> {
+    /// Learning rate (Keras default 0.01).
+    pub lr: f64,
+    /// Momentum (default 0).
+    pub momentum: f64,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// Clipping.
+    pub clip: Clip,
+    /// Keras or PyTorch momentum form.
+    pub flavor: Flavor,
+    velocity: M,
+    t: u64,
+}
+
+impl<M: Model> Sgd<M> {
+    /// Plain SGD with Keras's rule.
+    pub fn new(lr: f64) -> Self {
+        Sgd {
+            lr,
+            momentum: 0.0,
+            nesterov: false,
+            clip: Clip::default(),
+            flavor: Flavor::Keras,
+            velocity: M::zeros(),
+            t: 0,
+        }
+    }
+    /// Sets the momentum.
+    pub fn momentum(mut self, mu: f64, nesterov: bool) -> Self {
+        self.momentum = mu;
+        self.nesterov = nesterov;
+        self
+    }
+    /// Sets clipping.
+    pub fn clip(mut self, clip: Clip) -> Self {
+        self.clip = clip;
+        self
+    }
+    /// Switches to PyTorch's form.
+    pub fn flavor(mut self, f: Flavor) -> Self {
+        self.flavor = f;
+        self
+    }
+}
+
+impl<M: Model> Optimizer<M> for Sgd<M> {
+    fn step(&mut self, params: &mut M, grads: &M) {
+        let lr = M::Scalar::from_f64(self.lr);
+        let mu = M::Scalar::from_f64(self.momentum);
+        let global = self.clip.global(grads);
+        let first = self.t == 0;
+        self.t += 1;
+        for k in 0..M::TENSORS {
+            let (s, cv) = self.clip.scales(grads, k, global);
+            let p = params.tensor_mut(k);
+            let g = grads.tensor(k);
+            let v = self.velocity.tensor_mut(k);
+            for i in 0..p.len() {
+                let gi = clipped(g[i], s, cv);
+                if self.momentum == 0.0 {
+                    p[i] -= lr * gi;
+                    continue;
+                }
+                match self.flavor {
+                    Flavor::Keras => {
+                        v[i] = mu * v[i] - lr * gi;
+                        p[i] += if self.nesterov {
+                            mu * v[i] - lr * gi
+                        } else {
+                            v[i]
+                        };
+                    }
+                    Flavor::PyTorch => {
+                        v[i] = if first { gi } else { mu * v[i] + gi };
+                        p[i] -= lr * if self.nesterov { gi + mu * v[i] } else { v[i] };
+                    }
+                }
+            }
+        }
+    }
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}
+
+/// Adam.
+pub struct Adam<M: Model> {
+    /// Learning rate (Keras default 0.001).
+    pub lr: f64,
+    /// First-moment decay (0.9).
+    pub beta_1: f64,
+    /// Second-moment decay (0.999).
+    pub beta_2: f64,
+    /// 1e-7 (Keras) or 1e-8 (PyTorch).
+    pub epsilon: f64,
+    /// Clipping.
+    pub clip: Clip,
+    /// Keras or PyTorch epsilon placement.
+    pub flavor: Flavor,
+    m: M,
+    v: M,
+    t: u64,
+}
+
+impl<M: Model> Adam<M> {
+    /// Keras's Adam with its defaults and the given learning rate.
+    pub fn new(lr: f64) -> Self {
+        Adam {
+            lr,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+            clip: Clip::default(),
+            flavor: Flavor::Keras,
+            m: M::zeros(),
+            v: M::zeros(),
+            t: 0,
+        }
+    }
+    /// PyTorch's Adam with its defaults and the given learning rate.
+    pub fn pytorch(lr: f64) -> Self {
+        Adam {
+            epsilon: 1e-8,
+            flavor: Flavor::PyTorch,
+            ..Self::new(lr)
+        }
+    }
+    /// Sets clipping.
+    pub fn clip(mut self, clip: Clip) -> Self {
+        self.clip = clip;
+        self
+    }
+}
+
+impl<M: Model> Optimizer<M> for Adam<M> {
+    fn step(&mut self, params: &mut M, grads: &M) {
+        self.t += 1;
+        let t = self.t as i32;
+        let (b1p, b2p) = (
+            libm::pow(self.beta_1, t as f64),
+            libm::pow(self.beta_2, t as f64),
+        );
+        let b1 = M::Scalar::from_f64(self.beta_1);
+        let b2 = M::Scalar::from_f64(self.beta_2);
+        let one = M::Scalar::ONE;
+        let eps = M::Scalar::from_f64(self.epsilon);
+        let global = self.clip.global(grads);
+        let (alpha, bc2) = match self.flavor {
+            Flavor::Keras => (self.lr * libm::sqrt(1.0 - b2p) / (1.0 - b1p), 1.0),
+            Flavor::PyTorch => (self.lr / (1.0 - b1p), libm::sqrt(1.0 - b2p)),
+        };
+        let alpha = M::Scalar::from_f64(alpha);
+        let bc2 = M::Scalar::from_f64(bc2);
+        for k in 0..M::TENSORS {
+            let (s, cv) = self.clip.scales(grads, k, global);
+            let p = params.tensor_mut(k);
+            let g = grads.tensor(k);
+            let m = self.m.tensor_mut(k);
+            let v = self.v.tensor_mut(k);
+            for i in 0..p.len() {
+                let gi = clipped(g[i], s, cv);
+                m[i] = b1 * m[i] + (one - b1) * gi;
+                v[i] = b2 * v[i] + (one - b2) * gi * gi;
+                p[i] -= alpha * m[i] / (v[i].sqrt() / bc2 + eps);
+            }
+        }
+    }
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}
+
+/// RMSprop (no momentum, not centered).
+pub struct RmsProp<M: Model> {
+    /// Learning rate (Keras default 0.001).
+    pub lr: f64,
+    /// Decay: Keras `rho` 0.9, PyTorch `alpha` 0.99.
+    pub rho: f64,
+    /// 1e-7 inside the root (Keras) or 1e-8 outside (PyTorch).
+    pub epsilon: f64,
+    /// Clipping.
+    pub clip: Clip,
+    /// Keras or PyTorch epsilon placement.
+    pub flavor: Flavor,
+    v: M,
+}
+
+impl<M: Model> RmsProp<M> {
+    /// Keras's RMSprop with its defaults.
+    pub fn new(lr: f64) -> Self {
+        RmsProp {
+            lr,
+            rho: 0.9,
+            epsilon: 1e-7,
+            clip: Clip::default(),
+            flavor: Flavor::Keras,
+            v: M::zeros(),
+        }
+    }
+    /// PyTorch's RMSprop with its defaults.
+    pub fn pytorch(lr: f64) -> Self {
+        RmsProp {
+            rho: 0.99,
+            epsilon: 1e-8,
+            flavor: Flavor::PyTorch,
+            ..Self::new(lr)
+        }
+    }
+    /// Sets clipping.
+    pub fn clip(mut self, clip: Clip) -> Self {
+        self.clip = clip;
+        self
+    }
+}
+
+impl<M: Model> Optimizer<M> for RmsProp<M> {
+    fn step(&mut self, params: &mut M, grads: &M) {
+        let lr = M::Scalar::from_f64(self.lr);
+        let rho = M::Scalar::from_f64(self.rho);
+        let eps = M::Scalar::from_f64(self.epsilon);
+        let one = M::Scalar::ONE;
+        let global = self.clip.global(grads);
+        for k in 0..M::TENSORS {
+            let (s, cv) = self.clip.scales(grads, k, global);
+            let p = params.tensor_mut(k);
+            let g = grads.tensor(k);
+            let v = self.v.tensor_mut(k);
+            for i in 0..p.len() {
+                let gi = clipped(g[i], s, cv);
+                v[i] = rho * v[i] + (one - rho) * gi * gi;
+                p[i] -= match self.flavor {
+                    Flavor::Keras => lr * gi / (v[i] + eps).sqrt(),
+                    Flavor::PyTorch => lr * gi / (v[i].sqrt() + eps),
+                };
+            }
+        }
+    }
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}

@@ -1,0 +1,166 @@
+//! The scalar types a model can use: `f32` (the default) and `f64`.
+
+use core::fmt::{Debug, Display};
+use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+/// A floating-point scalar usable in every cell, loss and optimizer.
+///
+/// Implemented for `f32` and `f64`. The elementary functions go through the `libm` crate, so
+/// they are available without `std`; `fast_tanh` is the f32 rational approximation from
+/// [`crate::math`] for `f32` and the exact function for `f64`.
+pub trait Real:
+    nalgebra::Scalar
+    + Copy
+    + Default
+    + PartialOrd
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+{
+    /// 0.
+    const ZERO: Self;
+    /// 1.
+    const ONE: Self;
+    /// Name used in errors and summaries (`"f32"`, `"f64"`).
+    const NAME: &'static str;
+    /// Converts from `f64` (rounding to nearest for `f32`).
+    fn from_f64(v: f64) -> Self;
+    /// Converts to `f64` exactly.
+    fn to_f64(self) -> f64;
+    /// `e^self`.
+    fn exp(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// `ln(1 + self)`, accurate near zero.
+    fn ln_1p(self) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// Absolute value.
+    fn abs(self) -> Self;
+    /// Exact hyperbolic tangent (libm).
+    fn tanh(self) -> Self;
+    /// Fast hyperbolic tangent: a rational approximation for `f32`, exact for `f64`.
+    fn fast_tanh(self) -> Self;
+    /// `true` unless NaN or infinite.
+    fn is_finite(self) -> bool;
+    /// The larger of two values (NaN-agnostic, branch-free where possible).
+    #[inline(always)]
+    fn max(self, other: Self) -> Self {
+        if self > other {
+            self
+        } else {
+            other
+        }
+    }
+    /// The smaller of two values.
+    #[inline(always)]
+    fn min(self, other: Self) -> Self {
+        if self < other {
+            self
+        } else {
+            other
+        }
+    }
+}
+
+impl Real for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    const NAME: &'static str = "f32";
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    fn exp(self) -> Self {
+        libm::expf(self)
+    }
+    #[inline(always)]
+    fn ln(self) -> Self {
+        libm::logf(self)
+    }
+    #[inline(always)]
+    fn ln_1p(self) -> Self {
+        libm::log1pf(self)
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        libm::sqrtf(self)
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        libm::fabsf(self)
+    }
+    #[inline(always)]
+    fn tanh(self) -> Self {
+        libm::tanhf(self)
+    }
+    #[inline(always)]
+    fn fast_tanh(self) -> Self {
+        crate::math::tanh_f32(self)
+    }
+    #[inline(always)]
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
+}
+
+impl Real for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    const NAME: &'static str = "f64";
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn exp(self) -> Self {
+        libm::exp(self)
+    }
+    #[inline(always)]
+    fn ln(self) -> Self {
+        libm::log(self)
+    }
+    #[inline(always)]
+    fn ln_1p(self) -> Self {
+        libm::log1p(self)
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        libm::sqrt(self)
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        libm::fabs(self)
+    }
+    #[inline(always)]
+    fn tanh(self) -> Self {
+        libm::tanh(self)
+    }
+    #[inline(always)]
+    fn fast_tanh(self) -> Self {
+        libm::tanh(self)
+    }
+    #[inline(always)]
+    fn is_finite(self) -> bool {
+        f64::is_finite(self)
+    }
+}
