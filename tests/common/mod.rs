@@ -1,0 +1,128 @@
+//! Shared test helpers: reading the framework fixtures in `tests/fixtures/data/`.
+#![allow(dead_code)]
+
+use rnn::{Layout, Model, Real, Shape, TensorView, WeightSource};
+use serde_json::Value;
+
+/// A fixture file produced by `tests/fixtures/generate.py`.
+pub struct Fixture {
+    pub v: Value,
+    pub name: String,
+}
+
+impl Fixture {
+    pub fn load(name: &str) -> Fixture {
+        let path = format!(
+            "{}/tests/fixtures/data/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        Fixture {
+            v: serde_json::from_str(&text).unwrap(),
+            name: name.to_string(),
+        }
+    }
+    pub fn layout(&self) -> Layout {
+        match self.v["framework"].as_str().unwrap() {
+            "keras" => Layout::Keras,
+            _ => Layout::PyTorch,
+        }
+    }
+    pub fn batch(&self) -> usize {
+        self.v["batch"].as_u64().unwrap() as usize
+    }
+}
+
+/// `{"shape": [...], "data": [...]}` as (shape, f64 data).
+pub fn tensor(v: &Value) -> (Vec<usize>, Vec<f64>) {
+    let shape = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
+    let data = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_f64().unwrap())
+        .collect();
+    (shape, data)
+}
+
+/// Every layer's tensors, named `L{layer}/{name}`.
+pub struct JsonSource<T> {
+    pub tensors: Vec<(String, Shape, Vec<T>)>,
+}
+
+impl<T: Real> JsonSource<T> {
+    pub fn layers(fx: &Fixture, key: &str) -> Self {
+        let mut tensors = Vec::new();
+        for (l, layer) in fx.v[key].as_array().unwrap().iter().enumerate() {
+            let map = if key == "layers" {
+                &layer["tensors"]
+            } else {
+                layer
+            };
+            for (name, t) in map.as_object().unwrap() {
+                let (shape, data) = tensor(t);
+                tensors.push((
+                    format!("L{l}/{name}"),
+                    Shape::new(&shape),
+                    data.into_iter().map(T::from_f64).collect(),
+                ));
+            }
+        }
+        JsonSource { tensors }
+    }
+    pub fn get(&self, name: &str) -> &[T] {
+        &self
+            .tensors
+            .iter()
+            .find(|t| t.0 == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .2
+    }
+}
+
+impl<T: Real> WeightSource<T> for JsonSource<T> {
+    fn tensor(&self, name: &str) -> Option<TensorView<'_, T>> {
+        self.tensors
+            .iter()
+            .find(|t| t.0 == name)
+            .map(|t| TensorView {
+                shape: t.1,
+                data: &t.2,
+            })
+    }
+}
+
+/// Per-layer `(prefix, suffix)` for a fixture's names.
+pub fn names(n: usize) -> Vec<(String, &'static str)> {
+    (0..n).map(|l| (format!("L{l}/"), "_l0")).collect()
+}
+
+/// Loads a fixture's weights into a fresh model.
+pub fn model_from<M: Model>(fx: &Fixture) -> M {
+    let src = JsonSource::<M::Scalar>::layers(fx, "layers");
+    let n = names(M::LAYERS.len());
+    let refs: Vec<(&str, &str)> = n.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+    let mut m = M::zeros();
+    m.load_named(fx.layout(), &src, &refs)
+        .unwrap_or_else(|e| panic!("{}: {e}", fx.name));
+    m
+}
+
+/// How much of the tolerance `|got - want| <= atol + rtol * |want|` (numpy's `allclose`) the
+/// worst element uses: the comparison passes when this is at most 1.
+pub fn tol_used(got: &[f64], want: &[f64], rtol: f64, atol: f64) -> f64 {
+    assert_eq!(got.len(), want.len());
+    got.iter()
+        .zip(want)
+        .map(|(g, w)| (g - w).abs() / (atol + rtol * w.abs()))
+        .fold(0.0, f64::max)
+}
+
+pub fn to_f64<T: Real>(v: &[T]) -> Vec<f64> {
+    v.iter().map(|x| x.to_f64()).collect()
+}

@@ -1,0 +1,200 @@
+//! Forward outputs, final states and BPTT gradients against Keras 3 and PyTorch.
+//!
+//! Every number compared here was produced by the real frameworks: `tests/fixtures/generate.py`
+//! (Keras 3.15 on TensorFlow 2.21, torch 2.15) sets random weights, runs a batch of two
+//! sequences, and records outputs at every step, final states, and the gradients of
+//! `L = sum(y * dy)` w.r.t. every parameter and the input (GradientTape / autograd).
+//!
+//! Every comparison is numpy's `allclose`, `|ours - theirs| <= atol + rtol * |theirs|`, element
+//! by element: forward `rtol` 1e-5 in f32 and 1e-9 in f64, gradients 1e-4 in f32 and 1e-8 in
+//! f64; `atol` is 1e-7 (f32) and 1e-12 (f64), far below the values compared (outputs are
+//! O(0.1-1)). The printed figures are the fraction of the tolerance the worst element uses.
+
+mod common;
+
+use common::{model_from, tensor, to_f64, tol_used, Fixture, JsonSource};
+use rnn::{rnn_model, Layout, Model, Real, Tape};
+
+/// Runs one fixture through model `M` over `N` steps and checks everything.
+fn check<M: Model, const N: usize>(fx_name: &str, states: impl Fn(&M::State) -> Vec<Vec<f64>>) {
+    let fx = Fixture::load(fx_name);
+    let f64_case = M::Scalar::NAME == "f64";
+    let (fwd, grad, atol) = if f64_case {
+        (1e-9, 1e-8, 1e-12)
+    } else {
+        (1e-5, 1e-4, 1e-7)
+    };
+    let fwd_err = |a: &[f64], b: &[f64]| tol_used(a, b, fwd, atol);
+    let grad_err = |a: &[f64], b: &[f64]| tol_used(a, b, grad, atol);
+    let model: M = model_from(&fx);
+    let (_, x) = tensor(&fx.v["x"]);
+    let (_, y) = tensor(&fx.v["y"]);
+    let (_, dy) = tensor(&fx.v["dy"]);
+    let (_, dx_want) = tensor(&fx.v["dx"]);
+    let (i, o, b) = (M::INPUT, M::OUTPUT, fx.batch());
+    assert_eq!(fx.v["steps"].as_u64().unwrap() as usize, N);
+    let mut grads = M::zeros();
+    let mut tape = Tape::<M, N>::new();
+    let mut worst = [0.0f64; 4];
+    for s in 0..b {
+        let mut xs = [M::zero_input(); N];
+        let mut dys = [M::zero_output(); N];
+        for t in 0..N {
+            for (j, v) in xs[t].as_mut().iter_mut().enumerate() {
+                *v = M::Scalar::from_f64(x[(s * N + t) * i + j]);
+            }
+            for (j, v) in dys[t].as_mut().iter_mut().enumerate() {
+                *v = M::Scalar::from_f64(dy[(s * N + t) * o + j]);
+            }
+        }
+        // Forward, step by step, keeping the final state.
+        let mut state = M::zero_state();
+        let mut got = Vec::new();
+        for x in &xs {
+            got.extend(to_f64(model.step(&mut state, x).as_ref()));
+        }
+        let want = &y[s * N * o..(s + 1) * N * o];
+        let e = fwd_err(&got, want);
+        assert!(
+            e <= 1.0,
+            "{fx_name}: outputs of sequence {s}: {e:.2} of the tolerance"
+        );
+        worst[0] = worst[0].max(e);
+        // The whole-sequence API agrees with stepping.
+        let seq: Vec<f64> = model
+            .forward(&xs)
+            .iter()
+            .flat_map(|v| to_f64(v.as_ref()))
+            .collect();
+        assert_eq!(seq, got, "{fx_name}: forward() differs from step()");
+        // Final states of every recurrent layer.
+        let mut li = 0;
+        for (l, st) in fx.v["final_states"].as_array().unwrap().iter().enumerate() {
+            let ours = states(&state);
+            for key in ["h", "c"] {
+                if let Some(t) = st.get(key) {
+                    let (_, d) = tensor(t);
+                    let h = d.len() / b;
+                    let e = fwd_err(&ours[li], &d[s * h..(s + 1) * h]);
+                    assert!(
+                        e <= 1.0,
+                        "{fx_name}: final {key} of layer {l}: {e:.2} of the tolerance"
+                    );
+                    worst[1] = worst[1].max(e);
+                    li += 1;
+                }
+            }
+        }
+        assert_eq!(li, states(&state).len(), "{fx_name}: state count");
+        // Backward through time.
+        model.forward_train(&xs, &mut tape);
+        let mut dxs = [M::zero_input(); N];
+        model.backward(&tape, &dys, false, &mut grads, Some(&mut dxs));
+        let got: Vec<f64> = dxs.iter().flat_map(|v| to_f64(v.as_ref())).collect();
+        let e = grad_err(&got, &dx_want[s * N * i..(s + 1) * N * i]);
+        assert!(
+            e <= 1.0,
+            "{fx_name}: input gradient of sequence {s}: {e:.2} of the tolerance"
+        );
+        worst[2] = worst[2].max(e);
+    }
+    // Parameter gradients (summed over the batch), compared in the fixture's own layout.
+    let want = JsonSource::<f64>::layers(&fx, "grads");
+    let layout = fx.layout();
+    let mut compared = 0;
+    for (l, info) in M::LAYERS.iter().enumerate() {
+        let prefix = format!("L{l}/");
+        let mut ours: Vec<(String, Vec<f64>)> = Vec::new();
+        grads
+            .export_layer(l, layout, &prefix, "_l0", &mut |name, shape, value| {
+                ours.push((
+                    name.as_str().to_string(),
+                    (0..shape.numel()).map(|n| value(n).to_f64()).collect(),
+                ));
+            })
+            .unwrap();
+        for (name, got) in &ours {
+            // PyTorch's two biases of a one-bias cell (`b = b_ih + b_hh`) both receive our
+            // single bias's gradient, which we export as `bias_ih`.
+            let got =
+                if layout == Layout::PyTorch && name.contains("bias_hh") && info.class != "GRU" {
+                    &ours
+                        .iter()
+                        .find(|(n, _)| *n == name.replace("bias_hh", "bias_ih"))
+                        .unwrap()
+                        .1
+                } else {
+                    got
+                };
+            let e = grad_err(got, want.get(name));
+            assert!(
+                e <= 1.0,
+                "{fx_name}: gradient of {name}: {e:.2} of the tolerance"
+            );
+            worst[3] = worst[3].max(e);
+            compared += 1;
+        }
+    }
+    assert_eq!(
+        compared,
+        want.tensors.len(),
+        "{fx_name}: every fixture gradient compared"
+    );
+    eprintln!(
+        "{fx_name:20} {:5} tolerance used: outputs {:.2}, states {:.2}, dx {:.2}, dparams {:.2}",
+        <M::Math as rnn::Math>::NAME,
+        worst[0],
+        worst[1],
+        worst[2],
+        worst[3]
+    );
+}
+
+macro_rules! case {
+    ($test:ident, $steps:literal, [$($file:literal),+], |$s:ident| $states:expr, f32 { $($chain:tt)* }, f64 { $($chain64:tt)* }) => {
+        #[test]
+        fn $test() {
+            rnn_model! {
+                struct M32 { $($chain)* }
+                struct E32 { math = exact; $($chain)* }
+                struct M64 { scalar = f64; $($chain64)* }
+            }
+            $(
+                if $file.ends_with("f64") {
+                    check::<M64, $steps>($file, |$s: &M64State| $states);
+                } else {
+                    check::<M32, $steps>($file, |$s: &M32State| $states);
+                    check::<E32, $steps>($file, |$s: &E32State| $states);
+                }
+            )+
+        }
+    };
+}
+
+fn v<T: Real>(x: &[T]) -> Vec<f64> {
+    to_f64(x)
+}
+
+case!(simple_rnn_tanh, 6, ["keras_rnn_tanh_f32", "keras_rnn_tanh_f64", "torch_rnn_tanh_f32", "torch_rnn_tanh_f64"],
+    |s| vec![v(&s.rnn0.h)], f32 { rnn(3, 5) }, f64 { rnn(3, 5) });
+case!(simple_rnn_relu, 6, ["keras_rnn_relu_f32", "keras_rnn_relu_f64", "torch_rnn_relu_f32", "torch_rnn_relu_f64"],
+    |s| vec![v(&s.rnn0.h)], f32 { rnn(3, 5, activation = relu) }, f64 { rnn(3, 5, activation = relu) });
+case!(lstm, 7, ["keras_lstm_f32", "keras_lstm_f64", "torch_lstm_f32", "torch_lstm_f64"],
+    |s| vec![v(&s.lstm0.h), v(&s.lstm0.c)], f32 { lstm(4, 3) }, f64 { lstm(4, 3) });
+case!(gru_reset_after, 7, ["keras_gru_f32", "keras_gru_f64", "torch_gru_f32", "torch_gru_f64"],
+    |s| vec![v(&s.gru0.h)], f32 { gru(4, 3) }, f64 { gru(4, 3) });
+case!(gru_reset_before, 7, ["keras_gru_v1_f32", "keras_gru_v1_f64"],
+    |s| vec![v(&s.gru0.h)], f32 { gru(4, 3, reset_after = false) }, f64 { gru(4, 3, reset_after = false) });
+case!(dense_linear, 5, ["keras_dense_linear_f32", "keras_dense_linear_f64", "torch_dense_linear_f32", "torch_dense_linear_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3) }, f64 { dense(4, 3, activation = linear) });
+case!(dense_relu, 5, ["keras_dense_relu_f32", "keras_dense_relu_f64", "torch_dense_relu_f32", "torch_dense_relu_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = relu) }, f64 { dense(4, 3, activation = relu) });
+case!(dense_sigmoid, 5, ["keras_dense_sigmoid_f32", "keras_dense_sigmoid_f64", "torch_dense_sigmoid_f32", "torch_dense_sigmoid_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = sigmoid) }, f64 { dense(4, 3, activation = sigmoid) });
+case!(dense_tanh, 5, ["keras_dense_tanh_f32", "keras_dense_tanh_f64", "torch_dense_tanh_f32", "torch_dense_tanh_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = tanh) }, f64 { dense(4, 3, activation = tanh) });
+case!(dense_softmax, 5, ["keras_dense_softmax_f32", "keras_dense_softmax_f64", "torch_dense_softmax_f32", "torch_dense_softmax_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = softmax) }, f64 { dense(4, 3, activation = softmax) });
+case!(card_model, 10, ["keras_card_f32", "keras_card_f64", "torch_card_f32", "torch_card_f64"],
+    |s| vec![v(&s.lstm0.h), v(&s.lstm0.c), v(&s.gru1.h)],
+    f32 { lstm(32, 16) -> gru(16) -> dense(1) }, f64 { lstm(32, 16) -> gru(16) -> dense(1) });
