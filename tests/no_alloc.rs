@@ -1,0 +1,177 @@
+//! No heap in the core: a counting global allocator shows that streaming steps, whole-sequence
+//! forward, forward-with-tape, BPTT, losses, every optimizer step and data windows allocate
+//! nothing. (The firmware build proves the same on the device: it has no allocator at all.)
+
+use rnn::data::{window, windows, Batches};
+use rnn::loss::{accumulate, Loss, Steps};
+use rnn::optim::{Adam, Clip, Optimizer, RmsProp, Sgd};
+use rnn::{rnn_model, Model, Rng, Tape};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+struct Counting;
+
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ARMED.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        if ARMED.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        unsafe { System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Runs `f` and returns how many heap allocations it made on this thread.
+fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    COUNT.with(|c| c.set(0));
+    ARMED.with(|a| a.set(true));
+    let r = std::hint::black_box(f());
+    ARMED.with(|a| a.set(false));
+    (r, COUNT.with(Cell::get))
+}
+
+rnn_model! {
+    /// The card model.
+    pub struct Card {
+        lstm(32, 16) -> gru(16) -> dense(1)
+    }
+    /// The forecasting model.
+    pub struct Forecast {
+        lstm(1, 16) -> gru(16) -> dense(1)
+    }
+    /// Every other layer kind.
+    pub struct Others {
+        scalar = f64;
+        rnn(3, 8, activation = relu) -> gru(8, reset_after = false) -> rnn(6) -> dense(4, activation = softmax)
+    }
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let (_, n) = allocations(|| vec![1u8; 10]);
+    assert_eq!(n, 1, "the counting allocator must see a Vec");
+}
+
+#[test]
+fn inference_allocates_nothing() {
+    let model = Card::init(1);
+    let xs = [[0.25f32; 32]; 50];
+    let mut state = Card::zero_state();
+    let (y, n) = allocations(|| model.step(&mut state, &xs[0]));
+    assert!(y[0].is_finite());
+    assert_eq!(n, 0, "step");
+    let (ys, n) = allocations(|| model.forward(&xs));
+    assert!(ys[49][0].is_finite());
+    assert_eq!(n, 0, "forward");
+    let (_, n) = allocations(|| model.forward_last(&xs));
+    assert_eq!(n, 0, "forward_last");
+}
+
+#[test]
+fn training_allocates_nothing() {
+    let model = Forecast::init(2);
+    let mut grads = Forecast::zeros();
+    let xs: [[f32; 1]; 50] = core::array::from_fn(|t| [(t as f32 * 0.2).sin()]);
+    let target = [[0.5f32]];
+    let mut tape = Box::new(Tape::<Forecast, 50>::new());
+    let mut dys = [[0.0f32; 1]; 50];
+    let (l, n) = allocations(|| {
+        accumulate(
+            &model,
+            &xs,
+            &target,
+            Steps::Last,
+            Loss::Mse,
+            1.0,
+            &mut tape,
+            &mut dys,
+            &mut grads,
+        )
+    });
+    assert!(l > 0.0);
+    assert_eq!(n, 0, "forward_train + loss + backward");
+    let (_, n) = allocations(|| model.forward_train(&xs, &mut tape).len());
+    assert_eq!(n, 0, "forward_train");
+    let (_, n) = allocations(|| model.backward(&tape, &dys, false, &mut grads, None));
+    assert_eq!(n, 0, "backward");
+
+    let mut params = model;
+    let mut adam = Adam::new(1e-3).clip(Clip {
+        global_clipnorm: Some(1.0),
+        ..Clip::default()
+    });
+    let mut sgd = Sgd::new(1e-2).momentum(0.9, true);
+    let mut rms = RmsProp::new(1e-3).clip(Clip {
+        clipnorm: Some(1.0),
+        clipvalue: Some(0.5),
+        ..Clip::default()
+    });
+    let (_, n) = allocations(|| {
+        adam.step(&mut params, &grads);
+        sgd.step(&mut params, &grads);
+        rms.step(&mut params, &grads);
+        grads.set_zero();
+    });
+    assert_eq!(n, 0, "optimizer steps");
+}
+
+#[test]
+fn other_layers_allocate_nothing() {
+    let model = Others::init(3);
+    let mut grads = Others::zeros();
+    let xs = [[0.1f64, -0.2, 0.3]; 12];
+    let targets = [[0.0, 1.0, 0.0, 0.0]; 4];
+    let mut tape = Tape::<Others, 12>::new();
+    let mut dys = [[0.0f64; 4]; 12];
+    let (_, n) = allocations(|| {
+        accumulate(
+            &model,
+            &xs,
+            &targets,
+            Steps::LastK(4),
+            Loss::CategoricalCrossentropy,
+            0.5,
+            &mut tape,
+            &mut dys,
+            &mut grads,
+        )
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn data_windows_allocate_nothing() {
+    let series: Vec<[f32; 1]> = (0..200).map(|i| [i as f32]).collect();
+    let mut order = vec![0usize; 150];
+    let (s, n) = allocations(|| {
+        let mut s = 0.0;
+        for (w, y) in windows::<_, 50>(&series, 1) {
+            s += w[49][0] + y[0][0];
+        }
+        s += window::<_, 50>(&series, 3).unwrap()[0][0];
+        let mut b = Batches::new(&mut order, 32);
+        for batch in b.epoch(&mut Rng::new(1)) {
+            s += batch.len() as f32;
+        }
+        rnn::data::generate_time_series(&mut Rng::new(2), 1, 50, &mut [0.0f32; 50]);
+        s
+    });
+    assert!(s > 0.0);
+    assert_eq!(n, 0);
+}
