@@ -1,1 +1,95 @@
-fn main() {}
+//! Inference speed of the card model `lstm(32, 16) -> gru(16) -> dense(1)`, batch 1: one
+//! streaming step and one 50-step sequence, against the same maths written with nalgebra's
+//! dynamic `DMatrix` and std activations. Peer libraries (candle-nn) are measured in `peers/`.
+//!
+//! `cargo bench --bench step` (default codegen) and
+//! `RUSTFLAGS="-C target-cpu=native" cargo bench --bench step`.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use nalgebra::DVector;
+use rnn::{rnn_model, Model};
+
+#[path = "dyn_baseline.rs"]
+mod dyn_baseline;
+
+rnn_model! {
+    /// The card model (fast f32 activations, the default).
+    pub struct Card { lstm(32, 16) -> gru(16) -> dense(1) }
+    /// The same with libm's exact activations.
+    pub struct CardExact { math = exact; lstm(32, 16) -> gru(16) -> dense(1) }
+}
+
+fn input(t: usize) -> [f32; 32] {
+    core::array::from_fn(|j| ((t * 7 + j * 3) % 17) as f32 / 8.5 - 1.0)
+}
+
+fn bench(c: &mut Criterion) {
+    let model = Card::init(42);
+    let mut exact = CardExact::zeros();
+    for k in 0..Card::TENSORS {
+        exact.tensor_mut(k).copy_from_slice(model.tensor(k));
+    }
+    let tensors: Vec<&[f32]> = (0..Card::TENSORS).map(|k| model.tensor(k)).collect();
+    let dynm = dyn_baseline::DynCard::from_tensors(&tensors, 32, 16);
+    let xs: [[f32; 32]; 50] = core::array::from_fn(input);
+    let dxs: Vec<DVector<f32>> = xs.iter().map(|x| DVector::from_column_slice(x)).collect();
+
+    // Same maths: the three implementations agree before anything is timed.
+    let ours = model.forward(&xs);
+    let ex = exact.forward(&xs);
+    let mut ds = dynm.zero_state();
+    for (t, x) in dxs.iter().enumerate() {
+        let y = dynm.step(&mut ds, x)[0];
+        assert!(
+            (y - ex[t][0]).abs() < 1e-5,
+            "step {t}: dynamic {y} vs exact {}",
+            ex[t][0]
+        );
+        assert!(
+            (y - ours[t][0]).abs() < 1e-4,
+            "step {t}: dynamic {y} vs fast {}",
+            ours[t][0]
+        );
+    }
+
+    let mut g = c.benchmark_group("card_step");
+    let mut s = Card::zero_state();
+    g.bench_function("rnn (fast tanh)", |b| {
+        b.iter(|| model.step(&mut s, black_box(&xs[3])))
+    });
+    let mut s = CardExact::zero_state();
+    g.bench_function("rnn (exact libm)", |b| {
+        b.iter(|| exact.step(&mut s, black_box(&xs[3])))
+    });
+    let mut s = dynm.zero_state();
+    g.bench_function("nalgebra DMatrix", |b| {
+        b.iter(|| dynm.step(&mut s, black_box(&dxs[3])))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("card_sequence_50");
+    g.bench_function("rnn (fast tanh)", |b| {
+        b.iter(|| model.forward(black_box(&xs)))
+    });
+    g.bench_function("rnn (exact libm)", |b| {
+        b.iter(|| exact.forward(black_box(&xs)))
+    });
+    g.bench_function("nalgebra DMatrix", |b| {
+        b.iter(|| {
+            let mut s = dynm.zero_state();
+            let mut last = 0.0;
+            for x in &dxs {
+                last = dynm.step(&mut s, black_box(x))[0];
+            }
+            last
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);

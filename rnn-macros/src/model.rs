@@ -315,14 +315,35 @@ fn check_options(kind: Kind, opts: &[Opt], errs: &mut Errors) -> (Option<(Act, S
                         Some(a) => activation = Some((a, id.span())),
                     }
                 }
-                None => errs.spanned(&o.value, "expected an activation name such as `relu`"),
+                None => {
+                    let v = &o.value;
+                    errs.spanned(
+                        v,
+                        format!(
+                            "expected an activation name such as `relu`, found `{}`",
+                            quote::quote!(#v)
+                        ),
+                    )
+                }
             },
             "reset_after" => match &o.value {
                 Expr::Lit(l) => match &l.lit {
                     Lit::Bool(b) => reset_after = b.value,
-                    other => errs.spanned(other, "expected `true` or `false`"),
+                    other => errs.spanned(
+                        other,
+                        format!(
+                            "expected `true` or `false`, found `{}`",
+                            quote::quote!(#other)
+                        ),
+                    ),
                 },
-                other => errs.spanned(other, "expected `true` or `false`"),
+                other => errs.spanned(
+                    other,
+                    format!(
+                        "expected `true` or `false`, found `{}`",
+                        quote::quote!(#other)
+                    ),
+                ),
             },
             _ => unreachable!(),
         }
@@ -356,7 +377,13 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
             }
             ("math", Some("fast")) => exact_math = false,
             ("math", Some("exact")) => exact_math = true,
-            ("math", _) => errs.spanned(&o.value, "expected `fast` or `exact`"),
+            ("math", _) => {
+                let v = &o.value;
+                errs.spanned(
+                    v,
+                    format!("expected `fast` or `exact`, found `{}`", quote::quote!(#v)),
+                )
+            }
             _ => {
                 let hint = closest(&name, &["scalar", "math"])
                     .map(|c| format!("did you mean `{c}`? "))
@@ -499,7 +526,13 @@ fn check_layer(
     let act = activation.map(|a| a.0).unwrap_or(default_act);
     if let Some((Act::Softmax, span)) = activation {
         if idx + 1 != n {
-            errs.at(span, "`softmax` is only allowed on the last layer");
+            errs.at(
+                span,
+                format!(
+                    "`softmax` is only allowed on the last layer, found it on layer {} of {n}",
+                    idx + 1
+                ),
+            );
             return None;
         }
     }

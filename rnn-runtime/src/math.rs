@@ -78,16 +78,16 @@ pub fn tanh_f32(x_in: f32) -> f32 {
     const B6: f32 = 1.198_258_4e-6;
     let x = x_in.clamp(-CLAMP, CLAMP);
     let x2 = x * x;
-    let mut p = x2 * A13 + A11;
-    p = x2 * p + A9;
-    p = x2 * p + A7;
-    p = x2 * p + A5;
-    p = x2 * p + A3;
-    p = x2 * p + A1;
+    let mut p = x2.fmadd(A13, A11);
+    p = x2.fmadd(p, A9);
+    p = x2.fmadd(p, A7);
+    p = x2.fmadd(p, A5);
+    p = x2.fmadd(p, A3);
+    p = x2.fmadd(p, A1);
     p *= x;
-    let mut q = x2 * B6 + B4;
-    q = x2 * q + B2;
-    q = x2 * q + B0;
+    let mut q = x2.fmadd(B6, B4);
+    q = x2.fmadd(q, B2);
+    q = x2.fmadd(q, B0);
     let r = p / q;
     if libm::fabsf(x_in) < 0.0004 {
         x_in

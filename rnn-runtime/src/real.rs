@@ -49,6 +49,10 @@ pub trait Real:
     fn abs(self) -> Self;
     /// Exact hyperbolic tangent (libm).
     fn tanh(self) -> Self;
+    /// `self * b + c`: one fused multiply-add when the target has FMA and `std` is on (so
+    /// `-C target-cpu=native` uses it), else a multiply and an add. Results may differ in the
+    /// last bit between the two; each build is deterministic.
+    fn fmadd(self, b: Self, c: Self) -> Self;
     /// Fast hyperbolic tangent: a rational approximation for `f32`, exact for `f64`.
     fn fast_tanh(self) -> Self;
     /// `true` unless NaN or infinite.
@@ -74,6 +78,17 @@ pub trait Real:
 }
 
 impl Real for f32 {
+    #[inline(always)]
+    fn fmadd(self, b: Self, c: Self) -> Self {
+        #[cfg(all(feature = "std", target_feature = "fma"))]
+        {
+            self.mul_add(b, c)
+        }
+        #[cfg(not(all(feature = "std", target_feature = "fma")))]
+        {
+            self * b + c
+        }
+    }
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
     const NAME: &'static str = "f32";
@@ -120,6 +135,17 @@ impl Real for f32 {
 }
 
 impl Real for f64 {
+    #[inline(always)]
+    fn fmadd(self, b: Self, c: Self) -> Self {
+        #[cfg(all(feature = "std", target_feature = "fma"))]
+        {
+            self.mul_add(b, c)
+        }
+        #[cfg(not(all(feature = "std", target_feature = "fma")))]
+        {
+            self * b + c
+        }
+    }
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
     const NAME: &'static str = "f64";

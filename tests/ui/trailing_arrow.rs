@@ -1,0 +1,9 @@
+use rnn::rnn_model;
+
+rnn_model! {
+    pub struct M {
+        lstm(32, 16) -> gru(16) ->
+    }
+}
+
+fn main() {}
