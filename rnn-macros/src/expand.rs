@@ -185,11 +185,15 @@ pub fn model(m: &Model) -> TokenStream {
         quote!({ #(#state_fields,)* })
     };
 
+    let baked = m.baked.as_ref().map(|b| baked_const(m, b, &t));
+
     quote! {
         #(#attrs)*
         #vis struct #name {
             #(#fields,)*
         }
+
+        #baked
 
         #[doc = #state_doc]
         #[derive(Clone, Copy, Debug, PartialEq)]
@@ -345,6 +349,87 @@ pub fn model(m: &Model) -> TokenStream {
                     _ => Ok(()),
                 }
             }
+        }
+    }
+}
+
+fn num(v: f64, scalar: &str) -> TokenStream {
+    let lit = if scalar == "f64" {
+        Literal::f64_suffixed(v.abs())
+    } else {
+        Literal::f32_suffixed((v as f32).abs())
+    };
+    if v.is_sign_negative() {
+        quote!(-#lit)
+    } else {
+        quote!(#lit)
+    }
+}
+
+/// A constant `R x C` matrix from column-major data.
+fn mat(data: &[f64], rows: usize, cols: usize, t: &TokenStream, scalar: &str) -> TokenStream {
+    let columns = (0..cols).map(|j| {
+        let vals = data[j * rows..(j + 1) * rows]
+            .iter()
+            .map(|&v| num(v, scalar));
+        quote!([#(#vals),*])
+    });
+    let (r, c) = (lit(rows), lit(cols));
+    quote!(::rnn::nalgebra::SMatrix::<#t, #r, #c>::from_array_storage(::rnn::nalgebra::ArrayStorage([#(#columns),*])))
+}
+
+/// `pub const BAKED: Self`, the weights read at compile time, and an `include_bytes!` of the
+/// file so cargo rebuilds when it changes.
+fn baked_const(m: &Model, b: &crate::weights::Baked, t: &TokenStream) -> TokenStream {
+    let name = &m.def.name;
+    let s = m.scalar;
+    let mut fields = Vec::new();
+    for (idx, (l, w)) in m.layers.iter().zip(&b.layers).enumerate() {
+        let f = format_ident!("{}{}", l.kind.name(), idx);
+        let (i, h, g) = (l.input, l.units, l.gate_rows());
+        let act = format_ident!("{}", l.activation.variant());
+        let v = match l.kind {
+            Kind::Lstm => {
+                let (k, r, bb) = (
+                    mat(&w.kernel, g, i, t, s),
+                    mat(&w.recurrent, g, h, t, s),
+                    mat(&w.bias, g, 1, t, s),
+                );
+                quote!(::rnn::LstmCell { kernel: #k, recurrent_kernel: #r, bias: #bb })
+            }
+            Kind::Gru => {
+                let (k, r, bb) = (
+                    mat(&w.kernel, g, i, t, s),
+                    mat(&w.recurrent, g, h, t, s),
+                    mat(&w.bias, g, 2, t, s),
+                );
+                quote!(::rnn::GruCell { kernel: #k, recurrent_kernel: #r, bias: #bb })
+            }
+            Kind::Rnn => {
+                let (k, r, bb) = (
+                    mat(&w.kernel, h, i, t, s),
+                    mat(&w.recurrent, h, h, t, s),
+                    mat(&w.bias, h, 1, t, s),
+                );
+                quote!(::rnn::RnnCell { kernel: #k, recurrent_kernel: #r, bias: #bb, activation: ::rnn::Activation::#act })
+            }
+            Kind::Dense => {
+                let (k, bb) = (mat(&w.kernel, h, i, t, s), mat(&w.bias, h, 1, t, s));
+                quote!(::rnn::Dense { kernel: #k, bias: #bb, activation: ::rnn::Activation::#act })
+            }
+        };
+        fields.push(quote!(#f: #v));
+    }
+    let path = &b.path;
+    let doc = format!(" The weights baked in at compile time from `{}`.", b.path);
+    quote! {
+        const _: &[u8] = include_bytes!(#path);
+        #[allow(dead_code)]
+        impl #name {
+            #[doc = #doc]
+            /// A constant: `static MODEL: Self = Self::BAKED;` puts it in flash, with no
+            /// initialization code at run time.
+            pub const BAKED: Self = #name { #(#fields),* };
         }
     }
 }

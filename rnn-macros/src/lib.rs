@@ -7,6 +7,7 @@
 mod expand;
 mod model;
 mod parse;
+mod weights;
 
 use proc_macro::TokenStream;
 

@@ -130,6 +130,8 @@ pub struct Model<'a> {
     pub scalar: &'static str,
     pub exact_math: bool,
     pub layers: Vec<Layer>,
+    /// Weights read from `weights = "..."` at compile time, in our layout.
+    pub baked: Option<crate::weights::Baked>,
 }
 
 impl Model<'_> {
@@ -356,6 +358,8 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
     let mut errs = Errors::default();
     let mut scalar = "f32";
     let mut exact_math = false;
+    let mut weights: Option<syn::LitStr> = None;
+    let mut torch_layout = false;
     let mut seen: Vec<String> = Vec::new();
     for o in &def.options {
         let name = o.name.to_string();
@@ -384,11 +388,35 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
                     format!("expected `fast` or `exact`, found `{}`", quote::quote!(#v)),
                 )
             }
+            ("weights", _) => match &o.value {
+                Expr::Lit(syn::ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => weights = Some(s.clone()),
+                v => errs.spanned(
+                    v,
+                    format!(
+                        "expected a file path in quotes, found `{}`",
+                        quote::quote!(#v)
+                    ),
+                ),
+            },
+            ("layout", Some("keras")) => torch_layout = false,
+            ("layout", Some("pytorch")) => torch_layout = true,
+            ("layout", _) => {
+                let v = &o.value;
+                errs.spanned(
+                    v,
+                    format!(
+                        "expected `keras` or `pytorch`, found `{}`",
+                        quote::quote!(#v)
+                    ),
+                )
+            }
             _ => {
-                let hint = closest(&name, &["scalar", "math"])
+                let hint = closest(&name, &["scalar", "math", "weights", "layout"])
                     .map(|c| format!("did you mean `{c}`? "))
                     .unwrap_or_default();
-                errs.spanned(&o.name, format!("unknown model option `{name}`; {hint}model options are `scalar = f32 | f64` and `math = fast | exact`"))
+                errs.spanned(&o.name, format!("unknown model option `{name}`; {hint}model options are `scalar = f32 | f64`, `math = fast | exact`, `weights = \"file.safetensors\"` and `layout = keras | pytorch`"))
             }
         }
     }
@@ -434,6 +462,13 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
             }
         }
     }
+    let mut baked = None;
+    if let (Some(path), true, None) = (&weights, chain_ok, &errs.0) {
+        match crate::weights::load(&layers, path, torch_layout) {
+            Ok(b) => baked = Some(b),
+            Err(e) => errs.push(e),
+        }
+    }
     match errs.0 {
         Some(e) => Err(e),
         None if !chain_ok => Err(syn::Error::new(def.name.span(), "invalid model")),
@@ -442,6 +477,7 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
             scalar,
             exact_math,
             layers,
+            baked,
         }),
     }
 }

@@ -16,7 +16,11 @@
 
 pub mod activation;
 pub mod cells;
+#[cfg(feature = "std")]
+pub mod csv;
 pub mod data;
+#[cfg(feature = "std")]
+pub mod files;
 pub mod init;
 pub mod io;
 pub mod kernels;
@@ -25,6 +29,8 @@ pub mod math;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+#[cfg(feature = "std")]
+pub mod plot;
 pub mod real;
 pub mod rng;
 #[cfg(feature = "std")]

@@ -193,7 +193,7 @@ impl Canvas {
             let gx = x + k as i64 * ADVANCE * scale;
             for (col, bits) in glyph(ch).iter().enumerate() {
                 for row in 0..7 {
-                    if bits >> row & 1 == 1 {
+                    if (bits >> row) & 1 == 1 {
                         let (px, py) = (gx + col as i64 * scale, y + row * scale);
                         self.fill((px, py, px + scale - 1, py + scale - 1), c);
                     }
@@ -209,7 +209,7 @@ impl Canvas {
             let gy = y - k as i64 * ADVANCE * scale;
             for (col, bits) in glyph(ch).iter().enumerate() {
                 for row in 0..7 {
-                    if bits >> row & 1 == 1 {
+                    if (bits >> row) & 1 == 1 {
                         let px = x + row * scale;
                         let py = gy - col as i64 * scale - (scale - 1);
                         self.fill((px, py, px + scale - 1, py + scale - 1), c);
@@ -382,17 +382,22 @@ fn nice_step(raw: f64) -> f64 {
 fn tick_label(v: f64, step: f64, exp: bool) -> String {
     let v = if v.abs() < step * 1e-6 { 0.0 } else { v };
     let step_mag = (step.log10() + 1e-9).floor();
-    if v == 0.0 {
-        return String::from("0");
-    }
     if exp {
+        if v == 0.0 {
+            return String::from("0");
+        }
         let digits = ((v.abs().log10() + 1e-9).floor() - step_mag).clamp(0.0, 15.0) as usize;
         let s = format!("{v:.digits$e}");
-        match s.split_once('e') {
-            Some((m, e)) if m.contains('.') => {
-                format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
-            }
-            _ => s,
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let m = if m.contains('.') {
+            m.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            m
+        };
+        if e == "0" {
+            String::from(m)
+        } else {
+            format!("{m}e{e}")
         }
     } else {
         let decimals = (-step_mag).clamp(0.0, 15.0) as usize;
@@ -420,7 +425,7 @@ fn linear_axis(min: f64, max: f64) -> Axis {
         b = mid + pad;
     }
     let step = nice_step((b - a) / 4.0);
-    let (k0, k1) = ((a / step).floor(), (b / step).ceil());
+    let (k0, k1) = ((a / step + 1e-9).floor(), (b / step - 1e-9).ceil());
     let exp = wants_exp(a.abs().max(b.abs()), step);
     let ticks = (k0 as i64..=k1 as i64)
         .map(|k| {
@@ -452,8 +457,8 @@ fn log_axis(min: f64, max: f64) -> Axis {
     if decades > 2.5 {
         let stride = ((decades / 6.0).ceil() as i64).max(1);
         for k in lo.ceil() as i64..=hi.floor() as i64 {
-            if k.rem_euclid(stride) == 0 {
-                let v = 10f64.powi(k as i32);
+            let v = 10f64.powi(k as i32);
+            if k.rem_euclid(stride) == 0 && inside(v) {
                 values.push((v, v));
             }
         }
@@ -472,7 +477,7 @@ fn log_axis(min: f64, max: f64) -> Axis {
         let (a, b) = (10f64.powf(lo), 10f64.powf(hi));
         let step = nice_step((b - a) / 4.0);
         if step > 0.0 && step.is_finite() {
-            for k in (a / step).ceil() as i64..=(b / step).floor() as i64 {
+            for k in (a / step - 1e-9).ceil() as i64..=(b / step + 1e-9).floor() as i64 {
                 let v = k as f64 * step;
                 if inside(v) {
                     values.push((v, step));
@@ -523,7 +528,8 @@ fn render(chart: &Chart) -> (Canvas, Option<Frame>) {
     let log = chart.log_y;
     let ok = |x: f64, y: f64| x.is_finite() && y.is_finite() && (!log || y > 0.0);
     let big = |v: f64| v.clamp(-1e300, 1e300);
-    let (mut xr, mut yr): (Option<(f64, f64)>, Option<(f64, f64)>) = (None, None);
+    let mut xr: Option<(f64, f64)> = None;
+    let mut yr: Option<(f64, f64)> = None;
     for s in chart.series {
         for (&x, &y) in s.x.iter().zip(s.y) {
             if ok(x, y) {
@@ -544,13 +550,22 @@ fn render(chart: &Chart) -> (Canvas, Option<Frame>) {
     };
 
     // Margins around the plot area.
-    let title_scale = if w >= 360 { 2 } else { 1 };
+    let title_scale = if text_width(chart.title, 2) <= w - 20 {
+        2
+    } else {
+        1
+    };
     let top = if chart.title.is_empty() {
         14
     } else {
         12 + 7 * title_scale + 12
     };
-    let y_tick_w = ya.ticks.iter().map(|t| text_width(&t.1, 1)).max().unwrap_or(0);
+    let y_tick_w = ya
+        .ticks
+        .iter()
+        .map(|t| text_width(&t.1, 1))
+        .max()
+        .unwrap_or(0);
     let y_label_w = if chart.y_label.is_empty() { 0 } else { 7 + 10 };
     let left = 10 + y_label_w + y_tick_w + 5 + 4;
     let x_label_h = if chart.x_label.is_empty() { 0 } else { 10 + 7 };
@@ -566,11 +581,7 @@ fn render(chart: &Chart) -> (Canvas, Option<Frame>) {
     if area.2 - area.0 < 16 || area.3 - area.1 < 16 {
         return (cv, None);
     }
-    let frame = Frame {
-        area,
-        x: xa,
-        y: ya,
-    };
+    let frame = Frame { area, x: xa, y: ya };
     let (px0, py0, px1, py1) = area;
     let on_x = |x: i64| (px0..=px1).contains(&x);
     let on_y = |y: i64| (py0..=py1).contains(&y);
@@ -633,7 +644,13 @@ fn render(chart: &Chart) -> (Canvas, Option<Frame>) {
     // Axis labels.
     if !chart.x_label.is_empty() {
         let tw = text_width(chart.x_label, 1);
-        cv.text((px0 + px1 - tw) / 2, py1 + 4 + 5 + 7 + 10, chart.x_label, 1, INK);
+        cv.text(
+            (px0 + px1 - tw) / 2,
+            py1 + 4 + 5 + 7 + 10,
+            chart.x_label,
+            1,
+            INK,
+        );
     }
     if !chart.y_label.is_empty() {
         let tw = text_width(chart.y_label, 1);
@@ -647,13 +664,21 @@ fn render(chart: &Chart) -> (Canvas, Option<Frame>) {
 
 /// Draws the legend in the corner of the plot area that covers the least data.
 fn legend(cv: &mut Canvas, chart: &Chart, area: Rect) {
-    let entries: Vec<&Series> = chart.series.iter().filter(|s| !s.label.is_empty()).collect();
+    let entries: Vec<&Series> = chart
+        .series
+        .iter()
+        .filter(|s| !s.label.is_empty())
+        .collect();
     if entries.is_empty() {
         return;
     }
     const ROW: i64 = 13;
     const SWATCH: i64 = 20;
-    let label_w = entries.iter().map(|s| text_width(s.label, 1)).max().unwrap_or(0);
+    let label_w = entries
+        .iter()
+        .map(|s| text_width(s.label, 1))
+        .max()
+        .unwrap_or(0);
     let bw = 7 + SWATCH + 6 + label_w + 7;
     let bh = 6 + entries.len() as i64 * ROW + 1;
     let (px0, py0, px1, py1) = area;
@@ -733,6 +758,7 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(kind);
     out.extend_from_slice(data);
     let crc = crc32_update(crc32_update(0xFFFF_FFFF, kind), data) ^ 0xFFFF_FFFF;
+    debug_assert_eq!(crc, crc32(&out[out.len() - data.len() - 4..]));
     out.extend_from_slice(&crc.to_be_bytes());
 }
 
@@ -877,12 +903,24 @@ fn deflate_fixed(data: &[u8], dists: &[usize]) -> Vec<u8> {
             }
         }
         if len >= 3 {
-            let k = LEN_BASE.iter().rposition(|&b| usize::from(b) <= len).unwrap_or(0);
+            let k = LEN_BASE
+                .iter()
+                .rposition(|&b| usize::from(b) <= len)
+                .unwrap_or(0);
             w.symbol(257 + k as u32);
-            w.bits((len - usize::from(LEN_BASE[k])) as u32, u32::from(LEN_EXTRA[k]));
-            let k = DIST_BASE.iter().rposition(|&b| usize::from(b) <= dist).unwrap_or(0);
+            w.bits(
+                (len - usize::from(LEN_BASE[k])) as u32,
+                u32::from(LEN_EXTRA[k]),
+            );
+            let k = DIST_BASE
+                .iter()
+                .rposition(|&b| usize::from(b) <= dist)
+                .unwrap_or(0);
             w.code(k as u32, 5);
-            w.bits((dist - usize::from(DIST_BASE[k])) as u32, u32::from(DIST_EXTRA[k]));
+            w.bits(
+                (dist - usize::from(DIST_BASE[k])) as u32,
+                u32::from(DIST_EXTRA[k]),
+            );
             i += len;
         } else {
             w.symbol(u32::from(data[i]));
@@ -923,12 +961,14 @@ mod tests {
                         break;
                     } else {
                         let k = sym - 257;
-                        let len = usize::from(LEN_BASE[k]) + r.bits(u32::from(LEN_EXTRA[k])) as usize;
+                        let len =
+                            usize::from(LEN_BASE[k]) + r.bits(u32::from(LEN_EXTRA[k])) as usize;
                         let mut dk = 0;
                         for _ in 0..5 {
-                            dk = dk << 1 | r.bit() as usize;
+                            dk = (dk << 1) | r.bit() as usize;
                         }
-                        let dist = usize::from(DIST_BASE[dk]) + r.bits(u32::from(DIST_EXTRA[dk])) as usize;
+                        let dist =
+                            usize::from(DIST_BASE[dk]) + r.bits(u32::from(DIST_EXTRA[dk])) as usize;
                         assert!(dist <= out.len(), "distance {dist} past the start");
                         for _ in 0..len {
                             out.push(out[out.len() - dist]);
@@ -943,7 +983,10 @@ mod tests {
         }
         let end = 2 + r.pos.div_ceil(8);
         assert_eq!(z.len(), end + 4, "trailing bytes after the deflate stream");
-        assert_eq!(u32::from_be_bytes(z[end..end + 4].try_into().unwrap()), adler32(&out));
+        assert_eq!(
+            u32::from_be_bytes(z[end..end + 4].try_into().unwrap()),
+            adler32(&out)
+        );
         out
     }
 
@@ -959,24 +1002,24 @@ mod tests {
             u32::from(b)
         }
         fn bits(&mut self, n: u32) -> u32 {
-            (0..n).fold(0, |v, i| v | self.bit() << i)
+            (0..n).fold(0, |v, i| v | (self.bit() << i))
         }
         fn fixed_symbol(&mut self) -> usize {
             let mut c = 0usize;
             for _ in 0..7 {
-                c = c << 1 | self.bit() as usize;
+                c = (c << 1) | self.bit() as usize;
             }
             if c <= 0x17 {
                 return 256 + c;
             }
-            c = c << 1 | self.bit() as usize;
+            c = (c << 1) | self.bit() as usize;
             if (0x30..=0xBF).contains(&c) {
                 return c - 0x30;
             }
             if (0xC0..=0xC7).contains(&c) {
                 return 280 + c - 0xC0;
             }
-            c = c << 1 | self.bit() as usize;
+            c = (c << 1) | self.bit() as usize;
             assert!((0x190..=0x1FF).contains(&c));
             144 + c - 0x190
         }
@@ -1061,7 +1104,10 @@ mod tests {
     fn iend_chunk_bytes() {
         let mut out = Vec::new();
         chunk(&mut out, b"IEND", &[]);
-        assert_eq!(out, [0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]);
+        assert_eq!(
+            out,
+            [0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]
+        );
     }
 
     #[test]
@@ -1078,7 +1124,9 @@ mod tests {
             vec![0; 1000],
             (0..=255u8).cycle().take(5000).collect(),
             noise.clone(),
-            (0..100_000u32).map(|i| (i % 300 / 100) as u8 * 100).collect(),
+            (0..100_000u32)
+                .map(|i| (i % 300 / 100) as u8 * 100)
+                .collect(),
         ];
         for data in cases.iter() {
             for dists in [&[1usize, 3, 301][..], &[3, 40_000], &[]] {
@@ -1149,7 +1197,10 @@ mod tests {
         let png = encode_png(&chart);
         let d = decode(&png);
         let (canvas, frame) = render(&chart);
-        assert_eq!(d.rgb, canvas.px, "the PNG holds exactly the rendered pixels");
+        assert_eq!(
+            d.rgb, canvas.px,
+            "the PNG holds exactly the rendered pixels"
+        );
         let f = frame.expect("room for a plot");
         assert_eq!(d.at(0, 0), WHITE);
         assert_eq!(d.at(d.w as i64 - 1, d.h as i64 - 1), WHITE);
@@ -1173,8 +1224,8 @@ mod tests {
 
     #[test]
     fn non_finite_points_are_skipped() {
-        let x = [0.0, 1.0, f64::NAN, 3.0, 4.0, f64::INFINITY, 6.0];
-        let y = [1.0, f64::NEG_INFINITY, 2.0, 3.0, f64::NAN, 5.0, 0.5];
+        let x = [0.0, 1.0, f64::NAN, 3.0, 4.0, f64::INFINITY, 6.0, 5.0];
+        let y = [1.0, f64::NEG_INFINITY, 2.0, 3.0, f64::NAN, 5.0, 0.5, 2.0];
         let s = [Series {
             label: "gappy",
             x: &x,
@@ -1191,9 +1242,12 @@ mod tests {
         let d = decode(&encode_png(&chart));
         let (_, f) = render(&chart);
         let f = f.unwrap();
-        assert_eq!((f.x.ticks.first().unwrap().0, f.x.ticks.last().unwrap().0), (0.0, 6.0));
+        assert_eq!(
+            (f.x.ticks.first().unwrap().0, f.x.ticks.last().unwrap().0),
+            (0.0, 6.0)
+        );
         assert!(f.y.lo <= 0.5 && f.y.hi >= 3.0 && f.y.hi < 5.0);
-        let (px, py) = f.pixel(6.0, 0.5);
+        let (px, py) = f.pixel(5.0, 2.0);
         assert_eq!(d.at(px, py), RED);
         // Nothing was drawn between (0, 1) and (3, 3): the points in between were skipped.
         let (ax, ay) = f.pixel(1.5, 2.0);
@@ -1222,29 +1276,52 @@ mod tests {
         let (_, f) = render(&chart);
         let f = f.unwrap();
         let labels: Vec<&str> = f.y.ticks.iter().map(|t| t.1.as_str()).collect();
-        assert_eq!(labels, ["0.0001", "0.001", "0.01", "0.1", "1"]);
+        assert_eq!(labels, ["0.001", "0.01", "0.1", "1"]);
         let d = decode(&encode_png(&chart));
         let (px, py) = f.pixel(20.0, loss[19]);
         assert_eq!(d.at(px, py), BLUE);
         // Narrow ranges get linear ticks, wide ones thinned decades.
-        let narrow: Vec<String> = log_axis(0.30, 0.32).ticks.into_iter().map(|t| t.1).collect();
-        assert_eq!(narrow, ["0.25", "0.3", "0.35", "0.4"]);
+        let narrow: Vec<String> = log_axis(0.30, 0.32)
+            .ticks
+            .into_iter()
+            .map(|t| t.1)
+            .collect();
+        assert_eq!(narrow, ["0.25", "0.30", "0.35", "0.40"]);
         let mid: Vec<String> = log_axis(0.05, 1.5).ticks.into_iter().map(|t| t.1).collect();
         assert_eq!(mid, ["0.05", "0.1", "0.2", "0.5", "1"]);
         let wide = log_axis(1e-12, 1e6);
         assert!(wide.ticks.len() >= 4 && wide.ticks.len() <= 8);
-        assert!(wide.ticks.iter().any(|t| t.1 == "1e-6"));
+        let wide: Vec<&str> = wide.ticks.iter().map(|t| t.1.as_str()).collect();
+        assert_eq!(wide, ["1e-12", "1e-8", "1e-4", "1", "1e4"]);
     }
 
     #[test]
     fn tick_labels() {
         let labels = |a: Axis| a.ticks.into_iter().map(|t| t.1).collect::<Vec<_>>();
-        assert_eq!(labels(linear_axis(0.0, 1.0)), ["0", "0.2", "0.4", "0.6", "0.8", "1"]);
-        assert_eq!(labels(linear_axis(-1.0, 1.0)), ["-1", "-0.5", "0", "0.5", "1"]);
-        assert_eq!(labels(linear_axis(1.0, 50.0)), ["0", "10", "20", "30", "40", "50"]);
-        assert_eq!(labels(linear_axis(0.0, 3e-5)), ["0", "1e-5", "2e-5", "3e-5"]);
-        assert_eq!(labels(linear_axis(0.0, 4e6)), ["0", "1e6", "2e6", "3e6", "4e6"]);
-        assert_eq!(labels(linear_axis(1e6, 1.3e6)), ["1e6", "1.1e6", "1.2e6", "1.3e6"]);
+        assert_eq!(
+            labels(linear_axis(0.0, 1.0)),
+            ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+        );
+        assert_eq!(
+            labels(linear_axis(-1.0, 1.0)),
+            ["-1.0", "-0.5", "0.0", "0.5", "1.0"]
+        );
+        assert_eq!(
+            labels(linear_axis(1.0, 50.0)),
+            ["0", "10", "20", "30", "40", "50"]
+        );
+        assert_eq!(
+            labels(linear_axis(0.0, 3e-5)),
+            ["0", "1e-5", "2e-5", "3e-5"]
+        );
+        assert_eq!(
+            labels(linear_axis(0.0, 4e6)),
+            ["0", "1e6", "2e6", "3e6", "4e6"]
+        );
+        assert_eq!(
+            labels(linear_axis(1e6, 1.3e6)),
+            ["1e6", "1.1e6", "1.2e6", "1.3e6"]
+        );
         // A constant series still gets a usable axis.
         let c = linear_axis(5.0, 5.0);
         assert!(c.lo < 5.0 && c.hi > 5.0 && c.ticks.len() >= 3);
@@ -1256,8 +1333,16 @@ mod tests {
     fn font_covers_printable_ascii() {
         assert_eq!(FONT.len(), 127 - 32);
         for c in 33u8..127 {
-            assert!(glyph(c as char).iter().any(|&b| b != 0), "glyph for {:?}", c as char);
-            assert!(glyph(c as char).iter().all(|&b| b < 0x80), "7 rows for {:?}", c as char);
+            assert!(
+                glyph(c as char).iter().any(|&b| b != 0),
+                "glyph for {:?}",
+                c as char
+            );
+            assert!(
+                glyph(c as char).iter().all(|&b| b < 0x80),
+                "7 rows for {:?}",
+                c as char
+            );
         }
         assert_eq!(glyph('é'), glyph('?'));
         assert_eq!(text_width("", 1), 0);
@@ -1300,6 +1385,119 @@ mod tests {
                     let d = decode(&encode_png(&chart));
                     assert_eq!((d.w, d.h), (w.max(1) as usize, h.max(1) as usize));
                 }
+            }
+        }
+    }
+
+    /// Renders the two charts of the forecasting example (learning curves on a log axis, a
+    /// forecast) and a font sheet; with `RNN_PLOT_SAMPLES=dir` set, writes them there to look at.
+    #[test]
+    fn sample_charts() {
+        let epochs: Vec<f64> = (1..=20).map(f64::from).collect();
+        let train: Vec<f64> = epochs
+            .iter()
+            .map(|e| 0.002 + 0.08 * (-e / 2.5).exp())
+            .collect();
+        let valid: Vec<f64> = epochs
+            .iter()
+            .map(|e| 0.0027 + 0.05 * (-e / 3.0).exp())
+            .collect();
+        let curves = [
+            Series {
+                label: "training loss",
+                x: &epochs,
+                y: &train,
+                color: PALETTE[0],
+                marker: true,
+            },
+            Series {
+                label: "validation loss",
+                x: &epochs,
+                y: &valid,
+                color: PALETTE[1],
+                marker: true,
+            },
+        ];
+        let tx: Vec<f64> = (0..60).map(f64::from).collect();
+        let truth: Vec<f64> = tx
+            .iter()
+            .map(|t| 0.5 * (t * 0.31).sin() + 0.2 * (t * 0.73 + 1.0).sin())
+            .collect();
+        let fx: Vec<f64> = (50..60).map(f64::from).collect();
+        let it: Vec<f64> = fx
+            .iter()
+            .zip(&truth[50..])
+            .map(|(t, v)| v + 0.02 * (t - 49.0))
+            .collect();
+        let di: Vec<f64> = truth[50..].iter().map(|v| v * 0.9 - 0.03).collect();
+        let forecast = [
+            Series {
+                label: "actual",
+                x: &tx,
+                y: &truth,
+                color: [40, 40, 40],
+                marker: false,
+            },
+            Series {
+                label: "card model, iterated",
+                x: &fx,
+                y: &it,
+                color: [214, 39, 40],
+                marker: true,
+            },
+            Series {
+                label: "10-wide output",
+                x: &fx,
+                y: &di,
+                color: [44, 160, 44],
+                marker: true,
+            },
+        ];
+        let ascii: String = (32u8..127).map(char::from).collect();
+        let charts = [
+            (
+                "learning_curves.png",
+                Chart {
+                    title: "Card model lstm(1,16) -> gru(16) -> dense(1): MSE per epoch",
+                    x_label: "epoch",
+                    y_label: "MSE",
+                    log_y: true,
+                    series: &curves,
+                    ..Chart::default()
+                },
+            ),
+            (
+                "forecast.png",
+                Chart {
+                    title: "10-step forecast of a validation series",
+                    x_label: "time step",
+                    y_label: "value",
+                    series: &forecast,
+                    ..Chart::default()
+                },
+            ),
+            (
+                "font.png",
+                Chart {
+                    title: &ascii[47..],
+                    x_label: &ascii,
+                    y_label: &ascii[..47],
+                    width: 640,
+                    height: 360,
+                    series: &forecast[..1],
+                    ..Chart::default()
+                },
+            ),
+        ];
+        for (name, chart) in &charts {
+            let png = encode_png(chart);
+            let d = decode(&png);
+            assert!(png.len() < 60_000, "{name}: {} bytes", png.len());
+            for s in chart.series {
+                assert!(d.count(s.color) > 100, "{name}: {} is drawn", s.label);
+            }
+            if let Some(dir) = std::env::var_os("RNN_PLOT_SAMPLES") {
+                write_png(chart, &Path::new(&dir).join(name)).unwrap();
             }
         }
     }

@@ -1,0 +1,351 @@
+//! Baked weights: `weights = "model.safetensors"` is read at compile time (relative to the
+//! crate's manifest), every tensor is checked against the declared model, and the values are
+//! converted to our layout so `expand` can emit them as constant data. Every problem is a
+//! compile error at the path, naming the tensor and both shapes.
+
+use crate::model::{Kind, Layer};
+use safetensors::tensor::{Dtype, SafeTensors};
+use syn::LitStr;
+
+#[derive(Debug)]
+/// One layer's tensors in our memory layout (what `Layer::tensor(k)` exposes), as f64.
+pub struct BakedLayer {
+    pub kernel: Vec<f64>,
+    pub recurrent: Vec<f64>,
+    /// `G` values, or `2G` for a GRU (input bias then recurrent bias).
+    pub bias: Vec<f64>,
+}
+
+#[derive(Debug)]
+pub struct Baked {
+    /// Absolute path, for `include_bytes!` (so cargo rebuilds when the file changes).
+    pub path: String,
+    pub layers: Vec<BakedLayer>,
+}
+
+fn convert(name: &str, v: &safetensors::tensor::TensorView<'_>) -> Result<Vec<f64>, String> {
+    let b = v.data();
+    Ok(match v.dtype() {
+        Dtype::F32 => b
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
+        Dtype::F64 => b
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        Dtype::BF16 => b
+            .chunks_exact(2)
+            .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16) as f64)
+            .collect(),
+        Dtype::F16 => b
+            .chunks_exact(2)
+            .map(|c| {
+                let h = u16::from_le_bytes([c[0], c[1]]);
+                let s = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+                let e = ((h >> 10) & 0x1f) as i32;
+                let f = (h & 0x3ff) as f64;
+                s * match e {
+                    0 => f * 2f64.powi(-24),
+                    31 if f == 0.0 => f64::INFINITY,
+                    31 => f64::NAN,
+                    e => (1.0 + f / 1024.0) * 2f64.powi(e - 15),
+                }
+            })
+            .collect(),
+        other => {
+            return Err(format!(
+                "tensor `{name}` has dtype {other:?}; only F32, F64, F16 and BF16 can be baked"
+            ))
+        }
+    })
+}
+
+fn fmt_shape(s: &[usize]) -> String {
+    format!(
+        "[{}]",
+        s.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+struct File<'a> {
+    st: SafeTensors<'a>,
+    path: &'a str,
+}
+
+impl File<'_> {
+    fn get(
+        &self,
+        layer: usize,
+        kind: &str,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<Vec<f64>, String> {
+        let v = self.st.tensor(name).map_err(|_| {
+            format!(
+                "{}: layer {layer} ({kind}) needs tensor `{name}` of shape {}, which the file does not have",
+                self.path,
+                fmt_shape(shape)
+            )
+        })?;
+        if v.shape() != shape {
+            return Err(format!(
+                "{}: layer {layer} ({kind}): tensor `{name}` has shape {}, but the model needs {}",
+                self.path,
+                fmt_shape(v.shape()),
+                fmt_shape(shape)
+            ));
+        }
+        let d = convert(name, &v)?;
+        if let Some(i) = d.iter().position(|x| !x.is_finite()) {
+            return Err(format!(
+                "{}: tensor `{name}` holds a NaN or infinity at flat index {i}",
+                self.path
+            ));
+        }
+        Ok(d)
+    }
+}
+
+/// Reads and checks the file for `layers`; `torch` selects PyTorch names and layout.
+pub fn load(layers: &[Layer], lit: &LitStr, torch: bool) -> syn::Result<Baked> {
+    let err = |m: String| syn::Error::new(lit.span(), m);
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let path = std::path::Path::new(&dir).join(lit.value());
+    let shown = lit.value();
+    let bytes = std::fs::read(&path).map_err(|e| {
+        err(format!(
+            "cannot read weights file `{}`: {e}",
+            path.display()
+        ))
+    })?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| err(format!("{shown}: not a valid safetensors file: {e}")))?;
+    let file = File { st, path: &shown };
+    let mut used = Vec::new();
+    let mut out = Vec::new();
+    for (l, layer) in layers.iter().enumerate() {
+        let (i, h, g) = (layer.input, layer.units, layer.gate_rows());
+        let kind = layer.kind.name();
+        let p = &layer.keras_name;
+        let bl = if !torch {
+            let mut names = vec![format!("{p}/kernel")];
+            let kernel = file.get(l, kind, &names[0], &[i, g]).map_err(err)?;
+            let (recurrent, bias) = if layer.kind == Kind::Dense {
+                names.push(format!("{p}/bias"));
+                (Vec::new(), file.get(l, kind, &names[1], &[h]).map_err(err)?)
+            } else {
+                names.push(format!("{p}/recurrent_kernel"));
+                names.push(format!("{p}/bias"));
+                let r = file.get(l, kind, &names[1], &[h, g]).map_err(err)?;
+                let b = match (layer.kind, layer.reset_after) {
+                    (Kind::Gru, true) => file.get(l, kind, &names[2], &[2, g]).map_err(err)?,
+                    (Kind::Gru, false) => {
+                        let mut b = file.get(l, kind, &names[2], &[g]).map_err(err)?;
+                        b.resize(2 * g, 0.0);
+                        b
+                    }
+                    _ => file.get(l, kind, &names[2], &[g]).map_err(err)?,
+                };
+                (r, b)
+            };
+            used.extend(names);
+            BakedLayer {
+                kernel,
+                recurrent,
+                bias,
+            }
+        } else if layer.kind == Kind::Dense {
+            let (wn, bn) = (format!("{p}.weight"), format!("{p}.bias"));
+            let w = file.get(l, kind, &wn, &[h, i]).map_err(err)?;
+            let b = file.get(l, kind, &bn, &[h]).map_err(err)?;
+            used.extend([wn, bn]);
+            let mut kernel = vec![0.0; h * i];
+            for r in 0..h {
+                for j in 0..i {
+                    kernel[j * h + r] = w[r * i + j];
+                }
+            }
+            BakedLayer {
+                kernel,
+                recurrent: Vec::new(),
+                bias: b,
+            }
+        } else {
+            if layer.kind == Kind::Gru && !layer.reset_after {
+                return Err(err(format!(
+                    "layer {l} (gru, reset_after = false) has no PyTorch equivalent; use `layout = keras`"
+                )));
+            }
+            let names: Vec<String> = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+                .iter()
+                .map(|b| format!("{p}.{b}_l0"))
+                .collect();
+            let w_ih = file.get(l, kind, &names[0], &[g, i]).map_err(err)?;
+            let w_hh = file.get(l, kind, &names[1], &[g, h]).map_err(err)?;
+            let b_ih = file.get(l, kind, &names[2], &[g]).map_err(err)?;
+            let b_hh = file.get(l, kind, &names[3], &[g]).map_err(err)?;
+            used.extend(names);
+            // PyTorch block b holds our (Keras) block perm[b]: GRU r,z,n vs z,r,h.
+            let perm: &[usize] = if layer.kind == Kind::Gru {
+                &[1, 0, 2]
+            } else {
+                &[0, 1, 2, 3]
+            };
+            let row = |r: usize| perm[r / h] * h + r % h;
+            let mut kernel = vec![0.0; g * i];
+            let mut recurrent = vec![0.0; g * h];
+            for r in 0..g {
+                for j in 0..i {
+                    kernel[j * g + row(r)] = w_ih[r * i + j];
+                }
+                for j in 0..h {
+                    recurrent[j * g + row(r)] = w_hh[r * h + j];
+                }
+            }
+            let bias = if layer.kind == Kind::Gru {
+                let mut b = vec![0.0; 2 * g];
+                for r in 0..g {
+                    b[row(r)] = b_ih[r];
+                    b[g + row(r)] = b_hh[r];
+                }
+                b
+            } else {
+                let mut b = vec![0.0; g];
+                for r in 0..g {
+                    b[row(r)] = b_ih[r] + b_hh[r];
+                }
+                b
+            };
+            BakedLayer {
+                kernel,
+                recurrent,
+                bias,
+            }
+        };
+        out.push(bl);
+    }
+    let mut extra: Vec<&str> = file
+        .st
+        .names()
+        .into_iter()
+        .filter(|n| !used.iter().any(|u| u == n))
+        .collect();
+    extra.sort();
+    if !extra.is_empty() {
+        return Err(err(format!(
+            "{shown}: the file has tensor(s) the model does not use: {}",
+            extra
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(Baked {
+        path: path.display().to_string(),
+        layers: out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::ModelDef;
+
+    fn check(model: &str, file: &str, torch: bool) -> Result<Baked, String> {
+        let def: ModelDef = syn::parse_str(model).unwrap();
+        let m = crate::model::validate(&def).map_err(|e| e.to_string())?;
+        let lit = LitStr::new(
+            &format!("../tests/fixtures/data/{file}"),
+            proc_macro2::Span::call_site(),
+        );
+        load(&m.layers, &lit, torch).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_card_files_bake() {
+        let b = check(
+            "struct M { lstm(32, 16) -> gru(16) -> dense(1) }",
+            "ours_card_torch.safetensors",
+            true,
+        )
+        .unwrap();
+        assert_eq!(b.layers.len(), 3);
+        assert_eq!(b.layers[0].kernel.len(), 64 * 32);
+        assert_eq!(b.layers[1].bias.len(), 96);
+        check(
+            "struct M { lstm(32, 16) -> gru(16) -> dense(1) }",
+            "ours_card_keras.safetensors",
+            false,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_wrong_shape_names_the_tensor_and_both_shapes() {
+        let e = check(
+            "struct M { lstm(32, 8) -> gru(16) -> dense(1) }",
+            "ours_card_keras.safetensors",
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("tensor `lstm/kernel` has shape [32, 64], but the model needs [32, 32]"),
+            "{e}"
+        );
+        let e = check(
+            "struct M { lstm(32, 16) -> gru(16) -> dense(2) }",
+            "ours_card_torch.safetensors",
+            true,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("tensor `dense.weight` has shape [1, 16], but the model needs [2, 16]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_extra_and_unreadable_files_are_errors() {
+        let e = check(
+            "struct M { lstm(32, 16) -> lstm(16) -> dense(1) }",
+            "ours_card_keras.safetensors",
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("needs tensor `lstm_1/kernel` of shape [16, 64]"),
+            "{e}"
+        );
+        let e = check(
+            "struct M { lstm(32, 16) -> gru(16) }",
+            "ours_card_keras.safetensors",
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("does not use: `dense/bias`, `dense/kernel`"),
+            "{e}"
+        );
+        let e = check(
+            "struct M { lstm(32, 16) }",
+            "no_such_file.safetensors",
+            false,
+        )
+        .unwrap_err();
+        assert!(e.contains("cannot read weights file"), "{e}");
+        let e = check("struct M { lstm(32, 16) }", "ours_card.json", false).unwrap_err();
+        assert!(e.contains("not a valid safetensors file"), "{e}");
+        let e = check(
+            "struct M { gru(32, 16, reset_after = false) }",
+            "ours_card_torch.safetensors",
+            true,
+        )
+        .unwrap_err();
+        assert!(e.contains("no PyTorch equivalent"), "{e}");
+    }
+}

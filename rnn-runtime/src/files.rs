@@ -1,0 +1,288 @@
+//! Whole models to and from safetensors files (`std`), in Keras or PyTorch naming and layout.
+//!
+//! Names: by default Keras `"{layer}/kernel"`, PyTorch `"{layer}.weight_ih_l0"`, where
+//! `{layer}` is Keras's automatic layer name (`lstm`, `gru`, `dense`, `lstm_1`, ...); any other
+//! naming goes through [`LoadOptions::names`] (a prefix and a suffix per layer, e.g. `("rnn.",
+//! "_l1")` for the second layer of a stacked PyTorch `nn.LSTM` called `rnn`).
+//!
+//! Dtypes: F32, F64, F16 and BF16 tensors are converted to the model's scalar (F16/BF16 to f32
+//! and f64 exactly; F64 to f32 rounds to nearest); every other dtype is refused with an error
+//! naming the tensor. A file whose header lies (offsets out of range, overlapping, not covering
+//! the data, a shape that does not match the byte length), a truncated file, a missing tensor,
+//! a wrong shape or a NaN/infinity is an error, never a panic. A tensor the model does not use
+//! is an error unless [`LoadOptions::allow_extra`], in which case its name is reported back.
+
+extern crate std;
+
+use crate::io::{Layout, Shape, TensorName, TensorView, WeightError, WeightSource};
+use crate::model::Model;
+use crate::real::Real;
+use ::safetensors::tensor::{Dtype, SafeTensors, TensorView as StView};
+use std::cell::RefCell;
+use std::fmt;
+use std::path::Path;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+/// Why a model could not be loaded from or saved to a file.
+#[derive(Debug)]
+pub enum FileError {
+    /// Reading or writing the file failed.
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Not a valid safetensors file (truncated, bad header, offsets that lie, ...).
+    Format(String),
+    /// A tensor of a dtype we do not convert.
+    Dtype {
+        /// The tensor.
+        tensor: String,
+        /// Its dtype.
+        dtype: String,
+    },
+    /// Tensors in the file that the model does not use (unless `allow_extra`).
+    Extra(Vec<String>),
+    /// A tensor is missing, has the wrong shape, or holds a NaN.
+    Weight(WeightError),
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FileError::Io { path, source } => write!(f, "{path}: {source}"),
+            FileError::Format(m) => write!(f, "not a valid safetensors file: {m}"),
+            FileError::Dtype { tensor, dtype } => {
+                write!(f, "tensor `{tensor}` has dtype {dtype}; only F32, F64, F16 and BF16 are converted")
+            }
+            FileError::Extra(names) => write!(
+                f,
+                "the file has {} tensor(s) the model does not use: {} (set allow_extra to ignore them)",
+                names.len(),
+                names.join(", ")
+            ),
+            FileError::Weight(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for FileError {}
+
+impl From<WeightError> for FileError {
+    fn from(e: WeightError) -> Self {
+        FileError::Weight(e)
+    }
+}
+
+/// How to read a file.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Keras or PyTorch naming and layout.
+    pub layout: Layout,
+    /// `(prefix, suffix)` per layer; `None` for the default names.
+    pub names: Option<Vec<(String, String)>>,
+    /// Accept (and report) tensors the model does not use instead of failing.
+    pub allow_extra: bool,
+}
+
+impl LoadOptions {
+    /// Default names in `layout`, extra tensors refused.
+    pub fn new(layout: Layout) -> Self {
+        LoadOptions {
+            layout,
+            names: None,
+            allow_extra: false,
+        }
+    }
+}
+
+/// All tensors of a file, converted to `T`, with a record of which were used.
+struct FileSource<T> {
+    tensors: Vec<(String, Shape, Vec<T>)>,
+    used: RefCell<Vec<bool>>,
+}
+
+impl<T: Real> WeightSource<T> for FileSource<T> {
+    fn tensor(&self, name: &str) -> Option<TensorView<'_, T>> {
+        let i = self.tensors.iter().position(|t| t.0 == name)?;
+        self.used.borrow_mut()[i] = true;
+        let t = &self.tensors[i];
+        Some(TensorView {
+            shape: t.1,
+            data: &t.2,
+        })
+    }
+}
+
+fn convert<T: Real>(name: &str, v: &StView<'_>) -> Result<Vec<T>, FileError> {
+    let b = v.data();
+    let out = match v.dtype() {
+        Dtype::F32 => b
+            .chunks_exact(4)
+            .map(|c| T::from_f64(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64))
+            .collect(),
+        Dtype::F64 => b
+            .chunks_exact(8)
+            .map(|c| {
+                T::from_f64(f64::from_le_bytes([
+                    c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+                ]))
+            })
+            .collect(),
+        Dtype::BF16 => b
+            .chunks_exact(2)
+            .map(|c| {
+                T::from_f64(f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16) as f64)
+            })
+            .collect(),
+        Dtype::F16 => b
+            .chunks_exact(2)
+            .map(|c| T::from_f64(f16_to_f64(u16::from_le_bytes([c[0], c[1]]))))
+            .collect(),
+        other => {
+            return Err(FileError::Dtype {
+                tensor: name.to_string(),
+                dtype: std::format!("{other:?}"),
+            })
+        }
+    };
+    Ok(out)
+}
+
+/// IEEE half to f64, exactly (subnormals, infinities and NaN included).
+fn f16_to_f64(h: u16) -> f64 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = ((h >> 10) & 0x1f) as i32;
+    let frac = (h & 0x3ff) as f64;
+    sign * match exp {
+        0 => frac * libm::pow(2.0, -24.0),
+        31 if frac == 0.0 => f64::INFINITY,
+        31 => f64::NAN,
+        e => (1.0 + frac / 1024.0) * libm::pow(2.0, (e - 15) as f64),
+    }
+}
+
+/// Loads every layer of `model` from safetensors bytes. Returns the names of unused tensors
+/// (always empty unless `allow_extra`).
+pub fn load_bytes<M: Model>(
+    model: &mut M,
+    bytes: &[u8],
+    opts: &LoadOptions,
+) -> Result<Vec<String>, FileError> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| FileError::Format(e.to_string()))?;
+    let mut tensors = Vec::new();
+    let mut names: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
+    names.sort();
+    for name in names {
+        let v = st
+            .tensor(&name)
+            .map_err(|e| FileError::Format(e.to_string()))?;
+        let data = convert::<M::Scalar>(&name, &v)?;
+        tensors.push((name, Shape::new(v.shape()), data));
+    }
+    let n = tensors.len();
+    let src = FileSource {
+        tensors,
+        used: RefCell::new(std::vec![false; n]),
+    };
+    // Load into a copy, so a failure leaves the model as it was.
+    let mut fresh = M::zeros();
+    for k in 0..M::TENSORS {
+        fresh.tensor_mut(k).copy_from_slice(model.tensor(k));
+    }
+    match &opts.names {
+        None => fresh.load(opts.layout, &src)?,
+        Some(names) => {
+            for (l, (p, s)) in names.iter().enumerate().take(M::LAYERS.len()) {
+                fresh.load_layer(l, opts.layout, &src, p, s)?;
+            }
+        }
+    }
+    let used = src.used.borrow();
+    let extra: Vec<String> = src
+        .tensors
+        .iter()
+        .zip(used.iter())
+        .filter(|(_, u)| !**u)
+        .map(|(t, _)| t.0.clone())
+        .collect();
+    if !extra.is_empty() && !opts.allow_extra {
+        return Err(FileError::Extra(extra));
+    }
+    for k in 0..M::TENSORS {
+        model.tensor_mut(k).copy_from_slice(fresh.tensor(k));
+    }
+    Ok(extra)
+}
+
+/// Loads a model from a safetensors file with default names.
+pub fn load<M: Model>(
+    model: &mut M,
+    path: impl AsRef<Path>,
+    layout: Layout,
+) -> Result<(), FileError> {
+    load_with(model, path, &LoadOptions::new(layout)).map(|_| ())
+}
+
+/// Loads a model from a safetensors file; returns the names of unused tensors.
+pub fn load_with<M: Model>(
+    model: &mut M,
+    path: impl AsRef<Path>,
+    opts: &LoadOptions,
+) -> Result<Vec<String>, FileError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| FileError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    load_bytes(model, &bytes, opts)
+}
+
+/// Serializes a model as safetensors bytes (dtype F32 or F64, as the model's scalar).
+pub fn to_bytes<M: Model>(
+    model: &M,
+    layout: Layout,
+    names: Option<&[(String, String)]>,
+) -> Result<Vec<u8>, FileError> {
+    let mut out: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let f64_model = M::Scalar::NAME == "f64";
+    let mut sink = |name: TensorName, shape: Shape, value: &dyn Fn(usize) -> M::Scalar| {
+        let mut bytes = Vec::with_capacity(shape.numel() * if f64_model { 8 } else { 4 });
+        for i in 0..shape.numel() {
+            let v = value(i).to_f64();
+            if f64_model {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            } else {
+                bytes.extend_from_slice(&(v as f32).to_le_bytes());
+            }
+        }
+        out.push((name.as_str().to_string(), shape.dims().to_vec(), bytes));
+    };
+    match names {
+        None => model.export(layout, &mut sink)?,
+        Some(names) => {
+            for (l, (p, s)) in names.iter().enumerate().take(M::LAYERS.len()) {
+                model.export_layer(l, layout, p, s, &mut sink)?;
+            }
+        }
+    }
+    let dtype = if f64_model { Dtype::F64 } else { Dtype::F32 };
+    let views: Vec<(String, StView<'_>)> = out
+        .iter()
+        .map(|(n, s, b)| StView::new(dtype, s.clone(), b).map(|v| (n.clone(), v)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| FileError::Format(e.to_string()))?;
+    ::safetensors::serialize(views, None).map_err(|e| FileError::Format(e.to_string()))
+}
+
+/// Saves a model as a safetensors file with default names.
+pub fn save<M: Model>(model: &M, path: impl AsRef<Path>, layout: Layout) -> Result<(), FileError> {
+    let path = path.as_ref();
+    let bytes = to_bytes(model, layout, None)?;
+    std::fs::write(path, bytes).map_err(|source| FileError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
