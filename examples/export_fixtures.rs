@@ -5,7 +5,7 @@
 //!
 //! `cargo run --example export_fixtures`
 
-use rnn::{files, rnn_model, Layout, Model};
+use rnn::{files, rnn_model, Layout};
 
 rnn_model! {
     /// The card model.

@@ -245,6 +245,7 @@ pub fn model(m: &Model) -> TokenStream {
             }
         }
 
+        #[allow(clippy::result_large_err)]
         impl ::rnn::Model for #name {
             type Scalar = #t;
             type Math = #math;

@@ -194,6 +194,9 @@ pub struct Adam<M: Model> {
     m: M,
     v: M,
     t: u64,
+    /// `beta_1^t` and `beta_2^t`, kept as running products (no `pow`, which would pull
+    /// software f64 code into a Cortex-M4F build).
+    powers: (f64, f64),
 }
 
 impl<M: Model> Adam<M> {
@@ -209,6 +212,7 @@ impl<M: Model> Adam<M> {
             m: M::zeros(),
             v: M::zeros(),
             t: 0,
+            powers: (1.0, 1.0),
         }
     }
     /// PyTorch's Adam with its defaults and the given learning rate.
@@ -251,11 +255,11 @@ impl<M: Model> Optimizer<M> for Adam<M> {
             let g = grads.tensor(k);
             let m = self.m.tensor_mut(k);
             let v = self.v.tensor_mut(k);
-            for i in 0..p.len() {
-                let gi = clipped(g[i], s, cv);
-                m[i] = b1 * m[i] + (one - b1) * gi;
-                v[i] = b2 * v[i] + (one - b2) * gi * gi;
-                p[i] -= alpha * m[i] / (v[i].sqrt() / bc2 + eps);
+            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                let gi = clipped(g, s, cv);
+                *m = b1 * *m + (one - b1) * gi;
+                *v = b2 * *v + (one - b2) * gi * gi;
+                *p -= alpha * *m / (v.sqrt() / bc2 + eps);
             }
         }
     }

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The device check, run from anywhere: `bash firmware/run.sh`.
+#
+#  1. builds both firmware binaries (infer, train) in release for thumbv7em-none-eabihf, plus
+#     infer with `--features no-float-print` (for its code size);
+#  2. runs each under QEMU (mps2-an386, Cortex-M4) with a timeout, capturing the output, and
+#     requires exit code 0 (train exits 1 unless its loss fell);
+#  3. proves there is no allocator: nm finds no __rust_alloc/__rg_alloc/... symbol;
+#  4. reports section sizes, flash (.text + .rodata), RAM (.data + .bss) and peak stack;
+#  5. compares infer's output bit for bit with the host (`cargo test --test firmware_reference`
+#     in the root package, given the captured log through RNN_FIRMWARE_OUTPUT), and prints it.
+#
+# Needs qemu-system-arm: `bash firmware/install-qemu.sh` installs it without removing anything.
+# Logs and copies of the ELF files go to firmware/target/run/.
+set -euo pipefail
+
+FW="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$FW/.." && pwd)"
+TARGET=thumbv7em-none-eabihf
+REL="$FW/target/$TARGET/release"
+RUN="$FW/target/run"
+QEMU=(qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic -monitor none -serial none
+      -semihosting-config enable=on,target=native)
+TIMEOUT=60
+
+cd "$FW"
+mkdir -p "$RUN"
+
+if ! command -v qemu-system-arm >/dev/null 2>&1; then
+    echo "run.sh: qemu-system-arm not found; run: bash firmware/install-qemu.sh" >&2
+    exit 1
+fi
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx "$TARGET"; then
+    rustup target add "$TARGET"
+fi
+
+echo "== 1. build (release, $TARGET)"
+cargo build --release --bins --features no-float-print
+cp "$REL/infer" "$RUN/infer-no-float-print.elf"
+cargo build --release --bins
+cp "$REL/infer" "$RUN/infer.elf"
+cp "$REL/train" "$RUN/train.elf"
+ELFS=(infer infer-no-float-print train)
+
+echo "== 2. run under QEMU (${QEMU[*]} -kernel <elf>)"
+fail=0
+for b in "${ELFS[@]}"; do
+    set +e
+    timeout "$TIMEOUT" "${QEMU[@]}" -kernel "$RUN/$b.elf" </dev/null >"$RUN/$b.log" 2>&1
+    rc=$?
+    set -e
+    if [ "$rc" -eq 0 ]; then
+        echo "$b: exit 0"
+    else
+        echo "$b: FAILED, exit code $rc$([ "$rc" -eq 124 ] && echo " (timeout ${TIMEOUT}s)"); its output:"
+        cat "$RUN/$b.log"
+        fail=1
+    fi
+done
+[ "$fail" -eq 0 ] || exit 1
+
+echo "== 3. no allocator"
+# The first tool that reads the ARM ELF (it must list cortex-m-rt's Reset symbol).
+NM=""
+for t in rust-nm llvm-nm arm-none-eabi-nm nm; do
+    if command -v "$t" >/dev/null 2>&1 && "$t" "$RUN/infer.elf" 2>/dev/null | grep -q ' Reset$'; then
+        NM="$t"
+        break
+    fi
+done
+[ -n "$NM" ] || { echo "no nm that reads ARM ELF (tried rust-nm llvm-nm arm-none-eabi-nm nm)" >&2; exit 1; }
+ALLOC_SYMS='__rust_(alloc|dealloc|realloc|alloc_zeroed|alloc_error_handler|no_alloc_shim_is_unstable)|__rg_|__rdl_|__rust_alloc_error'
+for b in "${ELFS[@]}"; do
+    syms="$("$NM" "$RUN/$b.elf")"
+    if grep -Eq "$ALLOC_SYMS" <<<"$syms"; then
+        echo "$b: ALLOCATOR SYMBOLS FOUND:"
+        grep -E "$ALLOC_SYMS" <<<"$syms"
+        fail=1
+    else
+        echo "$b: $(wc -l <<<"$syms") symbols ($NM), none of __rust_alloc/__rg_alloc/__rust_no_alloc_shim_is_unstable/..."
+    fi
+done
+[ "$fail" -eq 0 ] || exit 1
+
+echo "== 4. sizes (bytes)"
+SIZE=""
+for t in rust-size llvm-size arm-none-eabi-size size; do
+    if command -v "$t" >/dev/null 2>&1 && "$t" -A "$RUN/infer.elf" 2>/dev/null | grep -q '^\.text'; then
+        SIZE="$t"
+        break
+    fi
+done
+[ -n "$SIZE" ] || { echo "no size tool that reads ARM ELF" >&2; exit 1; }
+printf '%-22s %8s %8s %8s %8s %8s | %8s %8s %8s\n' elf .vectors .text .rodata .data .bss \
+    flash RAM stack
+for b in "${ELFS[@]}"; do
+    stack="$(sed -n 's/^peak stack forward \([0-9]*\) B$/\1/p; s/^stack: train \([0-9]*\) B.*/\1/p' "$RUN/$b.log")"
+    "$SIZE" -A "$RUN/$b.elf" | awk -v b="$b" -v stack="${stack:--}" '
+        { s[$1] = $2 }
+        END {
+            printf "%-22s %8d %8d %8d %8d %8d | %8d %8d %8s\n", b, s[".vector_table"], s[".text"],
+                s[".rodata"], s[".data"], s[".bss"] + s[".uninit"],
+                s[".text"] + s[".rodata"], s[".data"] + s[".bss"] + s[".uninit"], stack
+        }'
+done
+echo "flash = .text + .rodata (plus the 1024-byte vector table); RAM = .data + .bss (infer's .bss"
+echo "holds the model's weights, computed from the seed at run time, and the input sequence);"
+echo "stack = peak stack of forward (infer) or of the whole training run (train), by painting."
+
+echo "== 5. infer output vs the host, bit for bit"
+# Both infer builds must print the same bits.
+hex() { awk '/^y\[|^checksum/ { print $1, $2, $3 }' "$1" | sed 's/^\(y\[[0-9]*\] [0-9a-f]*\).*/\1/'; }
+if ! diff <(hex "$RUN/infer.log") <(hex "$RUN/infer-no-float-print.log") >/dev/null; then
+    echo "infer and infer-no-float-print print different bits:" >&2
+    diff <(hex "$RUN/infer.log") <(hex "$RUN/infer-no-float-print.log") >&2 || true
+    exit 1
+fi
+(cd "$ROOT" && RNN_FIRMWARE_OUTPUT="$RUN/infer.log" \
+    cargo test --test firmware_reference -- --nocapture) >"$RUN/host.log" 2>&1 || {
+    echo "host comparison FAILED:" >&2
+    cat "$RUN/host.log" >&2
+    exit 1
+}
+grep -E 'matches the host|test result' "$RUN/host.log"
+
+echo "== infer output (QEMU)"
+cat "$RUN/infer.log"
+echo "== train output (QEMU)"
+cat "$RUN/train.log"
+echo "firmware: all checks passed"

@@ -1,0 +1,95 @@
+//! The host side of the firmware check: the same card model (`Card::init(42)`), the same
+//! 50-step input and the same output lines as `firmware/src/bin/infer.rs`, computed on the host.
+//!
+//! The seed, the input formula and the checksum are in `firmware/src/reference.rs`, which the
+//! firmware and this test both include, so they cannot drift apart.
+//!
+//! With `RNN_FIRMWARE_OUTPUT=<file>` (what `firmware/run.sh` passes: the firmware's captured
+//! QEMU output), every `y[t] <hex>` line and the checksum must equal the host's bit for bit.
+//! Without it, the test checks that the computation is finite and deterministic, and prints the
+//! lines (`cargo test --test firmware_reference -- --nocapture`).
+
+use rnn::rnn_model;
+
+rnn_model! { pub struct Card { lstm(32, 16) -> gru(16) -> dense(1) } }
+
+mod reference {
+    include!("../firmware/src/reference.rs");
+}
+use reference::{checksum, reference_input, INPUTS, SEED, STEPS};
+
+fn compute() -> [[f32; 1]; STEPS] {
+    let model = Card::init(SEED);
+    let mut xs = [[0.0f32; INPUTS]; STEPS];
+    reference_input(&mut xs);
+    model.forward(&xs)
+}
+
+/// `(index, hex bits)` of every `y[..]` line and the checksum of a firmware log.
+fn parse(log: &str) -> (Vec<(usize, String)>, Option<String>) {
+    let mut ys = Vec::new();
+    let mut sum = None;
+    for line in log.lines() {
+        let mut tok = line.split_whitespace();
+        match tok.next() {
+            Some(y) if y.starts_with("y[") && y.ends_with(']') => {
+                let t = y[2..y.len() - 1].parse().expect("index in a y[..] line");
+                ys.push((t, tok.next().expect("hex bits").to_string()));
+            }
+            Some("checksum") => {
+                tok.next(); // "fnv1a32"
+                sum = tok.next().map(str::to_string);
+            }
+            _ => {}
+        }
+    }
+    (ys, sum)
+}
+
+#[test]
+fn card_outputs_match_the_firmware_bit_for_bit() {
+    let ys = compute();
+    let again = compute();
+    for t in 0..STEPS {
+        assert!(ys[t][0].is_finite(), "y[{t}] = {}", ys[t][0]);
+        assert_eq!(
+            ys[t][0].to_bits(),
+            again[t][0].to_bits(),
+            "y[{t}] not deterministic"
+        );
+    }
+    let sum = format!("{:08x}", checksum(&ys));
+    for (t, y) in ys.iter().enumerate() {
+        println!("y[{:02}] {:08x} {}", t, y[0].to_bits(), y[0]);
+    }
+    println!("checksum fnv1a32 {sum}");
+
+    let Some(path) = std::env::var_os("RNN_FIRMWARE_OUTPUT") else {
+        println!("RNN_FIRMWARE_OUTPUT not set: host computation only (finite, deterministic)");
+        return;
+    };
+    let log = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.to_string_lossy()));
+    let (fw, fw_sum) = parse(&log);
+    assert_eq!(
+        fw.len(),
+        STEPS,
+        "the firmware log has {} y[..] lines, expected {STEPS}",
+        fw.len()
+    );
+    let mut bad = Vec::new();
+    for (t, hex) in &fw {
+        let host = format!("{:08x}", ys[*t][0].to_bits());
+        if *hex != host {
+            bad.push(format!("y[{t:02}]: firmware {hex}, host {host}"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {STEPS} outputs differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    assert_eq!(fw_sum.as_deref(), Some(sum.as_str()), "checksum differs");
+    println!("firmware output matches the host bit for bit: {STEPS} outputs, checksum {sum}");
+}
