@@ -1,0 +1,114 @@
+//! The generated API: parameter counts equal Keras's, the layer table and summary, Keras's
+//! default initializers, streaming equals whole-sequence, and what passes through the macro.
+
+use rnn::{rnn_model, Activation, Model};
+
+rnn_model! {
+    /// The card model; doc comments and attributes pass through.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct Card { lstm(32, 16) -> gru(16) -> dense(1) }
+    /// Several models in one invocation, any visibility.
+    pub(crate) struct Lstm16 { lstm(32, 16) }
+    struct GruAfter { gru(32, 16) }
+    struct GruBefore { gru(32, 16, reset_after = false) }
+    struct Simple { rnn(3, 16) }
+    struct Stated { lstm(32, 16) -> gru(16, 16) -> dense(16, 1) }
+    struct Wide { scalar = f64; math = exact; rnn(3, 8, activation = relu) -> lstm(5) -> lstm(4) -> dense(3, activation = softmax) }
+}
+
+#[test]
+fn parameter_counts_equal_keras() {
+    // Keras model.count_params() for the same layers (see the issue and DESIGN.md).
+    assert_eq!(Card::PARAM_COUNT, 4785);
+    assert_eq!(Lstm16::PARAM_COUNT, 3136);
+    assert_eq!(GruAfter::PARAM_COUNT, 2400);
+    assert_eq!(GruBefore::PARAM_COUNT, 2352);
+    assert_eq!(Simple::PARAM_COUNT, 320);
+    assert_eq!(Stated::PARAM_COUNT, Card::PARAM_COUNT);
+    // ... and equal the number of values the model actually holds.
+    let held: usize = (0..Card::TENSORS)
+        .map(|k| Card::zeros().tensor(k).len())
+        .sum();
+    assert_eq!(held, 4785);
+    let held: usize = (0..GruBefore::TENSORS)
+        .map(|k| GruBefore::zeros().tensor(k).len())
+        .sum();
+    assert_eq!(held, 2352);
+}
+
+#[test]
+fn layer_table_and_summary() {
+    let l = Card::LAYERS;
+    assert_eq!(l.len(), 3);
+    assert_eq!(
+        (l[0].name, l[0].class, l[0].input, l[0].units, l[0].params),
+        ("lstm", "LSTM", 32, 16, 3136)
+    );
+    assert_eq!(
+        (l[1].name, l[1].class, l[1].input, l[1].units, l[1].params),
+        ("gru", "GRU", 16, 16, 1632)
+    );
+    assert_eq!(
+        (l[2].name, l[2].params, l[2].activation),
+        ("dense", 17, Some(Activation::Linear))
+    );
+    assert_eq!(l[1].reset_after, Some(true));
+    assert_eq!(Wide::LAYERS[1].name, "lstm");
+    assert_eq!(Wide::LAYERS[2].name, "lstm_1");
+    assert_eq!(Wide::LAYERS[2].source, "lstm(5, 4)");
+    assert_eq!((Card::INPUT, Card::OUTPUT), (32, 1));
+    let s = Card::summary();
+    assert!(
+        s.contains("lstm (LSTM)") && s.contains("3,136") && s.contains("Total params: 4,785"),
+        "{s}"
+    );
+    println!("{s}");
+}
+
+#[test]
+fn keras_default_initializers() {
+    let m = Card::init(7);
+    // unit_forget_bias: the LSTM's forget block of the bias is one, the rest zero.
+    let b = m.lstm0.bias.as_slice();
+    assert!(
+        b[16..32].iter().all(|&v| v == 1.0) && b[..16].iter().chain(&b[32..]).all(|&v| v == 0.0)
+    );
+    // glorot_uniform kernel [32, 64]: |w| <= sqrt(6 / 96).
+    let lim = (6.0f32 / 96.0).sqrt();
+    assert!(m.lstm0.kernel.iter().all(|v| v.abs() <= lim));
+    assert!(m.lstm0.kernel.iter().any(|v| v.abs() > 0.9 * lim));
+    // orthogonal recurrent kernel [16, 64]: its rows (our columns) are orthonormal.
+    let u = &m.lstm0.recurrent_kernel;
+    let g = u.transpose() * u;
+    assert!(
+        (g - rnn::nalgebra::SMatrix::<f32, 16, 16>::identity())
+            .abs()
+            .max()
+            < 1e-5
+    );
+    assert!(m.gru1.bias.iter().all(|&v| v == 0.0) && m.dense2.bias.iter().all(|&v| v == 0.0));
+    // Seeded: equal seeds, equal models; other seeds differ.
+    assert_eq!(Card::init(7), m.clone());
+    assert_ne!(Card::init(8), m);
+}
+
+#[test]
+fn streaming_equals_whole_sequences() {
+    let m = Card::init(1);
+    let xs: [[f32; 32]; 20] =
+        core::array::from_fn(|t| core::array::from_fn(|j| ((t * 5 + j) % 7) as f32 / 7.0 - 0.5));
+    let ys = m.forward(&xs);
+    let mut s = Card::zero_state();
+    for (t, x) in xs.iter().enumerate() {
+        assert_eq!(m.step(&mut s, x), ys[t]);
+    }
+    assert_eq!(m.forward_last(&xs), ys[19]);
+    // The state really is carried: restarting from zero changes the output.
+    let mut fresh = Card::zero_state();
+    assert_ne!(m.step(&mut fresh, &xs[19]), ys[19]);
+    // f64 with exact maths and a softmax head: a distribution at every step.
+    let w = Wide::init(2);
+    for y in w.forward(&[[0.3, -0.2, 0.9]; 6]) {
+        assert!((y.iter().sum::<f64>() - 1.0).abs() < 1e-12 && y.iter().all(|&p| p > 0.0));
+    }
+}
