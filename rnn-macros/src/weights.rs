@@ -216,7 +216,12 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool) -> syn::Result<Baked> {
             } else {
                 let mut b = vec![0.0; g];
                 for r in 0..g {
-                    b[row(r)] = b_ih[r] + b_hh[r];
+                    // As the runtime loader: skip a zero `bias_hh` so a -0.0 bias stays -0.0.
+                    b[row(r)] = if b_hh[r] == 0.0 {
+                        b_ih[r]
+                    } else {
+                        b_ih[r] + b_hh[r]
+                    };
                 }
                 b
             };

@@ -6,11 +6,13 @@
 //! "_l1")` for the second layer of a stacked PyTorch `nn.LSTM` called `rnn`).
 //!
 //! Dtypes: F32, F64, F16 and BF16 tensors are converted to the model's scalar (F16/BF16 to f32
-//! and f64 exactly; F64 to f32 rounds to nearest); every other dtype is refused with an error
-//! naming the tensor. A file whose header lies (offsets out of range, overlapping, not covering
-//! the data, a shape that does not match the byte length), a truncated file, a missing tensor,
-//! a wrong shape or a NaN/infinity is an error, never a panic. A tensor the model does not use
-//! is an error unless [`LoadOptions::allow_extra`], in which case its name is reported back.
+//! and f64 exactly; F64 to f32 rounds to nearest); a tensor of any other dtype that the model
+//! uses is refused with an error naming it (an unused one is just an extra tensor). A file
+//! whose header lies (offsets out of range, overlapping, not covering the data, a shape that
+//! does not match the byte length), a truncated file, a missing tensor, a wrong shape or a
+//! NaN/infinity is an error, never a panic. A tensor the model does not use is an error unless
+//! [`LoadOptions::allow_extra`], in which case its name is reported back. [`LoadOptions::names`]
+//! must give one `(prefix, suffix)` per layer.
 
 extern crate std;
 
@@ -47,6 +49,14 @@ pub enum FileError {
     Extra(Vec<String>),
     /// A tensor is missing, has the wrong shape, or holds a NaN.
     Weight(WeightError),
+    /// [`LoadOptions::names`] (or the `names` of [`to_bytes`]) does not give one `(prefix,
+    /// suffix)` per layer.
+    Names {
+        /// Layers in the model.
+        layers: usize,
+        /// Pairs given.
+        given: usize,
+    },
 }
 
 impl fmt::Display for FileError {
@@ -64,6 +74,10 @@ impl fmt::Display for FileError {
                 names.join(", ")
             ),
             FileError::Weight(e) => write!(f, "{e}"),
+            FileError::Names { layers, given } => write!(
+                f,
+                "{given} (prefix, suffix) name pair(s) given for a model of {layers} layers"
+            ),
         }
     }
 }
@@ -98,9 +112,10 @@ impl LoadOptions {
     }
 }
 
-/// All tensors of a file, converted to `T`, with a record of which were used.
+/// All tensors of a file, converted to `T` (or the error for a dtype we do not convert, raised
+/// only if the model asks for that tensor), with a record of which were asked for.
 struct FileSource<T> {
-    tensors: Vec<(String, Shape, Vec<T>)>,
+    tensors: Vec<(String, Shape, Result<Vec<T>, FileError>)>,
     used: RefCell<Vec<bool>>,
 }
 
@@ -111,8 +126,19 @@ impl<T: Real> WeightSource<T> for FileSource<T> {
         let t = &self.tensors[i];
         Some(TensorView {
             shape: t.1,
-            data: &t.2,
+            data: t.2.as_ref().ok()?,
         })
+    }
+}
+
+/// `names`, if given, must hold one `(prefix, suffix)` per layer.
+fn check_names(layers: usize, names: Option<&[(String, String)]>) -> Result<(), FileError> {
+    match names {
+        Some(n) if n.len() != layers => Err(FileError::Names {
+            layers,
+            given: n.len(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -171,6 +197,7 @@ pub fn load_bytes<M: Model>(
     bytes: &[u8],
     opts: &LoadOptions,
 ) -> Result<Vec<String>, FileError> {
+    check_names(M::LAYERS.len(), opts.names.as_deref())?;
     let st = SafeTensors::deserialize(bytes).map_err(|e| FileError::Format(e.to_string()))?;
     let mut tensors = Vec::new();
     let mut names: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
@@ -179,7 +206,8 @@ pub fn load_bytes<M: Model>(
         let v = st
             .tensor(&name)
             .map_err(|e| FileError::Format(e.to_string()))?;
-        let data = convert::<M::Scalar>(&name, &v)?;
+        // A dtype we do not convert is an error only if the model uses the tensor.
+        let data = convert::<M::Scalar>(&name, &v);
         tensors.push((name, Shape::new(v.shape()), data));
     }
     let n = tensors.len();
@@ -192,19 +220,23 @@ pub fn load_bytes<M: Model>(
     for k in 0..M::TENSORS {
         fresh.tensor_mut(k).copy_from_slice(model.tensor(k));
     }
-    match &opts.names {
-        None => fresh.load(opts.layout, &src)?,
-        Some(names) => {
-            for (l, (p, s)) in names.iter().enumerate().take(M::LAYERS.len()) {
-                fresh.load_layer(l, opts.layout, &src, p, s)?;
-            }
-        }
+    let loaded = match &opts.names {
+        None => fresh.load(opts.layout, &src),
+        Some(names) => names
+            .iter()
+            .enumerate()
+            .try_for_each(|(l, (p, s))| fresh.load_layer(l, opts.layout, &src, p, s)),
+    };
+    let FileSource { mut tensors, used } = src;
+    let used = used.into_inner();
+    // A tensor the model asked for in a dtype we do not convert (seen as missing by the layer).
+    if let Some(i) = (0..used.len()).find(|&i| used[i] && tensors[i].2.is_err()) {
+        return Err(tensors.swap_remove(i).2.unwrap_err());
     }
-    let used = src.used.borrow();
-    let extra: Vec<String> = src
-        .tensors
+    loaded?;
+    let extra: Vec<String> = tensors
         .iter()
-        .zip(used.iter())
+        .zip(&used)
         .filter(|(_, u)| !**u)
         .map(|(t, _)| t.0.clone())
         .collect();
@@ -246,6 +278,7 @@ pub fn to_bytes<M: Model>(
     layout: Layout,
     names: Option<&[(String, String)]>,
 ) -> Result<Vec<u8>, FileError> {
+    check_names(M::LAYERS.len(), names)?;
     let mut out: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     let f64_model = M::Scalar::NAME == "f64";
     let mut sink = |name: TensorName, shape: Shape, value: &dyn Fn(usize) -> M::Scalar| {
@@ -263,7 +296,7 @@ pub fn to_bytes<M: Model>(
     match names {
         None => model.export(layout, &mut sink)?,
         Some(names) => {
-            for (l, (p, s)) in names.iter().enumerate().take(M::LAYERS.len()) {
+            for (l, (p, s)) in names.iter().enumerate() {
                 model.export_layer(l, layout, p, s, &mut sink)?;
             }
         }

@@ -206,7 +206,7 @@ impl fmt::Display for WeightError {
             ),
             WeightError::NoEquivalent { layer, kind, layout } => write!(
                 f,
-                "layer {layer} ({kind}): this configuration has no {layout:?} equivalent"
+                "layer {layer} ({kind}): this configuration has no {layout:?} equivalent (a GRU with reset_after = false exists only in Keras)"
             ),
             WeightError::NonFinite { layer, kind, tensor, shape, index } => write!(
                 f,

@@ -140,6 +140,18 @@ impl<T: Real> TorchRecurrent<'_, T> {
             TensorName::new(prefix, "bias_hh", suffix),
             &[g],
         )?;
+        if self.bias_rec.is_none() {
+            // The two biases are summed: the sum must be finite too (checked before any write).
+            if let Some(index) = (0..g).position(|r| !(b_ih[r] + b_hh[r]).is_finite()) {
+                return Err(WeightError::NonFinite {
+                    layer: 0,
+                    kind: self.kind,
+                    tensor: TensorName::new(prefix, "bias_ih + bias_hh", suffix),
+                    shape: crate::io::Shape::new(&[g]),
+                    index,
+                });
+            }
+        }
         for r in 0..g {
             let kr = self.row(r);
             for j in 0..i {
@@ -153,6 +165,9 @@ impl<T: Real> TorchRecurrent<'_, T> {
             let kr = self.row(r);
             match &self.bias_rec {
                 Some(_) => self.bias_in[kr] = b_ih[r],
+                // `b + 0.0` turns a -0.0 bias into +0.0; skip the zero we export as `bias_hh`
+                // so that save/load round-trips bit for bit.
+                None if b_hh[r] == T::ZERO => self.bias_in[kr] = b_ih[r],
                 None => self.bias_in[kr] = b_ih[r] + b_hh[r],
             }
         }
