@@ -8,6 +8,8 @@
 //! with rtol 1e-5 and atol 1e-6 unless stated; the printed figure is the fraction of the
 //! tolerance the worst element uses.
 
+#![allow(clippy::result_large_err)]
+
 mod common;
 
 use common::{tensor, to_f64, tol_used, Fixture};

@@ -233,11 +233,8 @@ impl<M: Model> Adam<M> {
 impl<M: Model> Optimizer<M> for Adam<M> {
     fn step(&mut self, params: &mut M, grads: &M) {
         self.t += 1;
-        let t = self.t as i32;
-        let (b1p, b2p) = (
-            libm::pow(self.beta_1, t as f64),
-            libm::pow(self.beta_2, t as f64),
-        );
+        self.powers = (self.powers.0 * self.beta_1, self.powers.1 * self.beta_2);
+        let (b1p, b2p) = self.powers;
         let b1 = M::Scalar::from_f64(self.beta_1);
         let b2 = M::Scalar::from_f64(self.beta_2);
         let one = M::Scalar::ONE;
