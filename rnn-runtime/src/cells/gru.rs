@@ -263,7 +263,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool> La
         }
     }
     fn tensor_name(k: usize) -> &'static str {
-        ["kernel", "recurrent_kernel", "bias"][k]
+        super::RECURRENT_TENSORS[k]
     }
     fn tensor_shape(k: usize) -> Shape {
         match k {

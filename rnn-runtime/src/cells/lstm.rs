@@ -188,58 +188,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> Layer<T> for LstmC
     const PARAMS: usize = G * (I + H + 1);
     const TENSORS: usize = 3;
 
-    fn tensor(&self, k: usize) -> &[T] {
-        match k {
-            0 => self.kernel.as_slice(),
-            1 => self.recurrent_kernel.as_slice(),
-            _ => self.bias.as_slice(),
-        }
-    }
-    fn tensor_mut(&mut self, k: usize) -> &mut [T] {
-        match k {
-            0 => self.kernel.as_mut_slice(),
-            1 => self.recurrent_kernel.as_mut_slice(),
-            _ => self.bias.as_mut_slice(),
-        }
-    }
-    fn tensor_name(k: usize) -> &'static str {
-        ["kernel", "recurrent_kernel", "bias"][k]
-    }
-    fn tensor_shape(k: usize) -> Shape {
-        match k {
-            0 => Shape::new(&[I, G]),
-            1 => Shape::new(&[H, G]),
-            _ => Shape::new(&[G]),
-        }
-    }
-    fn load<S: WeightSource<T> + ?Sized>(
-        &mut self,
-        layout: Layout,
-        src: &S,
-        prefix: &str,
-        suffix: &str,
-    ) -> Result<(), WeightError> {
-        match layout {
-            Layout::Keras => load_keras(self, src, prefix),
-            Layout::PyTorch => self.torch().load(src, prefix, suffix),
-        }
-    }
-    fn export(
-        &self,
-        layout: Layout,
-        prefix: &str,
-        suffix: &str,
-        sink: &mut Sink<'_, T>,
-    ) -> Result<(), WeightError> {
-        match layout {
-            Layout::Keras => export_keras(self, prefix, sink),
-            Layout::PyTorch => {
-                let mut c = *self;
-                c.torch().export(prefix, suffix, sink)
-            }
-        }
-        Ok(())
-    }
+    one_bias_recurrent_layer!(G);
 }
 
 impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, G> {

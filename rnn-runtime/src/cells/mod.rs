@@ -10,6 +10,68 @@
 //! row-major Keras `kernel [I, G]`, so column `j` (the weights multiplying input `j`) is
 //! contiguous: the hot loop is an axpy per input, see [`crate::kernels`].
 
+/// The [`Layer`] methods the one-bias recurrent cells (SimpleRNN, LSTM) share: three tensors
+/// whose memory is Keras's layout (`$rows` gate rows), and PyTorch through their `torch()`.
+macro_rules! one_bias_recurrent_layer {
+    ($rows:expr) => {
+        fn tensor(&self, k: usize) -> &[T] {
+            match k {
+                0 => self.kernel.as_slice(),
+                1 => self.recurrent_kernel.as_slice(),
+                _ => self.bias.as_slice(),
+            }
+        }
+        fn tensor_mut(&mut self, k: usize) -> &mut [T] {
+            match k {
+                0 => self.kernel.as_mut_slice(),
+                1 => self.recurrent_kernel.as_mut_slice(),
+                _ => self.bias.as_mut_slice(),
+            }
+        }
+        fn tensor_name(k: usize) -> &'static str {
+            super::RECURRENT_TENSORS[k]
+        }
+        fn tensor_shape(k: usize) -> Shape {
+            match k {
+                0 => Shape::new(&[I, $rows]),
+                1 => Shape::new(&[H, $rows]),
+                _ => Shape::new(&[$rows]),
+            }
+        }
+        fn load<S: WeightSource<T> + ?Sized>(
+            &mut self,
+            layout: Layout,
+            src: &S,
+            prefix: &str,
+            suffix: &str,
+        ) -> Result<(), WeightError> {
+            match layout {
+                Layout::Keras => load_keras(self, src, prefix),
+                Layout::PyTorch => self.torch().load(src, prefix, suffix),
+            }
+        }
+        fn export(
+            &self,
+            layout: Layout,
+            prefix: &str,
+            suffix: &str,
+            sink: &mut Sink<'_, T>,
+        ) -> Result<(), WeightError> {
+            match layout {
+                Layout::Keras => export_keras(self, prefix, sink),
+                Layout::PyTorch => {
+                    let mut c = *self;
+                    c.torch().export(prefix, suffix, sink)
+                }
+            }
+            Ok(())
+        }
+    };
+}
+
+/// Keras's names of a recurrent layer's tensors.
+const RECURRENT_TENSORS: [&str; 3] = ["kernel", "recurrent_kernel", "bias"];
+
 mod dense;
 mod gru;
 mod lstm;
