@@ -69,31 +69,35 @@ fn args() -> Args {
 }
 
 /// `count` series of `len` values: generated (seeded) or the first `len` of each CSV row.
+/// Up to `count` series of `len` values, flattened: generated (seeded), or from the CSV file.
+///
+/// A CSV file is either one series per row (rows of at least `len` values; a header line is
+/// accepted) or one long series in a single column, cut into overlapping windows of `len`.
+/// Returns fewer than `count` series when the file holds fewer.
 fn series(args: &Args, seed: u64, count: usize, len: usize) -> Vec<f32> {
-    match &args.csv {
-        Some(path) => {
-            let t = rnn::csv::read_csv(path, false).unwrap_or_else(|e| {
-                eprintln!("{}: {e}", path.display());
-                std::process::exit(1)
-            });
-            let rows: Vec<&Vec<f64>> = t.rows.iter().take(count).collect();
-            if rows.len() < count || rows.iter().any(|r| r.len() < len) {
-                eprintln!(
-                    "{}: need {count} rows of at least {len} values",
-                    path.display()
-                );
-                std::process::exit(1);
-            }
-            rows.iter()
-                .flat_map(|r| r[..len].iter().map(|&v| v as f32))
-                .collect()
-        }
-        None => {
-            let mut v = vec![0.0f32; count * len];
-            generate_time_series(&mut Rng::new(seed), count, len, &mut v);
-            v
-        }
+    let Some(path) = &args.csv else {
+        let mut v = vec![0.0f32; count * len];
+        generate_time_series(&mut Rng::new(seed), count, len, &mut v);
+        return v;
+    };
+    let t = rnn::csv::read_csv(path, false)
+        .or_else(|_| rnn::csv::read_csv(path, true))
+        .unwrap_or_else(|e| {
+            eprintln!("{}: {e}", path.display());
+            std::process::exit(1)
+        });
+    if t.width() == 1 {
+        let s: Vec<f32> = t.rows.iter().map(|r| r[0] as f32).collect();
+        return s.windows(len).take(count).flatten().copied().collect();
     }
+    if t.width() < len {
+        return Vec::new();
+    }
+    t.rows
+        .iter()
+        .take(count)
+        .flat_map(|r| r[..len].iter().map(|&v| v as f32))
+        .collect()
 }
 
 fn windows(raw: &[f32], len: usize) -> Vec<[[f32; 1]; N]> {
@@ -148,6 +152,19 @@ fn train<M: Model<Scalar = f32> + Sync + Send, const S: usize>(
     (h, v, secs)
 }
 
+/// The one-step table.
+fn report(rows: &[(String, usize, f64, f64, f64)], args: &Args) {
+    println!(
+        "\nValidation / test MSE, {} epochs, Adam, batch 32:\n",
+        args.epochs
+    );
+    println!("| model | params | valid MSE | test MSE | train time |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, p, v, t, s) in rows {
+        println!("| {name} | {p} | {v:.5} | {t:.5} | {s:.1} s |");
+    }
+}
+
 fn main() {
     let args = args();
     std::fs::create_dir_all(&args.out).expect("create the output folder");
@@ -157,8 +174,19 @@ fn main() {
     let raw = series(&args, 42, 10_000, N + 1);
     let xs = windows(&raw, N + 1);
     let ys: Vec<[f32; 1]> = raw.chunks(N + 1).map(|s| [s[N]]).collect();
-    let (x_train, x_valid, x_test) = split3(&xs, 7000, 2000);
-    let (y_train, y_valid, y_test) = split3(&ys, 7000, 2000);
+    // 7,000 / 2,000 / 1,000 for the generated 10,000; the same 70 / 20 / 10 % for a file.
+    let (n_train, n_valid) = (xs.len() * 7 / 10, xs.len() * 2 / 10);
+    if n_valid == 0 {
+        eprintln!("need at least 10 series of {} values", N + 1);
+        std::process::exit(1);
+    }
+    println!(
+        "{} series: {n_train} train, {n_valid} validation, {} test",
+        xs.len(),
+        xs.len() - n_train - n_valid
+    );
+    let (x_train, x_valid, x_test) = split3(&xs, n_train, n_valid);
+    let (y_train, y_valid, y_test) = split3(&ys, n_train, n_valid);
 
     let mut rows: Vec<(String, usize, f64, f64, f64)> = Vec::new(); // name, params, valid, test, secs
 
@@ -268,6 +296,40 @@ fn main() {
         secs,
     ));
 
+    report(&rows, &args);
+
+    // ---- learning curves of the card model ----
+    let epochs: Vec<f64> = (1..=card_hist.loss.len()).map(|e| e as f64).collect();
+    let curves = args.out.join("learning_curves.png");
+    write_png(
+        &Chart {
+            title: "Card model lstm(1,16) -> gru(16) -> dense(1): MSE per epoch",
+            x_label: "epoch",
+            y_label: "MSE",
+            log_y: true,
+            width: 800,
+            height: 500,
+            series: &[
+                Series {
+                    label: "training loss",
+                    x: &epochs,
+                    y: &card_hist.loss,
+                    color: [31, 119, 180],
+                    marker: true,
+                },
+                Series {
+                    label: "validation loss",
+                    x: &epochs,
+                    y: &card_hist.val_loss,
+                    color: [255, 127, 14],
+                    marker: true,
+                },
+            ],
+        },
+        &curves,
+    )
+    .expect("write learning curves");
+
     // ---- 10 steps ahead: 10,000 series of 60 steps ----
     let raw60 = series(&args, 43, 10_000, N + AHEAD);
     let xs60 = windows(&raw60, N + AHEAD);
@@ -275,8 +337,16 @@ fn main() {
         .chunks(N + AHEAD)
         .map(|s| core::array::from_fn(|k| s[N + k]))
         .collect();
-    let (x60_train, x60_valid, _) = split3(&xs60, 7000, 2000);
-    let (y60_train, y60_valid, _) = split3(&ys60, 7000, 2000);
+    if xs60.len() < 10 {
+        println!(
+            "\n(no 10-steps-ahead part: the file's series are shorter than {} values)",
+            N + AHEAD
+        );
+        return;
+    }
+    let (n60_train, n60_valid) = (xs60.len() * 7 / 10, xs60.len() * 2 / 10);
+    let (x60_train, x60_valid, _) = split3(&xs60, n60_train, n60_valid);
+    let (y60_train, y60_valid, _) = split3(&ys60, n60_train, n60_valid);
     let mse10 = |pred: &dyn Fn(&[[f32; 1]; N]) -> [f32; AHEAD]| {
         x60_valid
             .iter()
@@ -328,17 +398,10 @@ fn main() {
         "evaluate() and forward_last() disagree"
     );
 
-    // ---- report ----
     println!(
-        "\nValidation / test MSE, 2,000 / 1,000 series, {} epochs, Adam, batch 32:\n",
-        args.epochs
+        "\n10 steps ahead (validation MSE over the 10 values, {} series of 60 steps):\n",
+        x60_valid.len()
     );
-    println!("| model | params | valid MSE | test MSE | train time |");
-    println!("|---|---:|---:|---:|---:|");
-    for (name, p, v, t, s) in &rows {
-        println!("| {name} | {p} | {v:.5} | {t:.5} | {s:.1} s |");
-    }
-    println!("\n10 steps ahead (validation MSE over the 10 values, 2,000 series of 60 steps):\n");
     println!("| method | valid MSE |");
     println!("|---|---:|");
     println!("| naive (repeat the last value) | {naive10:.5} |");
@@ -347,37 +410,7 @@ fn main() {
         "| lstm(1, 16) -> gru(16) -> dense(10), 10-wide output ({secs10:.1} s) | {direct10:.5} |"
     );
 
-    // ---- plots ----
-    let epochs: Vec<f64> = (1..=card_hist.loss.len()).map(|e| e as f64).collect();
-    let curves = args.out.join("learning_curves.png");
-    write_png(
-        &Chart {
-            title: "Card model lstm(1,16) -> gru(16) -> dense(1): MSE per epoch",
-            x_label: "epoch",
-            y_label: "MSE",
-            log_y: true,
-            width: 800,
-            height: 500,
-            series: &[
-                Series {
-                    label: "training loss",
-                    x: &epochs,
-                    y: &card_hist.loss,
-                    color: [31, 119, 180],
-                    marker: true,
-                },
-                Series {
-                    label: "validation loss",
-                    x: &epochs,
-                    y: &card_hist.val_loss,
-                    color: [255, 127, 14],
-                    marker: true,
-                },
-            ],
-        },
-        &curves,
-    )
-    .expect("write learning curves");
+    // ---- forecast plot ----
     let s = &x60_valid[0];
     let truth: Vec<f64> = (0..N)
         .map(|t| s[t][0] as f64)
