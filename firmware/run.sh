@@ -82,6 +82,19 @@ for b in "${ELFS[@]}"; do
 done
 [ "$fail" -eq 0 ] || exit 1
 
+echo "== 3b. no software f64 in the inference firmware (f32 activations, no libm f64 path)"
+F64_SYMS='__aeabi_d(add|sub|mul|div|cmp)|__(add|sub|mul|div)df3'
+for b in infer infer-no-float-print; do
+    if "$NM" "$RUN/$b.elf" | grep -Eq "$F64_SYMS"; then
+        echo "$b: SOFTWARE F64 FOUND:"
+        "$NM" "$RUN/$b.elf" | grep -E "$F64_SYMS"
+        fail=1
+    else
+        echo "$b: no __aeabi_d*/__*df3 symbols"
+    fi
+done
+[ "$fail" -eq 0 ] || exit 1
+
 echo "== 4. sizes (bytes)"
 SIZE=""
 for t in rust-size llvm-size arm-none-eabi-size size; do

@@ -1,0 +1,110 @@
+//! The training loop: it learns, threads do not change the maths, and early stopping keeps the
+//! best epoch's weights.
+
+use rnn::loss::{Loss, Steps};
+use rnn::optim::{Adam, Sgd};
+use rnn::train::{evaluate, fit, Dataset, FitConfig};
+use rnn::{rnn_model, Model, Rng};
+
+rnn_model! {
+    struct Tiny { gru(1, 6) -> dense(1) }
+}
+
+fn data(n: usize, seed: u64) -> (Vec<[[f32; 1]; 20]>, Vec<[f32; 1]>) {
+    let mut raw = vec![0.0f32; n * 21];
+    rnn::data::generate_time_series(&mut Rng::new(seed), n, 21, &mut raw);
+    let xs = raw
+        .chunks(21)
+        .map(|s| core::array::from_fn(|t| [s[t]]))
+        .collect();
+    let ys = raw.chunks(21).map(|s| [s[20]]).collect();
+    (xs, ys)
+}
+
+fn quiet(epochs: usize, threads: usize) -> FitConfig {
+    FitConfig {
+        epochs,
+        batch_size: 16,
+        threads,
+        verbose: false,
+        seed: 3,
+        ..FitConfig::default()
+    }
+}
+
+#[test]
+fn it_learns_and_threads_do_not_change_the_result() {
+    let (xs, ys) = data(256, 1);
+    let (vx, vy) = data(64, 2);
+    let train = Dataset::<Tiny, 20> {
+        inputs: &xs,
+        targets: &ys,
+    };
+    let valid = Dataset::<Tiny, 20> {
+        inputs: &vx,
+        targets: &vy,
+    };
+    let before = evaluate(&Tiny::init(5), valid, Steps::Last, Loss::Mse, 1);
+    let mut one = Tiny::init(5);
+    let h1 = fit(
+        &mut one,
+        &mut Adam::new(1e-2),
+        train,
+        Some(valid),
+        &quiet(8, 1),
+    );
+    let mut two = Tiny::init(5);
+    let h2 = fit(
+        &mut two,
+        &mut Adam::new(1e-2),
+        train,
+        Some(valid),
+        &quiet(8, 2),
+    );
+    assert_eq!(h1.loss.len(), 8);
+    assert!(
+        h1.val_loss[7] < 0.5 * before,
+        "validation MSE {before} -> {}",
+        h1.val_loss[7]
+    );
+    // The batch gradient is a sum split across workers: only rounding may differ.
+    for k in 0..Tiny::TENSORS {
+        for (a, b) in one.tensor(k).iter().zip(two.tensor(k)) {
+            assert!((a - b).abs() < 1e-4, "tensor {k}: {a} vs {b}");
+        }
+    }
+    assert!((h1.val_loss[7] - h2.val_loss[7]).abs() < 1e-4);
+}
+
+#[test]
+fn early_stopping_restores_the_best_weights() {
+    let (xs, ys) = data(128, 3);
+    let (vx, vy) = data(32, 4);
+    let train = Dataset::<Tiny, 20> {
+        inputs: &xs,
+        targets: &ys,
+    };
+    let valid = Dataset::<Tiny, 20> {
+        inputs: &vx,
+        targets: &vy,
+    };
+    // A learning rate far too large: the validation loss gets worse after the first epochs.
+    let mut m = Tiny::init(9);
+    let cfg = FitConfig {
+        patience: Some(1),
+        ..quiet(30, 1)
+    };
+    let h = fit(&mut m, &mut Sgd::new(5.0), train, Some(valid), &cfg);
+    assert!(
+        h.loss.len() < 30,
+        "early stopping never triggered: {:?}",
+        h.val_loss
+    );
+    let best = h.val_loss.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert_eq!(h.val_loss[h.best_epoch], best);
+    let now = evaluate(&m, valid, Steps::Last, Loss::Mse, 1);
+    assert!(
+        (now - best).abs() <= 1e-9 * best.max(1.0),
+        "restored {now}, best {best}"
+    );
+}
