@@ -26,7 +26,8 @@ pub fn gemv_acc<T: Real, const R: usize, const C: usize>(
     let cols = &w.data.0;
     let mut r0 = 0;
     while r0 + BLOCK <= R {
-        let mut a0: [T; BLOCK] = core::array::from_fn(|r| out[r0 + r]);
+        // Plain zero-initialised locals (not `array::from_fn`, which is not always inlined).
+        let mut a0 = [T::ZERO; BLOCK];
         let mut a1 = [T::ZERO; BLOCK];
         let mut j = 0;
         while j + 2 <= C {
@@ -45,7 +46,7 @@ pub fn gemv_acc<T: Real, const R: usize, const C: usize>(
             }
         }
         for r in 0..BLOCK {
-            out[r0 + r] = a0[r] + a1[r];
+            out[r0 + r] += a0[r] + a1[r];
         }
         r0 += BLOCK;
     }

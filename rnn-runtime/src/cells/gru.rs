@@ -198,7 +198,8 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
             add_assign(b1, &dhz);
             gemv_t_acc(&mut dh_prev, &self.recurrent_kernel, &dhz);
         } else {
-            let dan: [T; H] = core::array::from_fn(|k| dxz[2 * H + k]);
+            let mut dan = [T::ZERO; H];
+            dan.copy_from_slice(&dxz[2 * H..]);
             let mut drh = [T::ZERO; H];
             gemv_t_block_acc(&mut drh, &self.recurrent_kernel, 2 * H, &dan);
             for k in 0..H {

@@ -119,7 +119,10 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
         dstate: &mut RnnState<T, H>,
         grad: &mut Self,
     ) -> [T; I] {
-        let mut da: [T; H] = core::array::from_fn(|k| dh[k] + dstate.h[k]);
+        let mut da = *dh;
+        for (d, s) in da.iter_mut().zip(&dstate.h) {
+            *d += *s;
+        }
         self.activation.backprop(&cache.h, &mut da);
         ger_acc(&mut grad.kernel, &da, &cache.x);
         ger_acc(&mut grad.recurrent_kernel, &da, &cache.h_prev);
