@@ -77,116 +77,76 @@ pub trait Real:
     }
 }
 
-impl Real for f32 {
-    #[inline(always)]
-    fn fmadd(self, b: Self, c: Self) -> Self {
-        #[cfg(all(feature = "std", target_feature = "fma"))]
-        {
-            self.mul_add(b, c)
+/// `impl Real` for one float type, with its libm functions and its fast `tanh`.
+macro_rules! impl_real {
+    ($t:ident, $exp:ident, $ln:ident, $ln_1p:ident, $sqrt:ident, $abs:ident, $tanh:ident, $fast_tanh:path) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const NAME: &'static str = stringify!($t);
+            #[inline(always)]
+            fn fmadd(self, b: Self, c: Self) -> Self {
+                #[cfg(all(feature = "std", target_feature = "fma"))]
+                {
+                    self.mul_add(b, c)
+                }
+                #[cfg(not(all(feature = "std", target_feature = "fma")))]
+                {
+                    self * b + c
+                }
+            }
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                libm::$exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                libm::$ln(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                libm::$ln_1p(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                libm::$sqrt(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                libm::$abs(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                libm::$tanh(self)
+            }
+            #[inline(always)]
+            fn fast_tanh(self) -> Self {
+                $fast_tanh(self)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                $t::is_finite(self)
+            }
         }
-        #[cfg(not(all(feature = "std", target_feature = "fma")))]
-        {
-            self * b + c
-        }
-    }
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    const NAME: &'static str = "f32";
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    #[inline(always)]
-    fn exp(self) -> Self {
-        libm::expf(self)
-    }
-    #[inline(always)]
-    fn ln(self) -> Self {
-        libm::logf(self)
-    }
-    #[inline(always)]
-    fn ln_1p(self) -> Self {
-        libm::log1pf(self)
-    }
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        libm::sqrtf(self)
-    }
-    #[inline(always)]
-    fn abs(self) -> Self {
-        libm::fabsf(self)
-    }
-    #[inline(always)]
-    fn tanh(self) -> Self {
-        libm::tanhf(self)
-    }
-    #[inline(always)]
-    fn fast_tanh(self) -> Self {
-        crate::math::tanh_f32(self)
-    }
-    #[inline(always)]
-    fn is_finite(self) -> bool {
-        f32::is_finite(self)
-    }
+    };
 }
 
-impl Real for f64 {
-    #[inline(always)]
-    fn fmadd(self, b: Self, c: Self) -> Self {
-        #[cfg(all(feature = "std", target_feature = "fma"))]
-        {
-            self.mul_add(b, c)
-        }
-        #[cfg(not(all(feature = "std", target_feature = "fma")))]
-        {
-            self * b + c
-        }
-    }
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    const NAME: &'static str = "f64";
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self
-    }
-    #[inline(always)]
-    fn exp(self) -> Self {
-        libm::exp(self)
-    }
-    #[inline(always)]
-    fn ln(self) -> Self {
-        libm::log(self)
-    }
-    #[inline(always)]
-    fn ln_1p(self) -> Self {
-        libm::log1p(self)
-    }
-    #[inline(always)]
-    fn sqrt(self) -> Self {
-        libm::sqrt(self)
-    }
-    #[inline(always)]
-    fn abs(self) -> Self {
-        libm::fabs(self)
-    }
-    #[inline(always)]
-    fn tanh(self) -> Self {
-        libm::tanh(self)
-    }
-    #[inline(always)]
-    fn fast_tanh(self) -> Self {
-        libm::tanh(self)
-    }
-    #[inline(always)]
-    fn is_finite(self) -> bool {
-        f64::is_finite(self)
-    }
-}
+impl_real!(
+    f32,
+    expf,
+    logf,
+    log1pf,
+    sqrtf,
+    fabsf,
+    tanhf,
+    crate::math::tanh_f32
+);
+impl_real!(f64, exp, log, log1p, sqrt, fabs, tanh, libm::tanh);
