@@ -1,4 +1,4 @@
-//! The host side of the firmware check: the same card model (`Card::init(42)`), the same
+//! The host side of the firmware check: the same card model (`Card::init(2024)`, the weights the firmware bakes in), the same
 //! 50-step input and the same output lines as `firmware/src/bin/infer.rs`, computed on the host.
 //!
 //! The seed, the input formula and the checksum are in `firmware/src/reference.rs`, which the

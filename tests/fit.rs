@@ -100,6 +100,9 @@ fn early_stopping_restores_the_best_weights() {
         "early stopping never triggered: {:?}",
         h.val_loss
     );
+    // Keras's rule: with patience 1, training stops right after the first epoch that does not
+    // improve on the best.
+    assert_eq!(h.loss.len(), h.best_epoch + 2, "{:?}", h.val_loss);
     let best = h.val_loss.iter().cloned().fold(f64::INFINITY, f64::min);
     assert_eq!(h.val_loss[h.best_epoch], best);
     let now = evaluate(&m, valid, Steps::Last, Loss::Mse, 1);

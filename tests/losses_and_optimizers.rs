@@ -120,6 +120,7 @@ fn run(file: &str, name: &str, opt: &mut dyn Optimizer<Holder>) {
     let mut p = Holder::zeros();
     set(&mut p, &fx.v["init"]);
     let mut worst: f64 = 0.0;
+    let mut steps = 0;
     for (step, (g, want)) in fx.v["grads"]
         .as_array()
         .unwrap()
@@ -141,7 +142,9 @@ fn run(file: &str, name: &str, opt: &mut dyn Optimizer<Holder>) {
             worst = worst.max(e);
         }
         assert!(p.tensor(1).iter().chain(p.tensor(2)).all(|&v| v == 0.0));
+        steps += 1;
     }
+    assert_eq!(steps, 5, "{file} {name}: every fixture step compared");
     eprintln!("{file} {name:22} 5 steps, worst element uses {worst:.3} of the tolerance");
 }
 

@@ -112,3 +112,39 @@ fn streaming_equals_whole_sequences() {
         assert!((y.iter().sum::<f64>() - 1.0).abs() < 1e-12 && y.iter().all(|&p| p > 0.0));
     }
 }
+
+#[test]
+fn loading_with_the_wrong_number_of_names_or_layers_is_an_error() {
+    use rnn::io::SliceSource;
+    use rnn::{Layout, WeightError};
+    let src = SliceSource::<f32> { tensors: &[] };
+    let mut m = Card::zeros();
+    let e = m
+        .load_named(Layout::Keras, &src, &[("lstm/", ""), ("gru/", "")])
+        .unwrap_err();
+    assert_eq!(
+        e,
+        WeightError::NameCount {
+            layers: 3,
+            given: 2
+        }
+    );
+    assert!(e
+        .to_string()
+        .contains("2 (prefix, suffix) name pair(s) given for a model of 3 layers"));
+    let e = m.load_layer(3, Layout::Keras, &src, "", "").unwrap_err();
+    assert_eq!(
+        e,
+        WeightError::NoLayer {
+            layer: 3,
+            layers: 3
+        }
+    );
+    // A missing tensor names the layer, the tensor and the shape it needs.
+    let e = m.load(Layout::PyTorch, &src).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "layer 0 (lstm): tensor `lstm.weight_ih_l0` is missing (expected shape [64, 32])"
+    );
+    assert_eq!(m, Card::zeros());
+}

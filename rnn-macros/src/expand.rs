@@ -174,6 +174,7 @@ pub fn model(m: &Model) -> TokenStream {
     let rev_backward: Vec<_> = backward.into_iter().rev().collect();
     let (input, output, params, tensors) =
         (lit(m.input()), lit(m.output()), lit(m.params()), lit(k0));
+    let nlayers = lit(n);
     let name_str = name.to_string();
     let state_doc =
         format!(" The state of every recurrent layer of [`{name}`], carried between steps.");
@@ -334,7 +335,7 @@ pub fn model(m: &Model) -> TokenStream {
             ) -> Result<(), ::rnn::WeightError> {
                 match layer {
                     #(#load_arms,)*
-                    _ => Ok(()),
+                    _ => Err(::rnn::WeightError::NoLayer { layer, layers: #nlayers }),
                 }
             }
             fn export_layer(
@@ -347,7 +348,7 @@ pub fn model(m: &Model) -> TokenStream {
             ) -> Result<(), ::rnn::WeightError> {
                 match layer {
                     #(#export_arms,)*
-                    _ => Ok(()),
+                    _ => Err(::rnn::WeightError::NoLayer { layer, layers: #nlayers }),
                 }
             }
         }

@@ -165,6 +165,20 @@ pub enum WeightError {
         /// The layout asked for.
         layout: Layout,
     },
+    /// A list of per-layer names whose length is not the model's number of layers.
+    NameCount {
+        /// Layers in the model.
+        layers: usize,
+        /// `(prefix, suffix)` pairs given.
+        given: usize,
+    },
+    /// A layer index past the model's last layer.
+    NoLayer {
+        /// The index asked for.
+        layer: usize,
+        /// Layers in the model.
+        layers: usize,
+    },
     /// The tensor holds a NaN or an infinity.
     NonFinite {
         /// Layer index in the model (0-based).
@@ -188,6 +202,7 @@ impl WeightError {
             | WeightError::Shape { layer, .. }
             | WeightError::NoEquivalent { layer, .. }
             | WeightError::NonFinite { layer, .. } => *layer = l,
+            WeightError::NameCount { .. } | WeightError::NoLayer { .. } => {}
         }
         self
     }
@@ -208,6 +223,12 @@ impl fmt::Display for WeightError {
                 f,
                 "layer {layer} ({kind}): this configuration has no {layout:?} equivalent (a GRU with reset_after = false exists only in Keras)"
             ),
+            WeightError::NameCount { layers, given } => {
+                write!(f, "{given} (prefix, suffix) name pair(s) given for a model of {layers} layers")
+            }
+            WeightError::NoLayer { layer, layers } => {
+                write!(f, "layer {layer} does not exist: the model has {layers} layers")
+            }
             WeightError::NonFinite { layer, kind, tensor, shape, index } => write!(
                 f,
                 "layer {layer} ({kind}): tensor `{tensor}` {shape} holds a NaN or infinity at flat index {index}"

@@ -49,17 +49,14 @@ const PROB_EPS: f64 = 1e-7;
 
 impl Loss {
     /// Whether, for a model whose last layer is a dense layer with `act`, this loss is computed
-    /// from the pre-activation (and its gradient is w.r.t. it).
+    /// from the pre-activation (and its gradient is w.r.t. it): binary cross-entropy after a
+    /// sigmoid and categorical cross-entropy after a softmax, as Keras does. Any other output is
+    /// taken as probabilities and clipped to `[1e-7, 1 - 1e-7]` (Keras's `from_logits=False`).
     pub fn uses_logits(self, act: Option<Activation>) -> bool {
         matches!(
             (self, act),
-            (
-                Loss::BinaryCrossentropy,
-                Some(Activation::Sigmoid | Activation::Linear)
-            ) | (
-                Loss::CategoricalCrossentropy,
-                Some(Activation::Softmax | Activation::Linear)
-            )
+            (Loss::BinaryCrossentropy, Some(Activation::Sigmoid))
+                | (Loss::CategoricalCrossentropy, Some(Activation::Softmax))
         )
     }
 
@@ -146,18 +143,32 @@ impl Loss {
                 s
             }
             Loss::CategoricalCrossentropy => {
+                // Keras: q = p / sum(p), clipped to [eps, 1 - eps], loss = -sum y ln q. A clipped
+                // q is constant, so only unclipped entries carry gradient:
+                // d/dp_j = -y_j / p_j [j unclipped] + (sum over unclipped k of y_k) / sum(p).
                 let eps = T::from_f64(PROB_EPS);
                 let mut psum = T::ZERO;
-                let mut ysum = T::ZERO;
-                for (&p, &y) in y_pred.iter().zip(y_true) {
+                for &p in y_pred {
                     psum += p;
-                    ysum += y;
                 }
                 let mut s = T::ZERO;
+                let mut ysum_free = T::ZERO;
+                for (&p, &y) in y_pred.iter().zip(y_true) {
+                    let q = p / psum;
+                    let qc = q.max(eps).min(T::ONE - eps);
+                    s -= y * qc.ln();
+                    if qc == q {
+                        ysum_free += y;
+                    }
+                }
                 for ((g, &p), &y) in grad.iter_mut().zip(y_pred).zip(y_true) {
-                    let q = (p / psum).max(eps).min(T::ONE - eps);
-                    s -= y * q.ln();
-                    *g += scale * (-y / p + ysum / psum);
+                    let q = p / psum;
+                    let own = if q.max(eps).min(T::ONE - eps) == q {
+                        -y / p
+                    } else {
+                        T::ZERO
+                    };
+                    *g += scale * (own + ysum_free / psum);
                 }
                 s
             }

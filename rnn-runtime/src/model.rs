@@ -169,8 +169,13 @@ pub trait Model: Sized {
         src: &S,
         names: &[(&str, &str)],
     ) -> Result<(), WeightError> {
-        for l in 0..Self::LAYERS.len() {
-            let (p, s) = names.get(l).copied().unwrap_or(("", ""));
+        if names.len() != Self::LAYERS.len() {
+            return Err(WeightError::NameCount {
+                layers: Self::LAYERS.len(),
+                given: names.len(),
+            });
+        }
+        for (l, (p, s)) in names.iter().enumerate() {
             self.load_layer(l, layout, src, p, s)?;
         }
         Ok(())

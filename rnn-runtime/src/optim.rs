@@ -8,8 +8,9 @@
 //! | Adam | `p -= lr sqrt(1-b2^t)/(1-b1^t) m / (sqrt(v) + eps)`, eps 1e-7 | `p -= lr m̂ / (sqrt(v̂) + eps)`, eps 1e-8 |
 //! | RMSprop | `v = rho v + (1-rho) g²; p -= lr g / sqrt(v + eps)`, rho 0.9, eps 1e-7 | `p -= lr g / (sqrt(v) + eps)`, alpha 0.99, eps 1e-8 |
 //!
-//! Clipping follows Keras: `clipnorm` clips each tensor's norm on its own, `global_clipnorm`
-//! the norm of all gradients together, `clipvalue` every element; applied before the update.
+//! Clipping follows Keras 3: `clipnorm` clips each tensor's norm on its own, `global_clipnorm`
+//! the norm of all gradients together, `clipvalue` every element; only the first one set (in
+//! that order) applies, a value of zero or less is off, and it is applied before the update.
 
 use crate::model::Model;
 use crate::real::Real;
@@ -36,24 +37,37 @@ pub struct Clip {
 }
 
 impl Clip {
+    /// The one rule in force, as Keras 3 picks it: `clipnorm` if set and positive, else
+    /// `global_clipnorm`, else `clipvalue`; zero or negative values mean "off".
+    fn rule(&self) -> ClipRule {
+        let pos = |v: Option<f64>| v.filter(|c| *c > 0.0);
+        if let Some(c) = pos(self.clipnorm) {
+            ClipRule::Norm(c)
+        } else if let Some(c) = pos(self.global_clipnorm) {
+            ClipRule::GlobalNorm(c)
+        } else if let Some(c) = pos(self.clipvalue) {
+            ClipRule::Value(c)
+        } else {
+            ClipRule::Off
+        }
+    }
+
     /// Per-tensor multipliers (from the norms) are computed once per step, then every element
     /// is scaled and clamped on the fly: nothing is copied.
     fn scales<M: Model>(&self, grads: &M, k: usize, global: f64) -> (M::Scalar, Option<M::Scalar>) {
-        let mut s = 1.0;
-        if let Some(c) = self.clipnorm {
-            let n = libm::sqrt(sq_norm(grads.tensor(k)));
-            s = c / n.max(c);
-        } else if let Some(c) = self.global_clipnorm {
-            s = c / global.max(c);
+        match self.rule() {
+            ClipRule::Norm(c) => {
+                let n = libm::sqrt(sq_norm(grads.tensor(k)));
+                (M::Scalar::from_f64(c / n.max(c)), None)
+            }
+            ClipRule::GlobalNorm(c) => (M::Scalar::from_f64(c / global.max(c)), None),
+            ClipRule::Value(c) => (M::Scalar::ONE, Some(M::Scalar::from_f64(c))),
+            ClipRule::Off => (M::Scalar::ONE, None),
         }
-        (
-            M::Scalar::from_f64(s),
-            self.clipvalue.map(M::Scalar::from_f64),
-        )
     }
 
     fn global<M: Model>(&self, grads: &M) -> f64 {
-        if self.global_clipnorm.is_none() {
+        if !matches!(self.rule(), ClipRule::GlobalNorm(_)) {
             return 0.0;
         }
         libm::sqrt(
@@ -62,6 +76,14 @@ impl Clip {
                 .sum::<f64>(),
         )
     }
+}
+
+#[derive(Clone, Copy)]
+enum ClipRule {
+    Norm(f64),
+    GlobalNorm(f64),
+    Value(f64),
+    Off,
 }
 
 fn sq_norm<T: Real>(g: &[T]) -> f64 {

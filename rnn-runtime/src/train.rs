@@ -71,7 +71,7 @@ pub struct FitConfig {
     /// Seed of the per-epoch shuffles.
     pub seed: u64,
     /// Stop after this many epochs without a better validation loss, and restore the best
-    /// weights (Keras `EarlyStopping(patience, restore_best_weights=True)`).
+    /// weights when it stops (Keras `EarlyStopping(patience, restore_best_weights=True)`).
     pub patience: Option<usize>,
     /// Worker threads per batch (1 = this thread only; 0 = all cores).
     pub threads: usize,
@@ -315,7 +315,8 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
                 since_best = 0;
             } else {
                 since_best += 1;
-                if cfg.patience.is_some_and(|p| since_best > p) {
+                // Keras: stop once `wait >= patience` (and never after the first epoch).
+                if cfg.patience.is_some_and(|p| since_best >= p) && epoch > 0 {
                     stop = true;
                 }
             }
@@ -332,11 +333,10 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
             );
         }
         if stop {
+            // Keras's `restore_best_weights`: only when training stops early.
+            copy_params(model, &best);
             break;
         }
-    }
-    if cfg.patience.is_some() && valid.is_some() && best_val.is_finite() {
-        copy_params(model, &best);
     }
     hist
 }

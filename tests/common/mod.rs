@@ -119,7 +119,15 @@ pub fn tol_used(got: &[f64], want: &[f64], rtol: f64, atol: f64) -> f64 {
     assert_eq!(got.len(), want.len());
     got.iter()
         .zip(want)
-        .map(|(g, w)| (g - w).abs() / (atol + rtol * w.abs()))
+        .map(|(g, w)| {
+            let e = (g - w).abs() / (atol + rtol * w.abs());
+            // f64::max would drop a NaN: a NaN anywhere must fail the comparison.
+            if e.is_nan() {
+                f64::INFINITY
+            } else {
+                e
+            }
+        })
         .fold(0.0, f64::max)
 }
 
