@@ -464,7 +464,7 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
     }
     let mut baked = None;
     if let (Some(path), true, None) = (&weights, chain_ok, &errs.0) {
-        match crate::weights::load(&layers, path, torch_layout) {
+        match crate::weights::load(&layers, path, torch_layout, scalar == "f32") {
             Ok(b) => baked = Some(b),
             Err(e) => errs.push(e),
         }

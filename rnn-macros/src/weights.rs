@@ -74,6 +74,17 @@ fn fmt_shape(s: &[usize]) -> String {
 struct File<'a> {
     st: SafeTensors<'a>,
     path: &'a str,
+    /// Round every value to f32, as the runtime loader does for an f32 model.
+    f32: bool,
+}
+
+/// `v` in the model's precision (f32 values are kept in f64 exactly).
+fn round(v: f64, f32: bool) -> f64 {
+    if f32 {
+        v as f32 as f64
+    } else {
+        v
+    }
 }
 
 impl File<'_> {
@@ -99,7 +110,7 @@ impl File<'_> {
                 fmt_shape(shape)
             ));
         }
-        let d = convert(name, &v)?;
+        let d: Vec<f64> = convert(name, &v)?.into_iter().map(|x| round(x, self.f32)).collect();
         if let Some(i) = d.iter().position(|x| !x.is_finite()) {
             return Err(format!(
                 "{}: tensor `{name}` holds a NaN or infinity at flat index {i}",
@@ -111,7 +122,7 @@ impl File<'_> {
 }
 
 /// Reads and checks the file for `layers`; `torch` selects PyTorch names and layout.
-pub fn load(layers: &[Layer], lit: &LitStr, torch: bool) -> syn::Result<Baked> {
+pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Result<Baked> {
     let err = |m: String| syn::Error::new(lit.span(), m);
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     let path = std::path::Path::new(&dir).join(lit.value());
@@ -124,7 +135,7 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool) -> syn::Result<Baked> {
     })?;
     let st = SafeTensors::deserialize(&bytes)
         .map_err(|e| err(format!("{shown}: not a valid safetensors file: {e}")))?;
-    let file = File { st, path: &shown };
+    let file = File { st, path: &shown, f32 };
     let mut used = Vec::new();
     let mut out = Vec::new();
     for (l, layer) in layers.iter().enumerate() {
@@ -220,8 +231,13 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool) -> syn::Result<Baked> {
                     b[row(r)] = if b_hh[r] == 0.0 {
                         b_ih[r]
                     } else {
-                        b_ih[r] + b_hh[r]
+                        round(b_ih[r] + b_hh[r], file.f32)
                     };
+                    if !b[row(r)].is_finite() {
+                        return Err(err(format!(
+                            "{shown}: layer {l} ({kind}): `{p}.bias_ih_l0 + {p}.bias_hh_l0` overflows at index {r}"
+                        )));
+                    }
                 }
                 b
             };
@@ -268,7 +284,7 @@ mod tests {
             &format!("../tests/fixtures/data/{file}"),
             proc_macro2::Span::call_site(),
         );
-        load(&m.layers, &lit, torch).map_err(|e| e.to_string())
+        load(&m.layers, &lit, torch, true).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -352,5 +368,27 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("no PyTorch equivalent"), "{e}");
+    }
+
+    #[test]
+    fn a_value_beyond_f32_is_a_compile_error_not_a_panic() {
+        use safetensors::tensor::TensorView;
+        let w: Vec<u8> = [1e300f64, 0.5].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let b: Vec<u8> = 0.25f64.to_le_bytes().to_vec();
+        let views = vec![
+            ("dense/kernel".to_string(), TensorView::new(Dtype::F64, vec![2, 1], &w).unwrap()),
+            ("dense/bias".to_string(), TensorView::new(Dtype::F64, vec![1], &b).unwrap()),
+        ];
+        let bytes = safetensors::serialize(views, None).unwrap();
+        let path = std::env::temp_dir().join(format!("rnn-macros-big-{}.safetensors", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        let def: ModelDef = syn::parse_str("struct M { dense(2, 1) }").unwrap();
+        let m = crate::model::validate(&def).unwrap();
+        let lit = LitStr::new(path.to_str().unwrap(), proc_macro2::Span::call_site());
+        let e = load(&m.layers, &lit, false, true).unwrap_err().to_string();
+        assert!(e.contains("tensor `dense/kernel` holds a NaN or infinity at flat index 0"), "{e}");
+        // In an f64 model the same file is fine.
+        assert!(load(&m.layers, &lit, false, false).is_ok());
+        let _ = std::fs::remove_file(path);
     }
 }
