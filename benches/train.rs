@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
             ..FitConfig::default()
         };
         g.bench_function(format!("{threads} thread(s), 1024 sequences"), |b| {
-            b.iter(|| fit(&mut model, &mut opt, data, None, &cfg))
+            b.iter(|| fit(&mut model, &mut opt, data, None, &cfg).unwrap())
         });
     }
     g.finish();

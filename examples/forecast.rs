@@ -129,6 +129,11 @@ fn split_sets<'a, M: Model<Input = [f32; 1], Output = [f32; 1]>>(
     )
 }
 
+fn fail(what: &str, e: rnn::train::TrainError) -> ! {
+    eprintln!("{what}: {e}");
+    std::process::exit(1)
+}
+
 fn train<M: Model<Scalar = f32> + Sync + Send, const S: usize>(
     name: &str,
     model: &mut M,
@@ -146,9 +151,11 @@ fn train<M: Model<Scalar = f32> + Sync + Send, const S: usize>(
         threads: args.threads,
         ..FitConfig::default()
     };
-    let h = fit(model, &mut Adam::new(lr), train, Some(valid), &cfg);
+    let h =
+        fit(model, &mut Adam::new(lr), train, Some(valid), &cfg).unwrap_or_else(|e| fail(name, e));
     let secs = t0.elapsed().as_secs_f64();
-    let v = evaluate(model, valid, Steps::Last, Loss::Mse, args.threads);
+    let v = evaluate(model, valid, Steps::Last, Loss::Mse, args.threads)
+        .unwrap_or_else(|e| fail(name, e));
     (h, v, secs)
 }
 
@@ -237,7 +244,8 @@ fn main() {
         Steps::Last,
         Loss::Mse,
         args.threads,
-    );
+    )
+    .unwrap_or_else(|e| fail("linear", e));
     rows.push((
         "linear, dense(50, 1)".into(),
         Linear::PARAM_COUNT,
@@ -255,7 +263,7 @@ fn main() {
         "SimpleRNN(1), rnn(1, 1)".into(),
         Rnn1::PARAM_COUNT,
         v,
-        evaluate(&rnn1, d_te, Steps::Last, Loss::Mse, 0),
+        evaluate(&rnn1, d_te, Steps::Last, Loss::Mse, 0).unwrap_or_else(|e| fail("rnn1", e)),
         secs,
     ));
 
@@ -273,7 +281,7 @@ fn main() {
         "rnn(1, 20) -> rnn(20) -> dense(1)".into(),
         DeepRnn::PARAM_COUNT,
         v,
-        evaluate(&deep, d_te, Steps::Last, Loss::Mse, 0),
+        evaluate(&deep, d_te, Steps::Last, Loss::Mse, 0).unwrap_or_else(|e| fail("deep", e)),
         secs,
     ));
 
@@ -292,7 +300,7 @@ fn main() {
         "lstm(1, 16) -> gru(16) -> dense(1)".into(),
         Card::PARAM_COUNT,
         v,
-        evaluate(&card, d_te, Steps::Last, Loss::Mse, 0),
+        evaluate(&card, d_te, Steps::Last, Loss::Mse, 0).unwrap_or_else(|e| fail("card", e)),
         secs,
     ));
 

@@ -7,6 +7,7 @@ use rnn::train::{evaluate, fit, Dataset, FitConfig};
 use rnn::{rnn_model, Model, Rng};
 
 rnn_model! {
+    #[derive(Debug, PartialEq)]
     struct Tiny { gru(1, 6) -> dense(1) }
 }
 
@@ -44,7 +45,7 @@ fn it_learns_and_threads_do_not_change_the_result() {
         inputs: &vx,
         targets: &vy,
     };
-    let before = evaluate(&Tiny::init(5), valid, Steps::Last, Loss::Mse, 1);
+    let before = evaluate(&Tiny::init(5), valid, Steps::Last, Loss::Mse, 1).unwrap();
     let mut one = Tiny::init(5);
     let h1 = fit(
         &mut one,
@@ -52,7 +53,8 @@ fn it_learns_and_threads_do_not_change_the_result() {
         train,
         Some(valid),
         &quiet(8, 1),
-    );
+    )
+    .unwrap();
     let mut two = Tiny::init(5);
     let h2 = fit(
         &mut two,
@@ -60,7 +62,8 @@ fn it_learns_and_threads_do_not_change_the_result() {
         train,
         Some(valid),
         &quiet(8, 2),
-    );
+    )
+    .unwrap();
     assert_eq!(h1.loss.len(), 8);
     assert!(
         h1.val_loss[7] < 0.5 * before,
@@ -94,7 +97,7 @@ fn early_stopping_restores_the_best_weights() {
         patience: Some(1),
         ..quiet(30, 1)
     };
-    let h = fit(&mut m, &mut Sgd::new(5.0), train, Some(valid), &cfg);
+    let h = fit(&mut m, &mut Sgd::new(5.0), train, Some(valid), &cfg).unwrap();
     assert!(
         h.loss.len() < 30,
         "early stopping never triggered: {:?}",
@@ -105,9 +108,65 @@ fn early_stopping_restores_the_best_weights() {
     assert_eq!(h.loss.len(), h.best_epoch + 2, "{:?}", h.val_loss);
     let best = h.val_loss.iter().cloned().fold(f64::INFINITY, f64::min);
     assert_eq!(h.val_loss[h.best_epoch], best);
-    let now = evaluate(&m, valid, Steps::Last, Loss::Mse, 1);
+    let now = evaluate(&m, valid, Steps::Last, Loss::Mse, 1).unwrap();
     assert!(
         (now - best).abs() <= 1e-9 * best.max(1.0),
         "restored {now}, best {best}"
     );
+}
+
+#[test]
+fn bad_arguments_are_errors_not_panics() {
+    use rnn::train::TrainError;
+    let (xs, ys) = data(8, 5);
+    let mut m = Tiny::init(1);
+    let good = Dataset::<Tiny, 20> {
+        inputs: &xs,
+        targets: &ys,
+    };
+    let short = Dataset::<Tiny, 20> {
+        inputs: &xs,
+        targets: &ys[..5],
+    };
+    let e = fit(&mut m, &mut Sgd::new(0.1), short, None, &quiet(1, 1)).unwrap_err();
+    assert_eq!(
+        e,
+        TrainError::Targets {
+            set: "training",
+            samples: 8,
+            expected: 8,
+            found: 5
+        }
+    );
+    let e = fit(&mut m, &mut Sgd::new(0.1), good, Some(short), &quiet(1, 1)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the validation set has 8 samples and 5 targets; expected 8"
+    );
+    let cfg = FitConfig {
+        batch_size: 0,
+        ..quiet(1, 1)
+    };
+    assert_eq!(
+        fit(&mut m, &mut Sgd::new(0.1), good, None, &cfg).unwrap_err(),
+        TrainError::BatchSize
+    );
+    let cfg = FitConfig {
+        steps: Steps::LastK(0),
+        ..quiet(1, 1)
+    };
+    assert!(fit(&mut m, &mut Sgd::new(0.1), good, None, &cfg).is_err());
+    assert_eq!(
+        evaluate(&m, good, Steps::LastK(21), Loss::Mse, 1).unwrap_err(),
+        TrainError::Steps { k: 21, steps: 20 }
+    );
+    let empty = Dataset::<Tiny, 20> {
+        inputs: &[],
+        targets: &[],
+    };
+    assert_eq!(
+        evaluate(&m, empty, Steps::Last, Loss::Mse, 1).unwrap_err(),
+        TrainError::Empty { set: "evaluation" }
+    );
+    assert_eq!(m, Tiny::init(1), "nothing trained on a refused call");
 }

@@ -18,7 +18,7 @@ rnn_model! {
 
 #[test]
 fn parameter_counts_equal_keras() {
-    // Keras model.count_params() for the same layers (see the issue and DESIGN.md).
+    // Keras model.count_params() for the same layers (the figures the project's design notes list).
     assert_eq!(Card::PARAM_COUNT, 4785);
     assert_eq!(Lstm16::PARAM_COUNT, 3136);
     assert_eq!(GruAfter::PARAM_COUNT, 2400);

@@ -10,6 +10,9 @@ use crate::rng::Rng;
 ///
 /// Writes `batch * n_steps` values, row-major, into `out` (which must hold that many).
 pub fn generate_time_series<T: Real>(rng: &mut Rng, batch: usize, n_steps: usize, out: &mut [T]) {
+    if n_steps == 0 {
+        return;
+    }
     assert!(
         out.len() >= batch * n_steps,
         "generate_time_series: out holds {} < {}",
@@ -38,7 +41,7 @@ pub fn generate_time_series<T: Real>(rng: &mut Rng, batch: usize, n_steps: usize
 /// Views `N` consecutive items starting at `start` as a fixed-size array (no copy), or `None`
 /// past the end.
 pub fn window<X, const N: usize>(series: &[X], start: usize) -> Option<&[X; N]> {
-    series.get(start..start + N)?.try_into().ok()
+    series.get(start..start.checked_add(N)?)?.try_into().ok()
 }
 
 /// Sliding windows of `N` inputs, each followed by `horizon` targets: yields

@@ -3,8 +3,7 @@
 //! A [`WeightSource`] hands out tensors by full name; every cell knows its tensors' names,
 //! shapes and layout conversions (transposes, gate permutations, PyTorch's two biases). A shape
 //! that does not fit, a missing name or a NaN is a [`WeightError`] naming the tensor and both
-//! shapes, never a panic. The `std` feature adds safetensors files on top (`crate::train` and
-//! the root crate's `io`).
+//! shapes, never a panic. The `std` feature adds safetensors files on top (`rnn::files`).
 
 use crate::real::Real;
 use core::fmt;

@@ -14,7 +14,7 @@ const BLOCK: usize = 16;
 
 /// `out += W x` for `W: R x C`.
 ///
-/// Register-blocked: for each block of [`BLOCK`] rows, two local accumulators walk all columns
+/// Register-blocked: for each block of `BLOCK` (16) rows, two local accumulators walk all columns
 /// (`acc += W[block, j] * x[j]`, an axpy on contiguous memory), so the partial sums stay in
 /// registers even with SSE2's 16 and the dependency chain is halved.
 #[inline(always)]

@@ -1,7 +1,7 @@
 //! Allocation-free recurrent cells, losses, optimizers and data windows.
 //!
 //! This crate is `#![no_std]` and never allocates: it has no `alloc` dependency, every size is a
-//! const generic, and running out of room is a compile error, not a panic. It is the runtime
+//! const generic, and sizes that do not fit are compile errors. It is the runtime
 //! behind the `rnn_model!` macro, but every cell can also be used on its own.
 //!
 //! The maths follows Keras and PyTorch exactly (gate order, default initializers, parameter

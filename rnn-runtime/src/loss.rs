@@ -181,6 +181,10 @@ impl Loss {
 /// `targets` holds [`Steps::count`] vectors, for the last steps in order. Fills `dys` (zero
 /// where the loss does not look) with `scale` times the gradient of the mean per-step loss, and
 /// returns `(mean per-step loss, wrt_logits)` to pass on to [`Model::backward`].
+///
+/// # Panics
+/// If `targets` holds fewer than `steps.count(N)` vectors, or `steps` is `LastK(0)`: a
+/// programming error ([`crate::train::fit`] checks both and returns an error instead).
 pub fn sequence_loss<M: Model, const N: usize>(
     tape: &Tape<M, N>,
     targets: &[M::Output],
@@ -196,6 +200,7 @@ pub fn sequence_loss<M: Model, const N: usize>(
         targets.len(),
         n
     );
+    assert!(n > 0, "sequence_loss: the loss covers no step");
     let act = M::OUTPUT_ACTIVATION;
     let per = scale / M::Scalar::from_f64(n as f64);
     let mut total = M::Scalar::ZERO;

@@ -2,7 +2,7 @@
 
 use crate::real::Real;
 
-/// Mean squared error over all elements.
+/// Mean squared error over all elements (of the common length of both slices).
 pub fn mse<T: Real>(pred: &[T], target: &[T]) -> f64 {
     mean(pred.iter().zip(target).map(|(p, y)| {
         let d = p.to_f64() - y.to_f64();
@@ -24,8 +24,11 @@ pub fn rmse<T: Real>(pred: &[T], target: &[T]) -> f64 {
     libm::sqrt(mse(pred, target))
 }
 
-/// Fraction of rows (of width `k`) whose arg-max agrees.
+/// Fraction of rows (of width `k`) whose arg-max agrees (0 when `k` is 0).
 pub fn categorical_accuracy<T: Real>(pred: &[T], target: &[T], k: usize) -> f64 {
+    if k == 0 {
+        return 0.0;
+    }
     let argmax = |r: &[T]| {
         let mut b = 0;
         for i in 1..r.len() {

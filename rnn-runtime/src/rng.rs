@@ -35,7 +35,10 @@ impl Rng {
         let u2 = self.uniform();
         libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(core::f64::consts::TAU * u2)
     }
-    /// Uniform integer in `0..n` (`n > 0`), unbiased (Lemire's method with rejection).
+    /// Uniform integer in `0..n`, unbiased (Lemire's method with rejection).
+    ///
+    /// # Panics
+    /// If `n` is 0 (there is no such integer).
     pub fn below(&mut self, n: usize) -> usize {
         let n = n as u64;
         loop {

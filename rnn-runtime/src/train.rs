@@ -94,6 +94,88 @@ impl Default for FitConfig {
     }
 }
 
+/// Why [`fit`] or [`evaluate`] refused its arguments (checked before any work).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrainError {
+    /// `batch_size` is zero.
+    BatchSize,
+    /// `Steps::LastK(k)` with `k == 0` or `k` larger than the sequence length.
+    Steps {
+        /// The `k` asked for.
+        k: usize,
+        /// The sequence length `N`.
+        steps: usize,
+    },
+    /// A data set without the right number of targets (`k` per sample).
+    Targets {
+        /// `"training"`, `"validation"` or `"evaluation"`.
+        set: &'static str,
+        /// Samples in the set.
+        samples: usize,
+        /// Targets expected (`samples * k`).
+        expected: usize,
+        /// Targets given.
+        found: usize,
+    },
+    /// A data set with no samples.
+    Empty {
+        /// Which set.
+        set: &'static str,
+    },
+}
+
+impl core::fmt::Display for TrainError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TrainError::BatchSize => write!(f, "batch_size must be at least 1"),
+            TrainError::Steps { k, steps } => {
+                write!(
+                    f,
+                    "Steps::LastK({k}) needs 1 <= k <= {steps} (the sequence length)"
+                )
+            }
+            TrainError::Targets {
+                set,
+                samples,
+                expected,
+                found,
+            } => write!(
+                f,
+                "the {set} set has {samples} samples and {found} targets; expected {expected}"
+            ),
+            TrainError::Empty { set } => write!(f, "the {set} set is empty"),
+        }
+    }
+}
+
+impl std::error::Error for TrainError {}
+
+fn check_steps(steps: Steps, n: usize) -> Result<usize, TrainError> {
+    match steps {
+        Steps::LastK(k) if k == 0 || k > n => Err(TrainError::Steps { k, steps: n }),
+        s => Ok(s.count(n)),
+    }
+}
+
+fn check_set<M: Model, const N: usize>(
+    set: &'static str,
+    d: &Dataset<'_, M, N>,
+    k: usize,
+) -> Result<(), TrainError> {
+    if d.is_empty() {
+        return Err(TrainError::Empty { set });
+    }
+    if d.targets.len() != d.len() * k {
+        return Err(TrainError::Targets {
+            set,
+            samples: d.len(),
+            expected: d.len() * k,
+            found: d.targets.len(),
+        });
+    }
+    Ok(())
+}
+
 /// Per-epoch losses, as Keras's `History.history`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
@@ -181,8 +263,9 @@ pub fn evaluate<M: Model + Sync, const N: usize>(
     steps: Steps,
     loss: Loss,
     threads_req: usize,
-) -> f64 {
-    let k = steps.count(N);
+) -> Result<f64, TrainError> {
+    let k = check_steps(steps, N)?;
+    check_set("evaluation", &data, k)?;
     let nt = threads(threads_req).min(data.len().max(1));
     let chunk = data.len().div_ceil(nt).max(1);
     let total: f64 = std::thread::scope(|s| {
@@ -206,29 +289,31 @@ pub fn evaluate<M: Model + Sync, const N: usize>(
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).sum()
     });
-    total / data.len().max(1) as f64
+    Ok(total / data.len() as f64)
 }
 
 /// Mini-batch training with validation, early stopping and progress, on all cores.
 ///
-/// Each batch's gradient is the mean over its sequences (computed in parallel, one tape per
-/// worker, no allocation per step), then one optimizer step; exactly Keras's `fit` with
-/// `shuffle=True`.
+/// Each batch's gradient is the mean over its sequences (computed in parallel: one tape and
+/// one gradient accumulator per worker, allocated once per call; the steps themselves
+/// allocate nothing), then one optimizer step, as Keras's `fit` with `shuffle=True`. The
+/// reported epoch loss is the mean of the batch losses. Arguments are checked first; a bad one
+/// is a [`TrainError`].
 pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
     model: &mut M,
     opt: &mut O,
     train: Dataset<'_, M, N>,
     valid: Option<Dataset<'_, M, N>>,
     cfg: &FitConfig,
-) -> History {
-    let k = cfg.steps.count(N);
-    assert_eq!(
-        train.targets.len(),
-        train.len() * k,
-        "fit: {} targets for {} samples x {k}",
-        train.targets.len(),
-        train.len()
-    );
+) -> Result<History, TrainError> {
+    if cfg.batch_size == 0 {
+        return Err(TrainError::BatchSize);
+    }
+    let k = check_steps(cfg.steps, N)?;
+    check_set("training", &train, k)?;
+    if let Some(v) = &valid {
+        check_set("validation", v, k)?;
+    }
     let nt = threads(cfg.threads).min(cfg.batch_size).max(1);
     let mut workers: Vec<Worker<M, N>> = (0..nt).map(|_| Worker::new()).collect();
     let mut order: Vec<usize> = (0..train.len()).collect();
@@ -305,7 +390,7 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
         let mut line = std::format!("Epoch {}/{}: loss {:.5}", epoch + 1, cfg.epochs, loss);
         let mut stop = false;
         if let Some(v) = valid {
-            let vl = evaluate(model, v, cfg.steps, cfg.loss, cfg.threads);
+            let vl = evaluate(model, v, cfg.steps, cfg.loss, cfg.threads)?;
             hist.val_loss.push(vl);
             line += &std::format!(" - val_loss {vl:.5}");
             if vl < best_val {
@@ -338,7 +423,7 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
             break;
         }
     }
-    hist
+    Ok(hist)
 }
 
 /// Convenience for examples: a target vector of width 1.
