@@ -251,7 +251,8 @@ pub trait Model: Sized {
         grads: &mut Self,
         mut dxs: Option<&mut [Self::Input; N]>,
     ) {
-        let mut ds = zero_like_state::<Self>();
+        // The state gradient has the state's shape and starts at zero.
+        let mut ds = Self::zero_state();
         for t in (0..N).rev() {
             let dx = self.backward_step(&tape.caches[t], &dys[t], wrt_logits, &mut ds, grads);
             if let Some(d) = dxs.as_deref_mut() {
@@ -270,11 +271,6 @@ pub trait Model: Sized {
             core::mem::size_of::<Self::Scalar>(),
         )
     }
-}
-
-/// The gradient of a state starts at zero, like the state itself.
-fn zero_like_state<M: Model>() -> M::State {
-    M::zero_state()
 }
 
 /// Default `(prefix, suffix)` of a layer's tensor names.
