@@ -110,7 +110,10 @@ impl File<'_> {
                 fmt_shape(shape)
             ));
         }
-        let d: Vec<f64> = convert(name, &v)?.into_iter().map(|x| round(x, self.f32)).collect();
+        let d: Vec<f64> = convert(name, &v)?
+            .into_iter()
+            .map(|x| round(x, self.f32))
+            .collect();
         if let Some(i) = d.iter().position(|x| !x.is_finite()) {
             return Err(format!(
                 "{}: tensor `{name}` holds a NaN or infinity at flat index {i}",
@@ -135,7 +138,11 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
     })?;
     let st = SafeTensors::deserialize(&bytes)
         .map_err(|e| err(format!("{shown}: not a valid safetensors file: {e}")))?;
-    let file = File { st, path: &shown, f32 };
+    let file = File {
+        st,
+        path: &shown,
+        f32,
+    };
     let mut used = Vec::new();
     let mut out = Vec::new();
     for (l, layer) in layers.iter().enumerate() {
@@ -373,20 +380,33 @@ mod tests {
     #[test]
     fn a_value_beyond_f32_is_a_compile_error_not_a_panic() {
         use safetensors::tensor::TensorView;
-        let w: Vec<u8> = [1e300f64, 0.5].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let w: Vec<u8> = [1e300f64, 0.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         let b: Vec<u8> = 0.25f64.to_le_bytes().to_vec();
         let views = vec![
-            ("dense/kernel".to_string(), TensorView::new(Dtype::F64, vec![2, 1], &w).unwrap()),
-            ("dense/bias".to_string(), TensorView::new(Dtype::F64, vec![1], &b).unwrap()),
+            (
+                "dense/kernel".to_string(),
+                TensorView::new(Dtype::F64, vec![2, 1], &w).unwrap(),
+            ),
+            (
+                "dense/bias".to_string(),
+                TensorView::new(Dtype::F64, vec![1], &b).unwrap(),
+            ),
         ];
         let bytes = safetensors::serialize(views, None).unwrap();
-        let path = std::env::temp_dir().join(format!("rnn-macros-big-{}.safetensors", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("rnn-macros-big-{}.safetensors", std::process::id()));
         std::fs::write(&path, bytes).unwrap();
         let def: ModelDef = syn::parse_str("struct M { dense(2, 1) }").unwrap();
         let m = crate::model::validate(&def).unwrap();
         let lit = LitStr::new(path.to_str().unwrap(), proc_macro2::Span::call_site());
         let e = load(&m.layers, &lit, false, true).unwrap_err().to_string();
-        assert!(e.contains("tensor `dense/kernel` holds a NaN or infinity at flat index 0"), "{e}");
+        assert!(
+            e.contains("tensor `dense/kernel` holds a NaN or infinity at flat index 0"),
+            "{e}"
+        );
         // In an f64 model the same file is fine.
         assert!(load(&m.layers, &lit, false, false).is_ok());
         let _ = std::fs::remove_file(path);

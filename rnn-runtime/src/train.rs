@@ -332,35 +332,39 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
             let scale = M::Scalar::from_f64(1.0 / batch.len() as f64);
             let per = batch.len().div_ceil(nt);
             let m: &M = model;
-            let losses: Vec<f64> = std::thread::scope(|s| {
-                let hs: Vec<_> = workers
-                    .iter_mut()
-                    .zip(batch.chunks(per))
-                    .map(|(w, idx)| {
-                        s.spawn(move || {
-                            let mut l = 0.0;
-                            for &i in idx {
-                                let t = &train.targets[i * k..(i + 1) * k];
-                                l += accumulate(
-                                    m,
-                                    &train.inputs[i],
-                                    t,
-                                    cfg.steps,
-                                    cfg.loss,
-                                    scale,
-                                    &mut w.tape,
-                                    &mut w.dys,
-                                    &mut w.grads,
-                                )
-                                .to_f64();
-                            }
-                            l
-                        })
-                    })
-                    .collect();
-                hs.into_iter().map(|h| h.join().unwrap()).collect()
-            });
-            let batch_loss = losses.iter().sum::<f64>() / batch.len() as f64;
+            let run = |w: &mut Worker<M, N>, idx: &[usize]| {
+                let mut l = 0.0;
+                for &i in idx {
+                    let t = &train.targets[i * k..(i + 1) * k];
+                    l += accumulate(
+                        m,
+                        &train.inputs[i],
+                        t,
+                        cfg.steps,
+                        cfg.loss,
+                        scale,
+                        &mut w.tape,
+                        &mut w.dys,
+                        &mut w.grads,
+                    )
+                    .to_f64();
+                }
+                l
+            };
+            // One worker: this thread, no spawn and no allocation per batch.
+            let batch_loss_sum: f64 = if nt == 1 {
+                run(&mut workers[0], batch)
+            } else {
+                std::thread::scope(|s| {
+                    let hs: Vec<_> = workers
+                        .iter_mut()
+                        .zip(batch.chunks(per))
+                        .map(|(w, idx)| s.spawn(move || run(w, idx)))
+                        .collect();
+                    hs.into_iter().map(|h| h.join().unwrap()).sum()
+                })
+            };
+            let batch_loss = batch_loss_sum / batch.len() as f64;
             epoch_loss += batch_loss;
             let (first, rest) = workers.split_at_mut(1);
             for w in rest.iter_mut() {
