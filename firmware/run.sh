@@ -30,7 +30,7 @@ if ! command -v qemu-system-arm >/dev/null 2>&1; then
     echo "run.sh: qemu-system-arm not found; run: bash firmware/install-qemu.sh" >&2
     exit 1
 fi
-if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx "$TARGET"; then
+if command -v rustup >/dev/null 2>&1 && ! grep -qx "$TARGET" <<<"$(rustup target list --installed)"; then
     rustup target add "$TARGET"
 fi
 
@@ -63,7 +63,8 @@ echo "== 3. no allocator"
 # The first tool that reads the ARM ELF (it must list cortex-m-rt's Reset symbol).
 NM=""
 for t in rust-nm llvm-nm arm-none-eabi-nm nm; do
-    if command -v "$t" >/dev/null 2>&1 && "$t" "$RUN/infer.elf" 2>/dev/null | grep -q ' Reset$'; then
+    # (Output captured first: with pipefail, `nm | grep -q` fails when grep exits early.)
+    if command -v "$t" >/dev/null 2>&1 && grep -q ' Reset$' <<<"$("$t" "$RUN/infer.elf" 2>/dev/null || true)"; then
         NM="$t"
         break
     fi
@@ -85,7 +86,7 @@ done
 echo "== 3b. no software f64 in the inference firmware (f32 activations, no libm f64 path)"
 F64_SYMS='__aeabi_d(add|sub|mul|div|cmp)|__(add|sub|mul|div)df3'
 for b in infer infer-no-float-print; do
-    if "$NM" "$RUN/$b.elf" | grep -Eq "$F64_SYMS"; then
+    if grep -Eq "$F64_SYMS" <<<"$("$NM" "$RUN/$b.elf")"; then
         echo "$b: SOFTWARE F64 FOUND:"
         "$NM" "$RUN/$b.elf" | grep -E "$F64_SYMS"
         fail=1
@@ -98,7 +99,7 @@ done
 echo "== 4. sizes (bytes)"
 SIZE=""
 for t in rust-size llvm-size arm-none-eabi-size size; do
-    if command -v "$t" >/dev/null 2>&1 && "$t" -A "$RUN/infer.elf" 2>/dev/null | grep -q '^\.text'; then
+    if command -v "$t" >/dev/null 2>&1 && grep -q '^\.text' <<<"$("$t" -A "$RUN/infer.elf" 2>/dev/null || true)"; then
         SIZE="$t"
         break
     fi
