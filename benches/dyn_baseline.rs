@@ -97,4 +97,14 @@ impl DynCard {
         s.h2 = zg.component_mul(&s.h2) + (DVector::from_element(h, 1.0) - &zg).component_mul(&n);
         &self.dense.w * &s.h2 + &self.dense.b
     }
+
+    /// A whole sequence from the zero state; the last step's output.
+    pub fn forward_last(&self, xs: &[DVector<f32>]) -> f32 {
+        let mut s = self.zero_state();
+        let mut last = 0.0;
+        for x in xs {
+            last = self.step(&mut s, x)[0];
+        }
+        last
+    }
 }

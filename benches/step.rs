@@ -75,14 +75,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| exact.forward(black_box(&xs)))
     });
     g.bench_function("nalgebra DMatrix", |b| {
-        b.iter(|| {
-            let mut s = dynm.zero_state();
-            let mut last = 0.0;
-            for x in &dxs {
-                last = dynm.step(&mut s, black_box(x))[0];
-            }
-            last
-        })
+        b.iter(|| dynm.forward_last(black_box(&dxs)))
     });
     g.finish();
 }

@@ -261,14 +261,7 @@ fn bench(c: &mut Criterion) {
     }
     candle_threads(false, &env_threads);
     g.bench_function("nalgebra_dmatrix", |b| {
-        b.iter(|| {
-            let mut s = dynm.zero_state();
-            let mut last = 0.0;
-            for x in &dxs {
-                last = dynm.step(&mut s, black_box(x))[0];
-            }
-            last
-        })
+        b.iter(|| dynm.forward_last(black_box(&dxs)))
     });
     g.finish();
 }
