@@ -148,3 +148,63 @@ fn loading_with_the_wrong_number_of_names_or_layers_is_an_error() {
     );
     assert_eq!(m, Card::zeros());
 }
+
+rnn_model! {
+    /// Sizes that are not multiples of the vector width, and a block remainder (4 * 20 = 80 rows).
+    struct Ragged { lstm(7, 20) -> gru(13, reset_after = false) -> rnn(5) -> dense(3, activation = softmax) }
+}
+
+/// The run-time SIMD dispatch (`rnn::simd::widest`) changes speed, never values: `step` (which
+/// runs the code compiled for AVX-512F or AVX2 when this CPU has them) equals, bit for bit, the
+/// same step compiled for the build's baseline target (`raw_step`, called directly). Backward
+/// too. On a CPU without AVX2 both sides run the same code and the test still holds.
+#[test]
+fn simd_dispatch_is_bit_identical() {
+    fn check<M: Model<Scalar = f32>>(seed: u64) {
+        let m = M::init(seed);
+        let mut rng = rnn::Rng::new(seed + 1);
+        let xs: [M::Input; 12] = core::array::from_fn(|_| {
+            let mut x = M::zero_input();
+            x.as_mut()
+                .iter_mut()
+                .for_each(|v| *v = rng.uniform_in(-2.0, 2.0) as f32);
+            x
+        });
+        let (mut a, mut b) = (M::zero_state(), M::zero_state());
+        for x in &xs {
+            let ya = m.step(&mut a, x);
+            let yb = m.raw_step(&mut b, x);
+            let bits = |y: &M::Output| y.as_ref().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&ya), bits(&yb), "{}: dispatched step differs", M::NAME);
+        }
+        // Backward: dispatched sequence backward vs the baseline per-step backward.
+        let mut tape = rnn::Tape::<M, 12>::new();
+        m.forward_train(&xs, &mut tape);
+        let dys: [M::Output; 12] = core::array::from_fn(|t| {
+            let mut d = M::zero_output();
+            d.as_mut()
+                .iter_mut()
+                .enumerate()
+                .for_each(|(k, v)| *v = 0.1 * (t + k) as f32 - 0.5);
+            d
+        });
+        let (mut ga, mut gb) = (M::zeros(), M::zeros());
+        m.backward(&tape, &dys, false, &mut ga, None);
+        let mut ds = M::zero_state();
+        m.raw_backward(&tape.caches, &dys, false, &mut ds, &mut gb, None);
+        for k in 0..M::TENSORS {
+            let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(ga.tensor(k)),
+                bits(gb.tensor(k)),
+                "{}: gradient {k}",
+                M::NAME
+            );
+        }
+    }
+    println!("dispatch on this machine: {}", rnn::simd::widest_name());
+    check::<Card>(5);
+    check::<Lstm16>(6);
+    check::<GruBefore>(7);
+    check::<Ragged>(8);
+}

@@ -41,6 +41,7 @@ pub fn model(m: &Model) -> TokenStream {
     let mut step = Vec::new();
     let mut step_train = Vec::new();
     let mut backward = Vec::new();
+    let mut transposes = Vec::new();
     let mut infos = Vec::new();
     let mut tensor_arms = Vec::new();
     let mut tensor_mut_arms = Vec::new();
@@ -103,13 +104,15 @@ pub fn model(m: &Model) -> TokenStream {
             quote!(&#p)
         };
         let out = format_ident!("a{}", idx);
+        let trf = format_ident!("tr_{}", f);
+        transposes.push(quote! { let #trf = self.#f.transposed(); });
         if let Some(sty) = &sty {
             state_fields.push(quote! { #[doc = #doc] pub #f: #sty });
             state_zeros.push(quote! { #f: <#sty>::zeros() });
             step.push(quote! { let #out = self.#f.step::<#math>(&mut state.#f, #input); });
             step_train.push(quote! { let #out = self.#f.step_train::<#math>(&mut state.#f, #input, &mut cache.#f); });
             backward.push(
-                quote! { let d = self.#f.backward(&cache.#f, &d, &mut dstate.#f, &mut grads.#f); },
+                quote! { let d = self.#f.backward(&#trf, &cache.#f, &d, &mut dstate.#f, &mut grads.#f); },
             );
         } else {
             step.push(quote! { let #out = self.#f.forward::<#math>(#input); });
@@ -120,7 +123,9 @@ pub fn model(m: &Model) -> TokenStream {
             } else {
                 quote!(false)
             };
-            backward.push(quote! { let d = self.#f.backward(&cache.#f, &d, #wrt, &mut grads.#f); });
+            backward.push(
+                quote! { let d = self.#f.backward(&#trf, &cache.#f, &d, #wrt, &mut grads.#f); },
+            );
         }
         let (kname, class) = (l.keras_name.as_str(), l.kind.keras().1);
         let source = l.source();
@@ -281,31 +286,38 @@ pub fn model(m: &Model) -> TokenStream {
             fn zero_output() -> [#t; #output] {
                 [0.0; #output]
             }
-            #[inline]
-            fn step(&self, state: &mut #state_name, x: &[#t; #input]) -> [#t; #output] {
+            #[inline(always)]
+            fn raw_step(&self, state: &mut #state_name, x: &[#t; #input]) -> [#t; #output] {
                 #(#step)*
                 #last
             }
-            #[inline]
-            fn step_train(&self, state: &mut #state_name, x: &[#t; #input], cache: &mut #cache_name) -> [#t; #output] {
+            #[inline(always)]
+            fn raw_step_train(&self, state: &mut #state_name, x: &[#t; #input], cache: &mut #cache_name) -> [#t; #output] {
                 #(#step_train)*
                 #last
             }
             fn logits(cache: &#cache_name) -> Option<[#t; #output]> {
                 #logits
             }
-            #[inline]
-            fn backward_step(
+            #[inline(always)]
+            fn raw_backward(
                 &self,
-                cache: &#cache_name,
-                dy: &[#t; #output],
+                caches: &[#cache_name],
+                dys: &[[#t; #output]],
                 wrt_logits: bool,
                 dstate: &mut #state_name,
                 grads: &mut Self,
-            ) -> [#t; #input] {
-                let d = *dy;
-                #(#rev_backward)*
-                d
+                mut dxs: Option<&mut [[#t; #input]]>,
+            ) {
+                #(#transposes)*
+                for t in (0..caches.len().min(dys.len())).rev() {
+                    let cache = &caches[t];
+                    let d = dys[t];
+                    #(#rev_backward)*
+                    if let Some(dx) = dxs.as_deref_mut() {
+                        dx[t] = d;
+                    }
+                }
             }
             fn tensor(&self, k: usize) -> &[#t] {
                 match k {

@@ -10,52 +10,115 @@ use crate::real::Real;
 use nalgebra::SMatrix;
 
 /// Rows per register block: 16 f32 lanes are four SSE, two AVX or one AVX-512 register.
-const BLOCK: usize = 16;
+const BLOCK: usize = 64;
 
 /// `out += W x` for `W: R x C`.
 ///
-/// Register-blocked: for each block of `BLOCK` (16) rows, two local accumulators walk all columns
-/// (`acc += W[block, j] * x[j]`, an axpy on contiguous memory), so the partial sums stay in
-/// registers even with SSE2's 16 and the dependency chain is halved.
+/// Register-blocked: for each block of at most `BLOCK` rows (all rows at once when `R <=
+/// BLOCK`), two local accumulators walk all columns (`acc += W[block, j] * x[j]`, an axpy on
+/// contiguous memory), so the partial sums stay in registers and two dependency chains per
+/// vector are in flight. Each row's sum is computed in the same order whatever the vector width,
+/// so results do not depend on the instruction set.
 #[inline(always)]
 pub fn gemv_acc<T: Real, const R: usize, const C: usize>(
     out: &mut [T; R],
     w: &SMatrix<T, R, C>,
     x: &[T; C],
 ) {
-    let cols = &w.data.0;
-    let mut r0 = 0;
-    while r0 + BLOCK <= R {
-        // Plain zero-initialised locals (not `array::from_fn`, which is not always inlined).
-        let mut a0 = [T::ZERO; BLOCK];
-        let mut a1 = [T::ZERO; BLOCK];
-        let mut j = 0;
-        while j + 2 <= C {
-            let (x0, x1) = (x[j], x[j + 1]);
-            let (c0, c1) = (&cols[j][r0..r0 + BLOCK], &cols[j + 1][r0..r0 + BLOCK]);
-            for r in 0..BLOCK {
-                a0[r] = c0[r].fmadd(x0, a0[r]);
-                a1[r] = c1[r].fmadd(x1, a1[r]);
-            }
-            j += 2;
+    if R <= BLOCK {
+        gemv_rows::<T, R, C, R>(out, w, 0, x);
+    } else {
+        let mut r0 = 0;
+        while r0 + BLOCK <= R {
+            gemv_rows::<T, R, C, BLOCK>(out, w, r0, x);
+            r0 += BLOCK;
         }
-        if j < C {
-            let c0 = &cols[j][r0..r0 + BLOCK];
-            for r in 0..BLOCK {
-                a0[r] = c0[r].fmadd(x[j], a0[r]);
+        if r0 < R {
+            for (col, &xj) in w.data.0.iter().zip(x.iter()) {
+                for r in r0..R {
+                    out[r] = col[r].fmadd(xj, out[r]);
+                }
             }
         }
-        for r in 0..BLOCK {
-            out[r0 + r] += a0[r] + a1[r];
-        }
-        r0 += BLOCK;
     }
-    if r0 < R {
-        for (col, &xj) in cols.iter().zip(x.iter()) {
-            for r in r0..R {
-                out[r] = col[r].fmadd(xj, out[r]);
-            }
+}
+
+/// `out[r0 .. r0 + B] += W[r0 .. r0 + B, :] x` with two accumulators (even and odd columns).
+#[inline(always)]
+fn gemv_rows<T: Real, const R: usize, const C: usize, const B: usize>(
+    out: &mut [T; R],
+    w: &SMatrix<T, R, C>,
+    r0: usize,
+    x: &[T; C],
+) {
+    let cols = &w.data.0;
+    // Plain zero-initialised locals (not `array::from_fn`, which is not always inlined).
+    let mut a0 = [T::ZERO; B];
+    let mut a1 = [T::ZERO; B];
+    let mut j = 0;
+    while j + 2 <= C {
+        let (x0, x1) = (x[j], x[j + 1]);
+        let c0: &[T; B] = cols[j][r0..r0 + B].try_into().unwrap();
+        let c1: &[T; B] = cols[j + 1][r0..r0 + B].try_into().unwrap();
+        for r in 0..B {
+            a0[r] = c0[r].fmadd(x0, a0[r]);
+            a1[r] = c1[r].fmadd(x1, a1[r]);
         }
+        j += 2;
+    }
+    if j < C {
+        let c0: &[T; B] = cols[j][r0..r0 + B].try_into().unwrap();
+        for r in 0..B {
+            a0[r] = c0[r].fmadd(x[j], a0[r]);
+        }
+    }
+    let o: &mut [T; B] = (&mut out[r0..r0 + B]).try_into().unwrap();
+    for r in 0..B {
+        o[r] += a0[r] + a1[r];
+    }
+}
+
+/// `W^T` as a new column-major matrix (the backward pass's products `W^T v` then walk
+/// contiguous columns, like [`gemv_acc`], instead of reducing dot products horizontally).
+#[inline(always)]
+pub fn transpose<T: Real, const R: usize, const C: usize>(
+    w: &SMatrix<T, R, C>,
+) -> SMatrix<T, C, R> {
+    let mut t = zm::<T, C, R>();
+    for (c, col) in w.data.0.iter().enumerate() {
+        for (r, &v) in col.iter().enumerate() {
+            t.data.0[r][c] = v;
+        }
+    }
+    t
+}
+
+/// `out += W[:, col0 .. col0 + N] v` for a block of `N` columns of `W: R x C`.
+#[inline(always)]
+pub fn gemv_cols_acc<T: Real, const R: usize, const C: usize, const N: usize>(
+    out: &mut [T; R],
+    w: &SMatrix<T, R, C>,
+    col0: usize,
+    v: &[T; N],
+) {
+    let cols: &[[T; R]; N] = w.data.0[col0..col0 + N].try_into().unwrap();
+    let mut a0 = [T::ZERO; R];
+    let mut a1 = [T::ZERO; R];
+    let mut j = 0;
+    while j + 2 <= N {
+        for r in 0..R {
+            a0[r] = cols[j][r].fmadd(v[j], a0[r]);
+            a1[r] = cols[j + 1][r].fmadd(v[j + 1], a1[r]);
+        }
+        j += 2;
+    }
+    if j < N {
+        for r in 0..R {
+            a0[r] = cols[j][r].fmadd(v[j], a0[r]);
+        }
+    }
+    for r in 0..R {
+        out[r] += a0[r] + a1[r];
     }
 }
 

@@ -35,6 +35,7 @@ pub mod optim;
 pub mod plot;
 pub mod real;
 pub mod rng;
+pub mod simd;
 #[cfg(feature = "std")]
 pub mod train;
 

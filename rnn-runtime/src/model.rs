@@ -94,29 +94,33 @@ pub trait Model: Sized {
     /// A zero output vector.
     fn zero_output() -> Self::Output;
 
-    /// Runs one time step, carrying `state`: the real-time entry point.
-    fn step(&self, state: &mut Self::State, x: &Self::Input) -> Self::Output;
-    /// [`step`](Self::step), recording the step into `cache` for the backward pass.
-    fn step_train(
+    /// One time step of every layer, written by the macro. Call [`step`](Self::step), which
+    /// runs this with the host's widest vectors ([`crate::simd::widest`]).
+    #[doc(hidden)]
+    fn raw_step(&self, state: &mut Self::State, x: &Self::Input) -> Self::Output;
+    /// One recorded time step, written by the macro; see [`step_train`](Self::step_train).
+    #[doc(hidden)]
+    fn raw_step_train(
         &self,
         state: &mut Self::State,
         x: &Self::Input,
         cache: &mut Self::Cache,
     ) -> Self::Output;
-    /// The final dense layer's pre-activation recorded in `cache`, if the last layer is dense.
-    fn logits(cache: &Self::Cache) -> Option<Self::Output>;
-    /// Backward through one step of every layer: adds parameter gradients into `grads`, updates
-    /// `dstate` (in: gradient w.r.t. this step's output state; out: w.r.t. the previous one) and
-    /// returns the input gradient. `dy` is w.r.t. the output, or w.r.t. the final dense layer's
-    /// pre-activation when `wrt_logits`.
-    fn backward_step(
+    /// Backward through the recorded steps `caches` (last to first), written by the macro;
+    /// see [`backward`](Self::backward). Transposes the weights once per call.
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    fn raw_backward(
         &self,
-        cache: &Self::Cache,
-        dy: &Self::Output,
+        caches: &[Self::Cache],
+        dys: &[Self::Output],
         wrt_logits: bool,
         dstate: &mut Self::State,
         grads: &mut Self,
-    ) -> Self::Input;
+        dxs: Option<&mut [Self::Input]>,
+    );
+    /// The final dense layer's pre-activation recorded in `cache`, if the last layer is dense.
+    fn logits(cache: &Self::Cache) -> Option<Self::Output>;
 
     /// Parameter tensor `k` (Keras layout, row-major), `k < TENSORS`.
     fn tensor(&self, k: usize) -> &[Self::Scalar];
@@ -145,6 +149,59 @@ pub trait Model: Sized {
     ) -> Result<(), WeightError>;
 
     // ---- provided -------------------------------------------------------------------------
+
+    /// Runs one time step, carrying `state`: the real-time entry point.
+    #[inline]
+    fn step(&self, state: &mut Self::State, x: &Self::Input) -> Self::Output {
+        crate::simd::widest(
+            #[inline(always)]
+            || self.raw_step(state, x),
+        )
+    }
+
+    /// [`step`](Self::step), recording the step into `cache` for the backward pass.
+    #[inline]
+    fn step_train(
+        &self,
+        state: &mut Self::State,
+        x: &Self::Input,
+        cache: &mut Self::Cache,
+    ) -> Self::Output {
+        crate::simd::widest(
+            #[inline(always)]
+            || self.raw_step_train(state, x, cache),
+        )
+    }
+
+    /// Backward through one step of every layer: adds parameter gradients into `grads`, updates
+    /// `dstate` (in: gradient w.r.t. this step's output state; out: w.r.t. the previous one) and
+    /// returns the input gradient. `dy` is w.r.t. the output, or w.r.t. the final dense layer's
+    /// pre-activation when `wrt_logits`.
+    #[inline]
+    fn backward_step(
+        &self,
+        cache: &Self::Cache,
+        dy: &Self::Output,
+        wrt_logits: bool,
+        dstate: &mut Self::State,
+        grads: &mut Self,
+    ) -> Self::Input {
+        let mut dx = [Self::zero_input()];
+        crate::simd::widest(
+            #[inline(always)]
+            || {
+                self.raw_backward(
+                    core::slice::from_ref(cache),
+                    core::slice::from_ref(dy),
+                    wrt_logits,
+                    dstate,
+                    grads,
+                    Some(&mut dx),
+                )
+            },
+        );
+        dx[0]
+    }
 
     /// Loads every layer with the default names: Keras `"{layer}/kernel"`, ...; PyTorch
     /// `"{layer}.weight_ih_l0"`, ..., where `{layer}` is Keras's automatic layer name
@@ -210,9 +267,14 @@ pub trait Model: Sized {
     fn forward_last<const N: usize>(&self, xs: &[Self::Input; N]) -> Self::Output {
         let mut s = Self::zero_state();
         let mut y = Self::zero_output();
-        for x in xs {
-            y = self.step(&mut s, x);
-        }
+        crate::simd::widest(
+            #[inline(always)]
+            || {
+                for x in xs {
+                    y = self.raw_step(&mut s, x);
+                }
+            },
+        );
         y
     }
 
@@ -220,9 +282,14 @@ pub trait Model: Sized {
     /// slices hold).
     fn forward_slice(&self, xs: &[Self::Input], out: &mut [Self::Output]) {
         let mut s = Self::zero_state();
-        for (o, x) in out.iter_mut().zip(xs) {
-            *o = self.step(&mut s, x);
-        }
+        crate::simd::widest(
+            #[inline(always)]
+            || {
+                for (o, x) in out.iter_mut().zip(xs) {
+                    *o = self.raw_step(&mut s, x);
+                }
+            },
+        );
     }
 
     /// Forward over a sequence, recording it on `tape` for [`backward`](Self::backward).
@@ -232,9 +299,14 @@ pub trait Model: Sized {
         tape: &'t mut Tape<Self, N>,
     ) -> &'t [Self::Output; N] {
         let mut s = Self::zero_state();
-        for t in 0..N {
-            tape.outputs[t] = self.step_train(&mut s, &xs[t], &mut tape.caches[t]);
-        }
+        crate::simd::widest(
+            #[inline(always)]
+            || {
+                for t in 0..N {
+                    tape.outputs[t] = self.raw_step_train(&mut s, &xs[t], &mut tape.caches[t]);
+                }
+            },
+        );
         &tape.outputs
     }
 
@@ -249,16 +321,23 @@ pub trait Model: Sized {
         dys: &[Self::Output; N],
         wrt_logits: bool,
         grads: &mut Self,
-        mut dxs: Option<&mut [Self::Input; N]>,
+        dxs: Option<&mut [Self::Input; N]>,
     ) {
         // The state gradient has the state's shape and starts at zero.
         let mut ds = Self::zero_state();
-        for t in (0..N).rev() {
-            let dx = self.backward_step(&tape.caches[t], &dys[t], wrt_logits, &mut ds, grads);
-            if let Some(d) = dxs.as_deref_mut() {
-                d[t] = dx;
-            }
-        }
+        crate::simd::widest(
+            #[inline(always)]
+            || {
+                self.raw_backward(
+                    &tape.caches,
+                    dys,
+                    wrt_logits,
+                    &mut ds,
+                    grads,
+                    dxs.map(|d| &mut d[..]),
+                )
+            },
+        );
     }
 
     /// A Keras-like table of the layers, output shapes and parameter counts.

@@ -4,7 +4,7 @@ use super::{export_keras, load_keras, Layer};
 use crate::activation::Activation;
 use crate::init::glorot_uniform;
 use crate::io::{fetch, Layout, Shape, Sink, TensorName, WeightError, WeightSource};
-use crate::kernels::{add_assign, gemv_acc, gemv_t_acc, ger_acc};
+use crate::kernels::{add_assign, gemv_acc, gemv_t_acc, ger_acc, transpose};
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -69,7 +69,7 @@ impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
     }
 
     /// `act(W x + b)`.
-    #[inline]
+    #[inline(always)]
     pub fn forward<M: Math>(&self, x: &[T; I]) -> [T; O] {
         let mut y = self.pre(x);
         self.activation.apply::<M, T>(&mut y);
@@ -77,7 +77,7 @@ impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
     }
 
     /// [`forward`](Self::forward) recording what [`backward`](Self::backward) needs.
-    #[inline]
+    #[inline(always)]
     pub fn forward_train<M: Math>(&self, x: &[T; I], cache: &mut DenseCache<T, I, O>) -> [T; O] {
         cache.x = *x;
         cache.z = self.pre(x);
@@ -87,11 +87,18 @@ impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
         y
     }
 
+    /// The transposed kernel [`backward`](Self::backward) takes.
+    #[inline(always)]
+    pub fn transposed(&self) -> SMatrix<T, I, O> {
+        transpose(&self.kernel)
+    }
+
     /// Backward: `dy` is the gradient w.r.t. the output `y`, or w.r.t. the pre-activation `z`
     /// when `wrt_logits` (the exact form losses use after sigmoid and softmax).
-    #[inline]
+    #[inline(always)]
     pub fn backward(
         &self,
+        tr: &SMatrix<T, I, O>,
         cache: &DenseCache<T, I, O>,
         dy: &[T; O],
         wrt_logits: bool,
@@ -104,7 +111,11 @@ impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
         ger_acc(&mut grad.kernel, &dz, &cache.x);
         add_assign(grad.bias.as_mut_slice(), &dz);
         let mut dx = [T::ZERO; I];
-        gemv_t_acc(&mut dx, &self.kernel, &dz);
+        if O < 8 {
+            gemv_t_acc(&mut dx, &self.kernel, &dz);
+        } else {
+            gemv_acc(&mut dx, tr, &dz);
+        }
         dx
     }
 }

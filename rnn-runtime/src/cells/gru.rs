@@ -1,11 +1,9 @@
 //! Gated recurrent unit, as Keras `GRU` (both `reset_after` variants) and PyTorch `nn.GRU`.
 
-use super::{export_keras, load_keras, Layer, TorchRecurrent};
+use super::{export_keras, load_keras, Layer, TorchRecurrent, Transposed};
 use crate::init::{glorot_uniform, orthogonal};
 use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
-use crate::kernels::{
-    add_assign, gemv_acc, gemv_block_acc, gemv_t_acc, gemv_t_block_acc, ger_acc, ger_block_acc,
-};
+use crate::kernels::{add_assign, gemv_acc, gemv_block_acc, gemv_cols_acc, ger_acc, ger_block_acc};
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -127,7 +125,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
     }
 
     /// One time step: updates `state` and returns the output `h`.
-    #[inline]
+    #[inline(always)]
     pub fn step<M: Math>(&self, state: &mut GruState<T, H>, x: &[T; I]) -> [T; H] {
         let (g, _) = self.gates::<M>(x, &state.h);
         for k in 0..H {
@@ -138,7 +136,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
     }
 
     /// [`step`](Self::step) that also records what [`backward`](Self::backward) needs.
-    #[inline]
+    #[inline(always)]
     pub fn step_train<M: Math>(
         &self,
         state: &mut GruState<T, H>,
@@ -157,10 +155,17 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
         state.h
     }
 
+    /// The transposed weights [`backward`](Self::backward) takes.
+    #[inline(always)]
+    pub fn transposed(&self) -> Transposed<T, I, H, G> {
+        Transposed::of(&self.kernel, &self.recurrent_kernel)
+    }
+
     /// Backward through one step; see [`crate::LstmCell::backward`] for the conventions.
-    #[inline]
+    #[inline(always)]
     pub fn backward(
         &self,
+        tr: &Transposed<T, I, H, G>,
         cache: &GruCache<T, I, H, G>,
         dh: &[T; H],
         dstate: &mut GruState<T, H>,
@@ -196,12 +201,12 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
             let (b0, b1) = grad.bias.as_mut_slice().split_at_mut(G);
             add_assign(b0, &dxz);
             add_assign(b1, &dhz);
-            gemv_t_acc(&mut dh_prev, &self.recurrent_kernel, &dhz);
+            gemv_acc(&mut dh_prev, &tr.recurrent_t, &dhz);
         } else {
             let mut dan = [T::ZERO; H];
             dan.copy_from_slice(&dxz[2 * H..]);
             let mut drh = [T::ZERO; H];
-            gemv_t_block_acc(&mut drh, &self.recurrent_kernel, 2 * H, &dan);
+            gemv_cols_acc(&mut drh, &tr.recurrent_t, 2 * H, &dan);
             for k in 0..H {
                 let (z, r) = (g[k], g[H + k]);
                 let dr = drh[k] * cache.h_prev[k];
@@ -215,10 +220,10 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
             ger_acc(&mut grad.recurrent_kernel, &dhz, &cache.h_prev);
             ger_block_acc(&mut grad.recurrent_kernel, 2 * H, &dan, &cache.aux);
             add_assign(&mut grad.bias.as_mut_slice()[..G], &dxz);
-            gemv_t_acc(&mut dh_prev, &self.recurrent_kernel, &dhz);
+            gemv_acc(&mut dh_prev, &tr.recurrent_t, &dhz);
         }
         let mut dx = [T::ZERO; I];
-        gemv_t_acc(&mut dx, &self.kernel, &dxz);
+        tr.input_grad(&self.kernel, &mut dx, &dxz);
         dstate.h = dh_prev;
         dx
     }

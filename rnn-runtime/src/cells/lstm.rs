@@ -1,9 +1,9 @@
 //! Long short-term memory, as Keras `LSTM` and PyTorch `nn.LSTM` compute it.
 
-use super::{export_keras, load_keras, Layer, TorchRecurrent};
+use super::{export_keras, load_keras, Layer, TorchRecurrent, Transposed};
 use crate::init::{glorot_uniform, orthogonal};
 use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
-use crate::kernels::{add_assign, gemv_acc, gemv_t_acc, ger_acc};
+use crate::kernels::{add_assign, gemv_acc, ger_acc};
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -111,7 +111,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
     }
 
     /// One time step: updates `state` and returns the output `h`.
-    #[inline]
+    #[inline(always)]
     pub fn step<M: Math>(&self, state: &mut LstmState<T, H>, x: &[T; I]) -> [T; H] {
         let g = self.gates::<M>(x, &state.h);
         for k in 0..H {
@@ -124,7 +124,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
     }
 
     /// [`step`](Self::step) that also records what [`backward`](Self::backward) needs.
-    #[inline]
+    #[inline(always)]
     pub fn step_train<M: Math>(
         &self,
         state: &mut LstmState<T, H>,
@@ -146,14 +146,21 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
         state.h
     }
 
+    /// The transposed weights [`backward`](Self::backward) takes.
+    #[inline(always)]
+    pub fn transposed(&self) -> Transposed<T, I, H, G> {
+        Transposed::of(&self.kernel, &self.recurrent_kernel)
+    }
+
     /// Backward through one step.
     ///
     /// `dh` is the loss gradient w.r.t. this step's output; `dstate` carries the gradient w.r.t.
     /// the state from step `t + 1` in, and leaves holding the gradient w.r.t. the state of step
     /// `t - 1`. Parameter gradients are added to `grad`; the input gradient is returned.
-    #[inline]
+    #[inline(always)]
     pub fn backward(
         &self,
+        tr: &Transposed<T, I, H, G>,
         cache: &LstmCache<T, I, H, G>,
         dh: &[T; H],
         dstate: &mut LstmState<T, H>,
@@ -176,9 +183,9 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
         ger_acc(&mut grad.recurrent_kernel, &dz, &cache.h_prev);
         add_assign(grad.bias.as_mut_slice(), &dz);
         let mut dx = [T::ZERO; I];
-        gemv_t_acc(&mut dx, &self.kernel, &dz);
+        tr.input_grad(&self.kernel, &mut dx, &dz);
         dstate.h = [T::ZERO; H];
-        gemv_t_acc(&mut dstate.h, &self.recurrent_kernel, &dz);
+        gemv_acc(&mut dstate.h, &tr.recurrent_t, &dz);
         dx
     }
 }

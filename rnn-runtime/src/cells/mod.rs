@@ -83,6 +83,46 @@ pub use lstm::{LstmCache, LstmCell, LstmState};
 pub use rnn::{RnnCache, RnnCell, RnnState};
 
 use crate::io::{fetch, Layout, Shape, Sink, TensorName, WeightError, WeightSource};
+
+/// A recurrent layer's weight matrices transposed, built once per backward pass
+/// ([`crate::Model::backward`]) so that the products `W^T v` walk contiguous columns.
+#[derive(Clone, Copy, Debug)]
+pub struct Transposed<T: Real, const I: usize, const H: usize, const G: usize> {
+    /// `kernel^T`, `I x G`.
+    pub kernel_t: nalgebra::SMatrix<T, I, G>,
+    /// `recurrent_kernel^T`, `H x G`.
+    pub recurrent_t: nalgebra::SMatrix<T, H, G>,
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize> Transposed<T, I, H, G> {
+    /// Transposes both matrices.
+    #[inline(always)]
+    pub fn of(
+        kernel: &nalgebra::SMatrix<T, G, I>,
+        recurrent_kernel: &nalgebra::SMatrix<T, G, H>,
+    ) -> Self {
+        Transposed {
+            kernel_t: crate::kernels::transpose(kernel),
+            recurrent_t: crate::kernels::transpose(recurrent_kernel),
+        }
+    }
+
+    /// `dx += kernel^T dz` (a dot product per input when the input is narrow).
+    #[inline(always)]
+    pub(crate) fn input_grad(
+        &self,
+        kernel: &nalgebra::SMatrix<T, G, I>,
+        dx: &mut [T; I],
+        dz: &[T; G],
+    ) {
+        if I < 8 {
+            crate::kernels::gemv_t_acc(dx, kernel, dz);
+        } else {
+            crate::kernels::gemv_acc(dx, &self.kernel_t, dz);
+        }
+    }
+}
+
 use crate::real::Real;
 
 /// What every layer offers the generated model: its parameter tensors (Keras names, shapes and

@@ -1,10 +1,10 @@
 //! Fully-connected recurrent layer, as Keras `SimpleRNN` and PyTorch `nn.RNN`.
 
-use super::{export_keras, load_keras, Layer, TorchRecurrent};
+use super::{export_keras, load_keras, Layer, TorchRecurrent, Transposed};
 use crate::activation::Activation;
 use crate::init::{glorot_uniform, orthogonal};
 use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
-use crate::kernels::{add_assign, gemv_acc, gemv_t_acc, ger_acc};
+use crate::kernels::{add_assign, gemv_acc, ger_acc};
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -87,7 +87,7 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
     }
 
     /// One time step.
-    #[inline]
+    #[inline(always)]
     pub fn step<M: Math>(&self, state: &mut RnnState<T, H>, x: &[T; I]) -> [T; H] {
         let mut a = self.pre(x, &state.h);
         self.activation.apply::<M, T>(&mut a);
@@ -96,7 +96,7 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
     }
 
     /// [`step`](Self::step) recording what [`backward`](Self::backward) needs.
-    #[inline]
+    #[inline(always)]
     pub fn step_train<M: Math>(
         &self,
         state: &mut RnnState<T, H>,
@@ -110,10 +110,17 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
         h
     }
 
+    /// The transposed weights [`backward`](Self::backward) takes.
+    #[inline(always)]
+    pub fn transposed(&self) -> Transposed<T, I, H, H> {
+        Transposed::of(&self.kernel, &self.recurrent_kernel)
+    }
+
     /// Backward through one step; see [`crate::LstmCell::backward`] for the conventions.
-    #[inline]
+    #[inline(always)]
     pub fn backward(
         &self,
+        tr: &Transposed<T, I, H, H>,
         cache: &RnnCache<T, I, H>,
         dh: &[T; H],
         dstate: &mut RnnState<T, H>,
@@ -128,9 +135,9 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
         ger_acc(&mut grad.recurrent_kernel, &da, &cache.h_prev);
         add_assign(grad.bias.as_mut_slice(), &da);
         let mut dx = [T::ZERO; I];
-        gemv_t_acc(&mut dx, &self.kernel, &da);
+        tr.input_grad(&self.kernel, &mut dx, &da);
         dstate.h = [T::ZERO; H];
-        gemv_t_acc(&mut dstate.h, &self.recurrent_kernel, &da);
+        gemv_acc(&mut dstate.h, &tr.recurrent_t, &da);
         dx
     }
 
