@@ -191,7 +191,15 @@ fn simd_dispatch_is_bit_identical() {
         let (mut ga, mut gb) = (M::zeros(), M::zeros());
         m.backward(&tape, &dys, false, &mut ga, None);
         let mut ds = M::zero_state();
-        m.raw_backward(&tape.caches, &dys, false, &mut ds, &mut gb, None);
+        m.raw_backward(
+            &m.raw_transposed(),
+            &tape.caches,
+            &dys,
+            false,
+            &mut ds,
+            &mut gb,
+            None,
+        );
         for k in 0..M::TENSORS {
             let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(

@@ -41,7 +41,11 @@ pub fn model(m: &Model) -> TokenStream {
     let mut step = Vec::new();
     let mut step_train = Vec::new();
     let mut backward = Vec::new();
-    let mut transposes = Vec::new();
+    let mut tr_names = Vec::new();
+    let mut pendings = Vec::new();
+    let mut flushes = Vec::new();
+    let mut tr_values = Vec::new();
+    let mut tr_types = Vec::new();
     let mut infos = Vec::new();
     let mut tensor_arms = Vec::new();
     let mut tensor_mut_arms = Vec::new();
@@ -81,6 +85,11 @@ pub fn model(m: &Model) -> TokenStream {
                 quote!(::rnn::DenseCache<#t, #i, #h>),
             ),
         };
+        tr_types.push(match l.kind {
+            Kind::Lstm | Kind::Gru => quote!(::rnn::cells::Transposed<#t, #i, #h, #g>),
+            Kind::Rnn => quote!(::rnn::cells::Transposed<#t, #i, #h, #h>),
+            Kind::Dense => quote!(::rnn::nalgebra::SMatrix<#t, #i, #h>),
+        });
         let doc = format!(
             " Layer {idx}: `{}` ({} parameters).",
             l.source(),
@@ -105,14 +114,18 @@ pub fn model(m: &Model) -> TokenStream {
         };
         let out = format_ident!("a{}", idx);
         let trf = format_ident!("tr_{}", f);
-        transposes.push(quote! { let #trf = self.#f.transposed(); });
+        tr_names.push(trf.clone());
+        tr_values.push(quote! { self.#f.transposed() });
         if let Some(sty) = &sty {
             state_fields.push(quote! { #[doc = #doc] pub #f: #sty });
             state_zeros.push(quote! { #f: <#sty>::zeros() });
+            let pf = format_ident!("pending_{}", f);
+            pendings.push(quote! { let mut #pf = self.#f.pending(); });
+            flushes.push(quote! { grads.#f.flush(&mut #pf); });
             step.push(quote! { let #out = self.#f.step::<#math>(&mut state.#f, #input); });
             step_train.push(quote! { let #out = self.#f.step_train::<#math>(&mut state.#f, #input, &mut cache.#f); });
             backward.push(
-                quote! { let d = self.#f.backward(&#trf, &cache.#f, &d, &mut dstate.#f, &mut grads.#f); },
+                quote! { let d = self.#f.backward(#trf, &mut #pf, &cache.#f, &d, &mut dstate.#f, &mut grads.#f); },
             );
         } else {
             step.push(quote! { let #out = self.#f.forward::<#math>(#input); });
@@ -124,7 +137,7 @@ pub fn model(m: &Model) -> TokenStream {
                 quote!(false)
             };
             backward.push(
-                quote! { let d = self.#f.backward(&#trf, &cache.#f, &d, #wrt, &mut grads.#f); },
+                quote! { let d = self.#f.backward(#trf, &cache.#f, &d, #wrt, &mut grads.#f); },
             );
         }
         let (kname, class) = (l.keras_name.as_str(), l.kind.keras().1);
@@ -259,6 +272,7 @@ pub fn model(m: &Model) -> TokenStream {
             type Output = [#t; #output];
             type State = #state_name;
             type Cache = #cache_name;
+            type Transposed = (#(#tr_types,)*);
             const NAME: &'static str = #name_str;
             const INPUT: usize = #input;
             const OUTPUT: usize = #output;
@@ -300,8 +314,14 @@ pub fn model(m: &Model) -> TokenStream {
                 #logits
             }
             #[inline(always)]
+            #[inline(always)]
+            fn raw_transposed(&self) -> Self::Transposed {
+                (#(#tr_values,)*)
+            }
+            #[inline(always)]
             fn raw_backward(
                 &self,
+                tr: &Self::Transposed,
                 caches: &[#cache_name],
                 dys: &[[#t; #output]],
                 wrt_logits: bool,
@@ -309,7 +329,8 @@ pub fn model(m: &Model) -> TokenStream {
                 grads: &mut Self,
                 mut dxs: Option<&mut [[#t; #input]]>,
             ) {
-                #(#transposes)*
+                let (#(#tr_names,)*) = tr;
+                #(#pendings)*
                 for t in (0..caches.len().min(dys.len())).rev() {
                     let cache = &caches[t];
                     let d = dys[t];
@@ -318,6 +339,7 @@ pub fn model(m: &Model) -> TokenStream {
                         dx[t] = d;
                     }
                 }
+                #(#flushes)*
             }
             fn tensor(&self, k: usize) -> &[#t] {
                 match k {

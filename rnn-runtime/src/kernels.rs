@@ -25,7 +25,9 @@ pub fn gemv_acc<T: Real, const R: usize, const C: usize>(
     w: &SMatrix<T, R, C>,
     x: &[T; C],
 ) {
-    if R <= BLOCK {
+    if R <= NARROW {
+        gemv_rows4::<T, R, C>(out, w, x);
+    } else if R <= BLOCK {
         gemv_rows::<T, R, C, R>(out, w, 0, x);
     } else {
         let mut r0 = 0;
@@ -41,6 +43,45 @@ pub fn gemv_acc<T: Real, const R: usize, const C: usize>(
             }
         }
     }
+}
+
+/// Matrices at most this tall get four accumulators (shorter vectors, longer column walks: the
+/// backward pass's `W^T v` for 16 units walks 64 columns).
+const NARROW: usize = 16;
+
+/// `out += W x` for a short `W` (`R <= NARROW`) with four accumulators (columns mod 4).
+#[inline(always)]
+fn gemv_rows4<T: Real, const R: usize, const C: usize>(
+    out: &mut [T; R],
+    w: &SMatrix<T, R, C>,
+    x: &[T; C],
+) {
+    let cols = &w.data.0;
+    let mut a = [[T::ZERO; R]; 4];
+    let mut j = 0;
+    while j + 4 <= C {
+        for q in 0..4 {
+            let (c, xq) = (&cols[j + q], x[j + q]);
+            for r in 0..R {
+                a[q][r] = c[r].fmadd(xq, a[q][r]);
+            }
+        }
+        j += 4;
+    }
+    let mut q = 0;
+    while j < C {
+        for r in 0..R {
+            a[q][r] = cols[j][r].fmadd(x[j], a[q][r]);
+        }
+        j += 1;
+        q += 1;
+    }
+    // Whole-array load and store: element-wise updates through `out` were scalarised.
+    let mut o = *out;
+    for r in 0..R {
+        o[r] += (a[0][r] + a[1][r]) + (a[2][r] + a[3][r]);
+    }
+    *out = o;
 }
 
 /// `out[r0 .. r0 + B] += W[r0 .. r0 + B, :] x` with two accumulators (even and odd columns).
@@ -73,9 +114,11 @@ fn gemv_rows<T: Real, const R: usize, const C: usize, const B: usize>(
         }
     }
     let o: &mut [T; B] = (&mut out[r0..r0 + B]).try_into().unwrap();
+    let mut v = *o;
     for r in 0..B {
-        o[r] += a0[r] + a1[r];
+        v[r] += a0[r] + a1[r];
     }
+    *o = v;
 }
 
 /// `W^T` as a new column-major matrix (the backward pass's products `W^T v` then walk
@@ -232,6 +275,67 @@ pub fn ger_acc<T: Real, const R: usize, const C: usize>(
         for r in 0..R {
             col[r] = v[r].fmadd(xj, col[r]);
         }
+    }
+}
+
+/// Rank-one updates `dW += v x^T` collected over up to `K` steps and applied together: each
+/// column of `dW` is then read and written once per `K` steps, with the sum over the steps kept
+/// in registers, instead of once per step.
+#[derive(Clone, Copy, Debug)]
+pub struct Outer<T, const R: usize, const C: usize, const K: usize> {
+    v: [[T; R]; K],
+    x: [[T; C]; K],
+    n: usize,
+}
+
+impl<T: Real, const R: usize, const C: usize, const K: usize> Outer<T, R, C, K> {
+    /// Nothing collected.
+    #[inline(always)]
+    pub fn new() -> Self {
+        Outer {
+            v: [[T::ZERO; R]; K],
+            x: [[T::ZERO; C]; K],
+            n: 0,
+        }
+    }
+
+    /// Collects `v x^T`, applying everything to `dw` when `K` are pending.
+    #[inline(always)]
+    pub fn push(&mut self, dw: &mut SMatrix<T, R, C>, v: &[T; R], x: &[T; C]) {
+        self.v[self.n] = *v;
+        self.x[self.n] = *x;
+        self.n += 1;
+        if self.n == K {
+            self.flush(dw);
+        }
+    }
+
+    /// Applies what is pending to `dw`.
+    #[inline(always)]
+    pub fn flush(&mut self, dw: &mut SMatrix<T, R, C>) {
+        let n = self.n.min(K);
+        for (j, col) in dw.data.0.iter_mut().enumerate() {
+            let mut acc = [T::ZERO; R];
+            for k in 0..n {
+                let xj = self.x[k][j];
+                for r in 0..R {
+                    acc[r] = self.v[k][r].fmadd(xj, acc[r]);
+                }
+            }
+            // Whole-column load and store (element-wise updates in place were scalarised).
+            let mut c = *col;
+            for r in 0..R {
+                c[r] += acc[r];
+            }
+            *col = c;
+        }
+        self.n = 0;
+    }
+}
+
+impl<T: Real, const R: usize, const C: usize, const K: usize> Default for Outer<T, R, C, K> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -235,8 +235,29 @@ pub fn accumulate<M: Model, const N: usize>(
     dys: &mut [M::Output; N],
     grads: &mut M,
 ) -> M::Scalar {
+    let tr = model.transposed();
+    accumulate_with(
+        model, &tr, xs, targets, steps, loss, scale, tape, dys, grads,
+    )
+}
+
+/// [`accumulate`] with the model's transposed weights built once ([`Model::transposed`]), as a
+/// training loop does per batch.
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate_with<M: Model, const N: usize>(
+    model: &M,
+    tr: &M::Transposed,
+    xs: &[M::Input; N],
+    targets: &[M::Output],
+    steps: Steps,
+    loss: Loss,
+    scale: M::Scalar,
+    tape: &mut Tape<M, N>,
+    dys: &mut [M::Output; N],
+    grads: &mut M,
+) -> M::Scalar {
     model.forward_train(xs, tape);
     let (l, wrt_logits) = sequence_loss(tape, targets, steps, loss, scale, dys);
-    model.backward(tape, dys, wrt_logits, grads, None);
+    model.backward_with(tr, tape, dys, wrt_logits, grads, None);
     l
 }

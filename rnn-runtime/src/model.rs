@@ -64,6 +64,9 @@ pub trait Model: Sized {
     type State: Copy + Send + Sync;
     /// What one training step records, for every layer.
     type Cache: Copy + Send + Sync;
+    /// Every layer's weight matrices transposed, for the backward pass's products `W^T v`
+    /// ([`transposed`](Self::transposed); a tuple with one entry per layer).
+    type Transposed: Send + Sync;
 
     /// The struct's name.
     const NAME: &'static str;
@@ -106,12 +109,17 @@ pub trait Model: Sized {
         x: &Self::Input,
         cache: &mut Self::Cache,
     ) -> Self::Output;
+    /// Every layer's weights transposed, written by the macro; see
+    /// [`transposed`](Self::transposed).
+    #[doc(hidden)]
+    fn raw_transposed(&self) -> Self::Transposed;
     /// Backward through the recorded steps `caches` (last to first), written by the macro;
-    /// see [`backward`](Self::backward). Transposes the weights once per call.
+    /// see [`backward`](Self::backward).
     #[doc(hidden)]
     #[allow(clippy::too_many_arguments)]
     fn raw_backward(
         &self,
+        tr: &Self::Transposed,
         caches: &[Self::Cache],
         dys: &[Self::Output],
         wrt_logits: bool,
@@ -191,6 +199,7 @@ pub trait Model: Sized {
             #[inline(always)]
             || {
                 self.raw_backward(
+                    &self.raw_transposed(),
                     core::slice::from_ref(cache),
                     core::slice::from_ref(dy),
                     wrt_logits,
@@ -310,13 +319,38 @@ pub trait Model: Sized {
         &tape.outputs
     }
 
+    /// Every layer's weight matrices transposed: what [`backward_with`](Self::backward_with)
+    /// needs. Valid until the weights change; a training loop builds it once per batch.
+    fn transposed(&self) -> Self::Transposed {
+        crate::simd::widest(
+            #[inline(always)]
+            || self.raw_transposed(),
+        )
+    }
+
     /// Backpropagation through time over a recorded sequence.
     ///
     /// `dys[t]` is the loss gradient w.r.t. step `t`'s output (or w.r.t. the final dense
     /// layer's pre-activation when `wrt_logits`); zero for steps the loss does not see.
     /// Parameter gradients are added into `grads`; input gradients are written to `dxs` if given.
+    /// Builds the transposed weights first; [`backward_with`](Self::backward_with) takes them
+    /// ready-made.
     fn backward<const N: usize>(
         &self,
+        tape: &Tape<Self, N>,
+        dys: &[Self::Output; N],
+        wrt_logits: bool,
+        grads: &mut Self,
+        dxs: Option<&mut [Self::Input; N]>,
+    ) {
+        self.backward_with(&self.transposed(), tape, dys, wrt_logits, grads, dxs);
+    }
+
+    /// [`backward`](Self::backward) with the transposed weights built once by
+    /// [`transposed`](Self::transposed) (they must come from these same weights).
+    fn backward_with<const N: usize>(
+        &self,
+        tr: &Self::Transposed,
         tape: &Tape<Self, N>,
         dys: &[Self::Output; N],
         wrt_logits: bool,
@@ -329,6 +363,7 @@ pub trait Model: Sized {
             #[inline(always)]
             || {
                 self.raw_backward(
+                    tr,
                     &tape.caches,
                     dys,
                     wrt_logits,

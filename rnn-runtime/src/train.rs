@@ -47,7 +47,7 @@ pub fn summary(name: &str, layers: &[LayerInfo], total: usize, scalar_bytes: usi
     s
 }
 
-use crate::loss::{accumulate, sequence_loss, Loss, Steps};
+use crate::loss::{accumulate_with, sequence_loss, Loss, Steps};
 use crate::model::{Model, Tape};
 use crate::optim::Optimizer;
 use crate::real::Real;
@@ -332,12 +332,16 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
             let scale = M::Scalar::from_f64(1.0 / batch.len() as f64);
             let per = batch.len().div_ceil(nt);
             let m: &M = model;
+            // The weights are fixed within a batch: transpose them once for every sequence.
+            let tr = m.transposed();
+            let tr = &tr;
             let run = |w: &mut Worker<M, N>, idx: &[usize]| {
                 let mut l = 0.0;
                 for &i in idx {
                     let t = &train.targets[i * k..(i + 1) * k];
-                    l += accumulate(
+                    l += accumulate_with(
                         m,
+                        tr,
                         &train.inputs[i],
                         t,
                         cfg.steps,

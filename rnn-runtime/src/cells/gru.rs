@@ -1,9 +1,9 @@
 //! Gated recurrent unit, as Keras `GRU` (both `reset_after` variants) and PyTorch `nn.GRU`.
 
-use super::{export_keras, load_keras, Layer, TorchRecurrent, Transposed};
+use super::{export_keras, load_keras, Layer, Pending, TorchRecurrent, Transposed};
 use crate::init::{glorot_uniform, orthogonal};
 use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
-use crate::kernels::{add_assign, gemv_acc, gemv_block_acc, gemv_cols_acc, ger_acc, ger_block_acc};
+use crate::kernels::{add_assign, gemv_acc, gemv_block_acc, gemv_cols_acc, ger_block_acc};
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -155,6 +155,18 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
         state.h
     }
 
+    /// Nothing pending, for [`backward`](Self::backward).
+    #[inline(always)]
+    pub fn pending(&self) -> Pending<T, I, H, G> {
+        Pending::new()
+    }
+
+    /// Applies the weight-gradient updates `backward` left pending to `self` (a gradient).
+    #[inline(always)]
+    pub fn flush(&mut self, pending: &mut Pending<T, I, H, G>) {
+        pending.flush(&mut self.kernel, &mut self.recurrent_kernel);
+    }
+
     /// The transposed weights [`backward`](Self::backward) takes.
     #[inline(always)]
     pub fn transposed(&self) -> Transposed<T, I, H, G> {
@@ -166,6 +178,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
     pub fn backward(
         &self,
         tr: &Transposed<T, I, H, G>,
+        pending: &mut Pending<T, I, H, G>,
         cache: &GruCache<T, I, H, G>,
         dh: &[T; H],
         dstate: &mut GruState<T, H>,
@@ -196,8 +209,10 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
                 dhz[H + k] = dxz[H + k];
                 dhz[2 * H + k] = dan * r;
             }
-            ger_acc(&mut grad.kernel, &dxz, &cache.x);
-            ger_acc(&mut grad.recurrent_kernel, &dhz, &cache.h_prev);
+            pending.kernel.push(&mut grad.kernel, &dxz, &cache.x);
+            pending
+                .recurrent
+                .push(&mut grad.recurrent_kernel, &dhz, &cache.h_prev);
             let (b0, b1) = grad.bias.as_mut_slice().split_at_mut(G);
             add_assign(b0, &dxz);
             add_assign(b1, &dhz);
@@ -216,8 +231,10 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
                 dhz[k] = dxz[k];
                 dhz[H + k] = dxz[H + k];
             }
-            ger_acc(&mut grad.kernel, &dxz, &cache.x);
-            ger_acc(&mut grad.recurrent_kernel, &dhz, &cache.h_prev);
+            pending.kernel.push(&mut grad.kernel, &dxz, &cache.x);
+            pending
+                .recurrent
+                .push(&mut grad.recurrent_kernel, &dhz, &cache.h_prev);
             ger_block_acc(&mut grad.recurrent_kernel, 2 * H, &dan, &cache.aux);
             add_assign(&mut grad.bias.as_mut_slice()[..G], &dxz);
             gemv_acc(&mut dh_prev, &tr.recurrent_t, &dhz);

@@ -1,9 +1,9 @@
 //! Long short-term memory, as Keras `LSTM` and PyTorch `nn.LSTM` compute it.
 
-use super::{export_keras, load_keras, Layer, TorchRecurrent, Transposed};
+use super::{export_keras, load_keras, Layer, Pending, TorchRecurrent, Transposed};
 use crate::init::{glorot_uniform, orthogonal};
 use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
-use crate::kernels::{add_assign, gemv_acc, ger_acc};
+use crate::kernels::{add_assign, gemv_acc};
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -146,6 +146,18 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
         state.h
     }
 
+    /// Nothing pending, for [`backward`](Self::backward).
+    #[inline(always)]
+    pub fn pending(&self) -> Pending<T, I, H, G> {
+        Pending::new()
+    }
+
+    /// Applies the weight-gradient updates `backward` left pending to `self` (a gradient).
+    #[inline(always)]
+    pub fn flush(&mut self, pending: &mut Pending<T, I, H, G>) {
+        pending.flush(&mut self.kernel, &mut self.recurrent_kernel);
+    }
+
     /// The transposed weights [`backward`](Self::backward) takes.
     #[inline(always)]
     pub fn transposed(&self) -> Transposed<T, I, H, G> {
@@ -161,6 +173,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
     pub fn backward(
         &self,
         tr: &Transposed<T, I, H, G>,
+        pending: &mut Pending<T, I, H, G>,
         cache: &LstmCache<T, I, H, G>,
         dh: &[T; H],
         dstate: &mut LstmState<T, H>,
@@ -179,8 +192,10 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
             dz[2 * H + k] = dc * i * (T::ONE - gg * gg);
             dz[3 * H + k] = dh * tc * o * (T::ONE - o);
         }
-        ger_acc(&mut grad.kernel, &dz, &cache.x);
-        ger_acc(&mut grad.recurrent_kernel, &dz, &cache.h_prev);
+        pending.kernel.push(&mut grad.kernel, &dz, &cache.x);
+        pending
+            .recurrent
+            .push(&mut grad.recurrent_kernel, &dz, &cache.h_prev);
         add_assign(grad.bias.as_mut_slice(), &dz);
         let mut dx = [T::ZERO; I];
         tr.input_grad(&self.kernel, &mut dx, &dz);

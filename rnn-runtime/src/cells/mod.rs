@@ -94,6 +94,47 @@ pub struct Transposed<T: Real, const I: usize, const H: usize, const G: usize> {
     pub recurrent_t: nalgebra::SMatrix<T, H, G>,
 }
 
+/// How many steps of weight-gradient updates a recurrent layer's backward pass collects before
+/// applying them ([`crate::kernels::Outer`]).
+pub const PENDING_STEPS: usize = 8;
+
+/// A recurrent layer's weight-gradient updates not yet applied: made by the layer's
+/// `pending()`, filled by its `backward`, applied by its `flush` (the generated backward pass
+/// does all three).
+#[derive(Clone, Copy, Debug)]
+pub struct Pending<T: Real, const I: usize, const H: usize, const G: usize> {
+    pub(crate) kernel: crate::kernels::Outer<T, G, I, PENDING_STEPS>,
+    pub(crate) recurrent: crate::kernels::Outer<T, G, H, PENDING_STEPS>,
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize> Pending<T, I, H, G> {
+    /// Nothing pending.
+    #[inline(always)]
+    pub fn new() -> Self {
+        Pending {
+            kernel: crate::kernels::Outer::new(),
+            recurrent: crate::kernels::Outer::new(),
+        }
+    }
+
+    /// Applies the pending updates to the kernel and recurrent-kernel gradients.
+    #[inline(always)]
+    pub(crate) fn flush(
+        &mut self,
+        kernel: &mut nalgebra::SMatrix<T, G, I>,
+        recurrent_kernel: &mut nalgebra::SMatrix<T, G, H>,
+    ) {
+        self.kernel.flush(kernel);
+        self.recurrent.flush(recurrent_kernel);
+    }
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize> Default for Pending<T, I, H, G> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<T: Real, const I: usize, const H: usize, const G: usize> Transposed<T, I, H, G> {
     /// Transposes both matrices.
     #[inline(always)]

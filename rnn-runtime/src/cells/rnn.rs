@@ -1,10 +1,10 @@
 //! Fully-connected recurrent layer, as Keras `SimpleRNN` and PyTorch `nn.RNN`.
 
-use super::{export_keras, load_keras, Layer, TorchRecurrent, Transposed};
+use super::{export_keras, load_keras, Layer, Pending, TorchRecurrent, Transposed};
 use crate::activation::Activation;
 use crate::init::{glorot_uniform, orthogonal};
 use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
-use crate::kernels::{add_assign, gemv_acc, ger_acc};
+use crate::kernels::{add_assign, gemv_acc};
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -110,6 +110,18 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
         h
     }
 
+    /// Nothing pending, for [`backward`](Self::backward).
+    #[inline(always)]
+    pub fn pending(&self) -> Pending<T, I, H, H> {
+        Pending::new()
+    }
+
+    /// Applies the weight-gradient updates `backward` left pending to `self` (a gradient).
+    #[inline(always)]
+    pub fn flush(&mut self, pending: &mut Pending<T, I, H, H>) {
+        pending.flush(&mut self.kernel, &mut self.recurrent_kernel);
+    }
+
     /// The transposed weights [`backward`](Self::backward) takes.
     #[inline(always)]
     pub fn transposed(&self) -> Transposed<T, I, H, H> {
@@ -121,6 +133,7 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
     pub fn backward(
         &self,
         tr: &Transposed<T, I, H, H>,
+        pending: &mut Pending<T, I, H, H>,
         cache: &RnnCache<T, I, H>,
         dh: &[T; H],
         dstate: &mut RnnState<T, H>,
@@ -131,8 +144,10 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
             *d += *s;
         }
         self.activation.backprop(&cache.h, &mut da);
-        ger_acc(&mut grad.kernel, &da, &cache.x);
-        ger_acc(&mut grad.recurrent_kernel, &da, &cache.h_prev);
+        pending.kernel.push(&mut grad.kernel, &da, &cache.x);
+        pending
+            .recurrent
+            .push(&mut grad.recurrent_kernel, &da, &cache.h_prev);
         add_assign(grad.bias.as_mut_slice(), &da);
         let mut dx = [T::ZERO; I];
         tr.input_grad(&self.kernel, &mut dx, &da);
