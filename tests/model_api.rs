@@ -216,38 +216,3 @@ fn simd_dispatch_is_bit_identical() {
     check::<GruBefore>(7);
     check::<Ragged>(8);
 }
-
-/// `forward_train_pair` (two sequences interleaved step by step, what `fit` uses) records
-/// exactly what two separate `forward_train` calls record.
-#[test]
-fn paired_forward_equals_two_single_forwards() {
-    let m = Ragged::init(11);
-    let mut rng = rnn::Rng::new(12);
-    let mut seq = || -> [[f32; 7]; 9] {
-        core::array::from_fn(|_| core::array::from_fn(|_| rng.uniform_in(-1.5, 1.5) as f32))
-    };
-    let (xa, xb) = (seq(), seq());
-    let (mut pa, mut pb) = (rnn::Tape::<Ragged, 9>::new(), rnn::Tape::<Ragged, 9>::new());
-    m.forward_train_pair([&xa, &xb], [&mut pa, &mut pb]);
-    let (mut sa, mut sb) = (rnn::Tape::<Ragged, 9>::new(), rnn::Tape::<Ragged, 9>::new());
-    m.forward_train(&xa, &mut sa);
-    m.forward_train(&xb, &mut sb);
-    let bits = |t: &rnn::Tape<Ragged, 9>| {
-        t.outputs
-            .iter()
-            .flatten()
-            .map(|v| v.to_bits())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(bits(&pa), bits(&sa));
-    assert_eq!(bits(&pb), bits(&sb));
-    assert_ne!(bits(&pa), bits(&pb));
-    // The recorded caches drive backward: equal gradients prove they are equal too.
-    let dys = [[0.3f32, -0.2, 0.1]; 9];
-    let (mut g1, mut g2) = (Ragged::zeros(), Ragged::zeros());
-    m.backward(&pb, &dys, false, &mut g1, None);
-    m.backward(&sb, &dys, false, &mut g2, None);
-    for k in 0..Ragged::TENSORS {
-        assert_eq!(g1.tensor(k), g2.tensor(k));
-    }
-}

@@ -319,27 +319,6 @@ pub trait Model: Sized {
         &tape.outputs
     }
 
-    /// [`forward_train`](Self::forward_train) over two independent sequences at once, step by
-    /// step: each step is a chain of dependent operations, and interleaving two chains lets the
-    /// CPU overlap them. The tapes are exactly what two separate calls record.
-    fn forward_train_pair<const N: usize>(
-        &self,
-        xs: [&[Self::Input; N]; 2],
-        tapes: [&mut Tape<Self, N>; 2],
-    ) {
-        let [ta, tb] = tapes;
-        let (mut sa, mut sb) = (Self::zero_state(), Self::zero_state());
-        crate::simd::widest(
-            #[inline(always)]
-            || {
-                for t in 0..N {
-                    ta.outputs[t] = self.raw_step_train(&mut sa, &xs[0][t], &mut ta.caches[t]);
-                    tb.outputs[t] = self.raw_step_train(&mut sb, &xs[1][t], &mut tb.caches[t]);
-                }
-            },
-        );
-    }
-
     /// Every layer's weight matrices transposed: what [`backward_with`](Self::backward_with)
     /// needs. Valid until the weights change; a training loop builds it once per batch.
     fn transposed(&self) -> Self::Transposed {

@@ -233,7 +233,6 @@ fn add_params<M: Model>(dst: &mut M, src: &M) {
 struct Worker<M: Model, const N: usize> {
     grads: M,
     tape: Box<Tape<M, N>>,
-    tape2: Box<Tape<M, N>>,
     dys: Box<[M::Output; N]>,
 }
 
@@ -242,7 +241,6 @@ impl<M: Model, const N: usize> Worker<M, N> {
         Worker {
             grads: M::zeros(),
             tape: Box::new(Tape::new()),
-            tape2: Box::new(Tape::new()),
             dys: Box::new([M::zero_output(); N]),
         }
     }
@@ -339,24 +337,7 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
             let tr = &tr;
             let run = |w: &mut Worker<M, N>, idx: &[usize]| {
                 let mut l = 0.0;
-                // Two sequences at a time through the forward pass (independent chains the CPU
-                // overlaps), then each one's loss and backward pass.
-                let mut pairs = idx.chunks_exact(2);
-                for p in &mut pairs {
-                    let (i, j) = (p[0], p[1]);
-                    m.forward_train_pair(
-                        [&train.inputs[i], &train.inputs[j]],
-                        [&mut w.tape, &mut w.tape2],
-                    );
-                    for (s, tape) in [(i, &w.tape), (j, &w.tape2)] {
-                        let t = &train.targets[s * k..(s + 1) * k];
-                        let (ls, wrt) =
-                            sequence_loss(tape, t, cfg.steps, cfg.loss, scale, &mut w.dys);
-                        m.backward_with(tr, tape, &w.dys, wrt, &mut w.grads, None);
-                        l += ls.to_f64();
-                    }
-                }
-                for &i in pairs.remainder() {
+                for &i in idx {
                     let t = &train.targets[i * k..(i + 1) * k];
                     l += accumulate_with(
                         m,
