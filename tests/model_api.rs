@@ -154,10 +154,12 @@ rnn_model! {
     struct Ragged { lstm(7, 20) -> gru(13, reset_after = false) -> rnn(5) -> dense(3, activation = softmax) }
 }
 
-/// The run-time SIMD dispatch (`rnn::simd::widest`) changes speed, never values: `step` (which
-/// runs the code compiled for AVX-512F or AVX2 when this CPU has them) equals, bit for bit, the
-/// same step compiled for the build's baseline target (`raw_step`, called directly). Backward
-/// too. On a CPU without AVX2 both sides run the same code and the test still holds.
+/// The run-time SIMD dispatch (`rnn::simd`) changes speed, never values: `step` (which runs the
+/// code compiled for AVX-512F or AVX2 when this CPU has them) equals, bit for bit, the same step
+/// compiled for the build's baseline target (`raw_step`, called directly). Training
+/// (`forward_train`, `backward`) uses fused multiply-adds when the CPU has FMA: it equals, bit for
+/// bit, the baseline build of the same maths with `Fused` (whose `mul_add` is then libm's
+/// correctly rounded `fmaf`), or the plain maths on a CPU without FMA.
 #[test]
 fn simd_dispatch_is_bit_identical() {
     fn check<M: Model<Scalar = f32>>(seed: u64) {
@@ -177,9 +179,26 @@ fn simd_dispatch_is_bit_identical() {
             let bits = |y: &M::Output| y.as_ref().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&ya), bits(&yb), "{}: dispatched step differs", M::NAME);
         }
-        // Backward: dispatched sequence backward vs the baseline per-step backward.
+        // Training: dispatched forward_train and backward vs the baseline build of the same maths.
+        let fused = has_fma();
         let mut tape = rnn::Tape::<M, 12>::new();
         m.forward_train(&xs, &mut tape);
+        let mut s = M::zero_state();
+        for (t, x) in xs.iter().enumerate() {
+            let mut c = M::zero_cache();
+            let y = if fused {
+                m.raw_step_train::<rnn::Fused<M::Math>>(&mut s, x, &mut c)
+            } else {
+                m.raw_step_train::<M::Math>(&mut s, x, &mut c)
+            };
+            let bits = |y: &M::Output| y.as_ref().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&tape.outputs[t]),
+                bits(&y),
+                "{}: forward_train step {t}",
+                M::NAME
+            );
+        }
         let dys: [M::Output; 12] = core::array::from_fn(|t| {
             let mut d = M::zero_output();
             d.as_mut()
@@ -191,15 +210,13 @@ fn simd_dispatch_is_bit_identical() {
         let (mut ga, mut gb) = (M::zeros(), M::zeros());
         m.backward(&tape, &dys, false, &mut ga, None);
         let mut ds = M::zero_state();
-        m.raw_backward(
-            &m.raw_transposed(),
-            &tape.caches,
-            &dys,
-            false,
-            &mut ds,
-            &mut gb,
-            None,
-        );
+        let tr = m.raw_transposed();
+        if fused {
+            let c = &tape.caches;
+            m.raw_backward::<rnn::Fused<M::Math>>(&tr, c, &dys, false, &mut ds, &mut gb, None);
+        } else {
+            m.raw_backward::<M::Math>(&tr, &tape.caches, &dys, false, &mut ds, &mut gb, None);
+        }
         for k in 0..M::TENSORS {
             let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(
@@ -210,9 +227,27 @@ fn simd_dispatch_is_bit_identical() {
             );
         }
     }
-    println!("dispatch on this machine: {}", rnn::simd::widest_name());
+    println!(
+        "dispatch on this machine: {}; FMA for training: {}",
+        rnn::simd::widest_name(),
+        has_fma()
+    );
     check::<Card>(5);
     check::<Lstm16>(6);
     check::<GruBefore>(7);
     check::<Ragged>(8);
+}
+
+/// Whether training runs with fused multiply-adds here (see `rnn::simd::widest_fused`).
+fn has_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        cfg!(target_feature = "fma")
+            || (std::arch::is_x86_feature_detected!("fma")
+                && std::arch::is_x86_feature_detected!("avx2"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }

@@ -121,23 +121,23 @@ pub fn model(m: &Model) -> TokenStream {
             state_zeros.push(quote! { #f: <#sty>::zeros() });
             let pf = format_ident!("pending_{}", f);
             pendings.push(quote! { let mut #pf = self.#f.pending(); });
-            flushes.push(quote! { grads.#f.flush(&mut #pf); });
+            flushes.push(quote! { grads.#f.flush::<K>(&mut #pf); });
             step.push(quote! { let #out = self.#f.step::<#math>(&mut state.#f, #input); });
-            step_train.push(quote! { let #out = self.#f.step_train::<#math>(&mut state.#f, #input, &mut cache.#f); });
+            step_train.push(quote! { let #out = self.#f.step_train::<K>(&mut state.#f, #input, &mut cache.#f); });
             backward.push(
-                quote! { let d = self.#f.backward(#trf, &mut #pf, &cache.#f, &d, &mut dstate.#f, &mut grads.#f); },
+                quote! { let d = self.#f.backward::<K>(#trf, &mut #pf, &cache.#f, &d, &mut dstate.#f, &mut grads.#f); },
             );
         } else {
             step.push(quote! { let #out = self.#f.forward::<#math>(#input); });
             step_train
-                .push(quote! { let #out = self.#f.forward_train::<#math>(#input, &mut cache.#f); });
+                .push(quote! { let #out = self.#f.forward_train::<K>(#input, &mut cache.#f); });
             let wrt = if idx + 1 == n {
                 quote!(wrt_logits)
             } else {
                 quote!(false)
             };
             backward.push(
-                quote! { let d = self.#f.backward(#trf, &cache.#f, &d, #wrt, &mut grads.#f); },
+                quote! { let d = self.#f.backward::<K>(#trf, &cache.#f, &d, #wrt, &mut grads.#f); },
             );
         }
         let (kname, class) = (l.keras_name.as_str(), l.kind.keras().1);
@@ -306,7 +306,7 @@ pub fn model(m: &Model) -> TokenStream {
                 #last
             }
             #[inline(always)]
-            fn raw_step_train(&self, state: &mut #state_name, x: &[#t; #input], cache: &mut #cache_name) -> [#t; #output] {
+            fn raw_step_train<K: ::rnn::Math>(&self, state: &mut #state_name, x: &[#t; #input], cache: &mut #cache_name) -> [#t; #output] {
                 #(#step_train)*
                 #last
             }
@@ -319,7 +319,7 @@ pub fn model(m: &Model) -> TokenStream {
                 (#(#tr_values,)*)
             }
             #[inline(always)]
-            fn raw_backward(
+            fn raw_backward<K: ::rnn::Math>(
                 &self,
                 tr: &Self::Transposed,
                 caches: &[#cache_name],

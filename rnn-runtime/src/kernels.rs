@@ -6,6 +6,7 @@
 //! product for our sizes. The transposed product (backward pass) is a dot product per column,
 //! written with eight independent accumulators so it vectorizes too.
 
+use crate::math::Math;
 use crate::real::Real;
 use nalgebra::SMatrix;
 
@@ -20,25 +21,26 @@ const BLOCK: usize = 64;
 /// vector are in flight. Each row's sum is computed in the same order whatever the vector width,
 /// so results do not depend on the instruction set.
 #[inline(always)]
-pub fn gemv_acc<T: Real, const R: usize, const C: usize>(
+pub fn gemv_acc<M: Math, T: Real, const R: usize, const C: usize>(
+    _m: M,
     out: &mut [T; R],
     w: &SMatrix<T, R, C>,
     x: &[T; C],
 ) {
     if R <= NARROW {
-        gemv_rows4::<T, R, C>(out, w, x);
+        gemv_rows4::<M, T, R, C>(_m, out, w, x);
     } else if R <= BLOCK {
-        gemv_rows::<T, R, C, R>(out, w, 0, x);
+        gemv_rows::<M, T, R, C, R>(_m, out, w, 0, x);
     } else {
         let mut r0 = 0;
         while r0 + BLOCK <= R {
-            gemv_rows::<T, R, C, BLOCK>(out, w, r0, x);
+            gemv_rows::<M, T, R, C, BLOCK>(_m, out, w, r0, x);
             r0 += BLOCK;
         }
         if r0 < R {
             for (col, &xj) in w.data.0.iter().zip(x.iter()) {
                 for r in r0..R {
-                    out[r] = col[r].fmadd(xj, out[r]);
+                    out[r] = M::madd(col[r], xj, out[r]);
                 }
             }
         }
@@ -51,7 +53,8 @@ const NARROW: usize = 16;
 
 /// `out += W x` for a short `W` (`R <= NARROW`) with four accumulators (columns mod 4).
 #[inline(always)]
-fn gemv_rows4<T: Real, const R: usize, const C: usize>(
+fn gemv_rows4<M: Math, T: Real, const R: usize, const C: usize>(
+    _m: M,
     out: &mut [T; R],
     w: &SMatrix<T, R, C>,
     x: &[T; C],
@@ -63,7 +66,7 @@ fn gemv_rows4<T: Real, const R: usize, const C: usize>(
         for q in 0..4 {
             let (c, xq) = (&cols[j + q], x[j + q]);
             for r in 0..R {
-                a[q][r] = c[r].fmadd(xq, a[q][r]);
+                a[q][r] = M::madd(c[r], xq, a[q][r]);
             }
         }
         j += 4;
@@ -71,7 +74,7 @@ fn gemv_rows4<T: Real, const R: usize, const C: usize>(
     let mut q = 0;
     while j < C {
         for r in 0..R {
-            a[q][r] = cols[j][r].fmadd(x[j], a[q][r]);
+            a[q][r] = M::madd(cols[j][r], x[j], a[q][r]);
         }
         j += 1;
         q += 1;
@@ -86,7 +89,8 @@ fn gemv_rows4<T: Real, const R: usize, const C: usize>(
 
 /// `out[r0 .. r0 + B] += W[r0 .. r0 + B, :] x` with two accumulators (even and odd columns).
 #[inline(always)]
-fn gemv_rows<T: Real, const R: usize, const C: usize, const B: usize>(
+fn gemv_rows<M: Math, T: Real, const R: usize, const C: usize, const B: usize>(
+    _m: M,
     out: &mut [T; R],
     w: &SMatrix<T, R, C>,
     r0: usize,
@@ -102,15 +106,15 @@ fn gemv_rows<T: Real, const R: usize, const C: usize, const B: usize>(
         let c0: &[T; B] = cols[j][r0..r0 + B].try_into().unwrap();
         let c1: &[T; B] = cols[j + 1][r0..r0 + B].try_into().unwrap();
         for r in 0..B {
-            a0[r] = c0[r].fmadd(x0, a0[r]);
-            a1[r] = c1[r].fmadd(x1, a1[r]);
+            a0[r] = M::madd(c0[r], x0, a0[r]);
+            a1[r] = M::madd(c1[r], x1, a1[r]);
         }
         j += 2;
     }
     if j < C {
         let c0: &[T; B] = cols[j][r0..r0 + B].try_into().unwrap();
         for r in 0..B {
-            a0[r] = c0[r].fmadd(x[j], a0[r]);
+            a0[r] = M::madd(c0[r], x[j], a0[r]);
         }
     }
     let o: &mut [T; B] = (&mut out[r0..r0 + B]).try_into().unwrap();
@@ -138,7 +142,8 @@ pub fn transpose<T: Real, const R: usize, const C: usize>(
 
 /// `out += W[:, col0 .. col0 + N] v` for a block of `N` columns of `W: R x C`.
 #[inline(always)]
-pub fn gemv_cols_acc<T: Real, const R: usize, const C: usize, const N: usize>(
+pub fn gemv_cols_acc<M: Math, T: Real, const R: usize, const C: usize, const N: usize>(
+    _m: M,
     out: &mut [T; R],
     w: &SMatrix<T, R, C>,
     col0: usize,
@@ -150,14 +155,14 @@ pub fn gemv_cols_acc<T: Real, const R: usize, const C: usize, const N: usize>(
     let mut j = 0;
     while j + 2 <= N {
         for r in 0..R {
-            a0[r] = cols[j][r].fmadd(v[j], a0[r]);
-            a1[r] = cols[j + 1][r].fmadd(v[j + 1], a1[r]);
+            a0[r] = M::madd(cols[j][r], v[j], a0[r]);
+            a1[r] = M::madd(cols[j + 1][r], v[j + 1], a1[r]);
         }
         j += 2;
     }
     if j < N {
         for r in 0..R {
-            a0[r] = cols[j][r].fmadd(v[j], a0[r]);
+            a0[r] = M::madd(cols[j][r], v[j], a0[r]);
         }
     }
     for r in 0..R {
@@ -167,7 +172,8 @@ pub fn gemv_cols_acc<T: Real, const R: usize, const C: usize, const N: usize>(
 
 /// `out += W[rows, :] x` for the row block `ROW0 .. ROW0 + N` of `W`.
 #[inline(always)]
-pub fn gemv_block_acc<T: Real, const R: usize, const C: usize, const N: usize>(
+pub fn gemv_block_acc<M: Math, T: Real, const R: usize, const C: usize, const N: usize>(
+    _m: M,
     out: &mut [T; N],
     w: &SMatrix<T, R, C>,
     row0: usize,
@@ -176,21 +182,21 @@ pub fn gemv_block_acc<T: Real, const R: usize, const C: usize, const N: usize>(
     for (col, &xj) in w.data.0.iter().zip(x.iter()) {
         let col: &[T; N] = col[row0..row0 + N].try_into().unwrap();
         for r in 0..N {
-            out[r] = col[r].fmadd(xj, out[r]);
+            out[r] = M::madd(col[r], xj, out[r]);
         }
     }
 }
 
 /// Dot product of two equal-length slices with eight accumulators.
 #[inline(always)]
-pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+pub fn dot<M: Math, T: Real>(_m: M, a: &[T], b: &[T]) -> T {
     let mut acc = [T::ZERO; 8];
     let n8 = a.len() / 8 * 8;
     let (a8, ar) = a.split_at(n8);
     let (b8, br) = b.split_at(n8);
     for (ca, cb) in a8.chunks_exact(8).zip(b8.chunks_exact(8)) {
         for l in 0..8 {
-            acc[l] = ca[l].fmadd(cb[l], acc[l]);
+            acc[l] = M::madd(ca[l], cb[l], acc[l]);
         }
     }
     let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
@@ -205,7 +211,8 @@ pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
 /// Four columns at a time, each with its own 8-lane accumulator, so four independent
 /// dependency chains are in flight instead of one.
 #[inline(always)]
-pub fn gemv_t_acc<T: Real, const R: usize, const C: usize>(
+pub fn gemv_t_acc<M: Math, T: Real, const R: usize, const C: usize>(
+    _m: M,
     out: &mut [T; C],
     w: &SMatrix<T, R, C>,
     v: &[T; R],
@@ -224,56 +231,58 @@ pub fn gemv_t_acc<T: Real, const R: usize, const C: usize>(
             let c2: &[T; 8] = cols[c + 2][k..k + 8].try_into().unwrap();
             let c3: &[T; 8] = cols[c + 3][k..k + 8].try_into().unwrap();
             for l in 0..8 {
-                a0[l] = c0[l].fmadd(vv[l], a0[l]);
+                a0[l] = M::madd(c0[l], vv[l], a0[l]);
             }
             for l in 0..8 {
-                a1[l] = c1[l].fmadd(vv[l], a1[l]);
+                a1[l] = M::madd(c1[l], vv[l], a1[l]);
             }
             for l in 0..8 {
-                a2[l] = c2[l].fmadd(vv[l], a2[l]);
+                a2[l] = M::madd(c2[l], vv[l], a2[l]);
             }
             for l in 0..8 {
-                a3[l] = c3[l].fmadd(vv[l], a3[l]);
+                a3[l] = M::madd(c3[l], vv[l], a3[l]);
             }
             k += 8;
         }
         for (q, a) in [a0, a1, a2, a3].iter().enumerate() {
             let mut s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
             for k in r8..R {
-                s = cols[c + q][k].fmadd(v[k], s);
+                s = M::madd(cols[c + q][k], v[k], s);
             }
             out[c + q] += s;
         }
         c += 4;
     }
     for (o, col) in out[c..].iter_mut().zip(&cols[c..]) {
-        *o += dot(col, v);
+        *o += dot(_m, col, v);
     }
 }
 
 /// `out += W[rows, :]^T v` for the row block `row0 .. row0 + N`.
 #[inline(always)]
-pub fn gemv_t_block_acc<T: Real, const R: usize, const C: usize, const N: usize>(
+pub fn gemv_t_block_acc<M: Math, T: Real, const R: usize, const C: usize, const N: usize>(
+    _m: M,
     out: &mut [T; C],
     w: &SMatrix<T, R, C>,
     row0: usize,
     v: &[T; N],
 ) {
     for (o, col) in out.iter_mut().zip(w.data.0.iter()) {
-        *o += dot(&col[row0..row0 + N], v);
+        *o += dot(_m, &col[row0..row0 + N], v);
     }
 }
 
 /// `dW += v x^T` (rank-one update) for `dW: R x C`.
 #[inline(always)]
-pub fn ger_acc<T: Real, const R: usize, const C: usize>(
+pub fn ger_acc<M: Math, T: Real, const R: usize, const C: usize>(
+    _m: M,
     dw: &mut SMatrix<T, R, C>,
     v: &[T; R],
     x: &[T; C],
 ) {
     for (col, &xj) in dw.data.0.iter_mut().zip(x.iter()) {
         for r in 0..R {
-            col[r] = v[r].fmadd(xj, col[r]);
+            col[r] = M::madd(v[r], xj, col[r]);
         }
     }
 }
@@ -301,25 +310,25 @@ impl<T: Real, const R: usize, const C: usize, const K: usize> Outer<T, R, C, K> 
 
     /// Collects `v x^T`, applying everything to `dw` when `K` are pending.
     #[inline(always)]
-    pub fn push(&mut self, dw: &mut SMatrix<T, R, C>, v: &[T; R], x: &[T; C]) {
+    pub fn push<M: Math>(&mut self, _m: M, dw: &mut SMatrix<T, R, C>, v: &[T; R], x: &[T; C]) {
         self.v[self.n] = *v;
         self.x[self.n] = *x;
         self.n += 1;
         if self.n == K {
-            self.flush(dw);
+            self.flush(_m, dw);
         }
     }
 
     /// Applies what is pending to `dw`.
     #[inline(always)]
-    pub fn flush(&mut self, dw: &mut SMatrix<T, R, C>) {
+    pub fn flush<M: Math>(&mut self, _m: M, dw: &mut SMatrix<T, R, C>) {
         let n = self.n.min(K);
         for (j, col) in dw.data.0.iter_mut().enumerate() {
             let mut acc = [T::ZERO; R];
             for k in 0..n {
                 let xj = self.x[k][j];
                 for r in 0..R {
-                    acc[r] = self.v[k][r].fmadd(xj, acc[r]);
+                    acc[r] = M::madd(self.v[k][r], xj, acc[r]);
                 }
             }
             // Whole-column load and store (element-wise updates in place were scalarised).
@@ -341,7 +350,8 @@ impl<T: Real, const R: usize, const C: usize, const K: usize> Default for Outer<
 
 /// `dW[rows, :] += v x^T` for the row block `row0 .. row0 + N`.
 #[inline(always)]
-pub fn ger_block_acc<T: Real, const R: usize, const C: usize, const N: usize>(
+pub fn ger_block_acc<M: Math, T: Real, const R: usize, const C: usize, const N: usize>(
+    _m: M,
     dw: &mut SMatrix<T, R, C>,
     row0: usize,
     v: &[T; N],
@@ -350,7 +360,7 @@ pub fn ger_block_acc<T: Real, const R: usize, const C: usize, const N: usize>(
     for (col, &xj) in dw.data.0.iter_mut().zip(x.iter()) {
         let col: &mut [T; N] = (&mut col[row0..row0 + N]).try_into().unwrap();
         for r in 0..N {
-            col[r] = v[r].fmadd(xj, col[r]);
+            col[r] = M::madd(v[r], xj, col[r]);
         }
     }
 }
@@ -380,25 +390,25 @@ mod tests {
         let x = [0.5, -1.0, 2.0];
         let v = [1.0, 2.0, -3.0, 0.25, 9.0];
         let mut y = [0.0; 5];
-        gemv_acc(&mut y, &w, &x);
+        gemv_acc(crate::Fast, &mut y, &w, &x);
         let want = w * SVector::<f64, 3>::from(x);
         for i in 0..5 {
             assert!((y[i] - want[i]).abs() < 1e-12);
         }
         let mut z = [0.0; 3];
-        gemv_t_acc(&mut z, &w, &v);
+        gemv_t_acc(crate::Fast, &mut z, &w, &v);
         let want = w.transpose() * SVector::<f64, 5>::from(v);
         for i in 0..3 {
             assert!((z[i] - want[i]).abs() < 1e-12);
         }
         let mut d = SMatrix::<f64, 5, 3>::zeros();
-        ger_acc(&mut d, &v, &x);
+        ger_acc(crate::Fast, &mut d, &v, &x);
         assert_eq!(
             d,
             SVector::<f64, 5>::from(v) * SVector::<f64, 3>::from(x).transpose()
         );
         let mut yb = [0.0; 2];
-        gemv_block_acc(&mut yb, &w, 2, &x);
+        gemv_block_acc(crate::Fast, &mut yb, &w, 2, &x);
         assert_eq!(&yb[..], &want_block(&w, &x)[..]);
     }
 
@@ -413,13 +423,13 @@ mod tests {
         let x = [0.5, -1.0, 2.0, 0.25, 3.0];
         let v: [f64; 37] = core::array::from_fn(|i| (i % 5) as f64 - 2.0);
         let mut y = [1.0; 37];
-        gemv_acc(&mut y, &w, &x);
+        gemv_acc(crate::Fast, &mut y, &w, &x);
         let want = w * SVector::<f64, 5>::from(x);
         for i in 0..37 {
             assert_eq!(y[i], want[i] + 1.0);
         }
         let mut z = [0.0; 5];
-        gemv_t_acc(&mut z, &w, &v);
+        gemv_t_acc(crate::Fast, &mut z, &w, &v);
         let want = w.transpose() * SVector::<f64, 37>::from(v);
         for i in 0..5 {
             assert_eq!(z[i], want[i]);
@@ -431,6 +441,6 @@ mod tests {
         let a: [f64; 19] = core::array::from_fn(|i| i as f64);
         let b: [f64; 19] = core::array::from_fn(|i| 1.0 - i as f64 * 0.5);
         let want: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - want).abs() < 1e-9);
+        assert!((dot(crate::Fast, &a, &b) - want).abs() < 1e-9);
     }
 }

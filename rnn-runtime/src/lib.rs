@@ -46,7 +46,7 @@ pub use cells::{
 };
 pub use io::{Layout, Shape, TensorName, TensorView, WeightError, WeightSource};
 pub use loss::Loss;
-pub use math::{Exact, Fast, Math};
+pub use math::{Exact, Fast, Fused, Math};
 pub use model::{LayerInfo, Model, Tape};
 pub use nalgebra;
 pub use real::Real;

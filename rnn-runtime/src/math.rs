@@ -25,6 +25,58 @@ pub trait Math: Copy + Default + Send + Sync + 'static {
     fn tanh<T: Real>(x: T) -> T;
     /// Logistic sigmoid.
     fn sigmoid<T: Real>(x: T) -> T;
+    /// Whether [`madd`](Self::madd) rounds once ([`Fused`]) or as the build does
+    /// ([`Real::fmadd`]).
+    const FUSED: bool = false;
+    /// The multiply-add every kernel uses: `a * b + c`.
+    #[inline(always)]
+    fn madd<T: Real>(a: T, b: T, c: T) -> T {
+        if Self::FUSED {
+            a.fused_madd(b, c)
+        } else {
+            a.fmadd(b, c)
+        }
+    }
+    /// [`tanh`](Self::tanh) with fused multiply-adds (what [`Fused`] uses).
+    #[inline(always)]
+    fn tanh_fused<T: Real>(x: T) -> T {
+        Self::tanh(x)
+    }
+    /// [`sigmoid`](Self::sigmoid) with fused multiply-adds (what [`Fused`] uses).
+    #[inline(always)]
+    fn sigmoid_fused<T: Real>(x: T) -> T {
+        Self::sigmoid(x)
+    }
+}
+
+/// `M` with every multiply-add fused (rounded once). Training on the host runs with it when the
+/// CPU has FMA ([`crate::simd::widest_fused`]): results differ from the default build's only in
+/// rounding. Inference never does, so its results stay bit-identical to the Cortex-M4F's.
+pub struct Fused<M>(core::marker::PhantomData<M>);
+
+impl<M> Clone for Fused<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M> Copy for Fused<M> {}
+impl<M> Default for Fused<M> {
+    fn default() -> Self {
+        Fused(core::marker::PhantomData)
+    }
+}
+
+impl<M: Math> Math for Fused<M> {
+    const NAME: &'static str = M::NAME;
+    const FUSED: bool = true;
+    #[inline(always)]
+    fn tanh<T: Real>(x: T) -> T {
+        M::tanh_fused(x)
+    }
+    #[inline(always)]
+    fn sigmoid<T: Real>(x: T) -> T {
+        M::sigmoid_fused(x)
+    }
 }
 
 /// Rational approximation for `f32` (exact for `f64`): the default.
@@ -46,6 +98,15 @@ impl Math for Fast {
         let half = T::from_f64(0.5);
         half + half * (x * half).fast_tanh()
     }
+    #[inline(always)]
+    fn tanh_fused<T: Real>(x: T) -> T {
+        x.fast_tanh_fused()
+    }
+    #[inline(always)]
+    fn sigmoid_fused<T: Real>(x: T) -> T {
+        let half = T::from_f64(0.5);
+        (x * half).fast_tanh_fused().fused_madd(half, half)
+    }
 }
 
 impl Math for Exact {
@@ -65,8 +126,26 @@ impl Math for Exact {
 /// Clamps to ±7.905311 (where the f32 result rounds to ±1) and returns `x` itself for
 /// `|x| < 0.0004`, where `tanh(x) = x` to f32 precision.
 #[inline(always)]
-#[allow(clippy::excessive_precision)] // the published coefficients, as written
 pub fn tanh_f32(x_in: f32) -> f32 {
+    tanh_f32_with::<false>(x_in)
+}
+
+/// [`tanh_f32`] with fused multiply-adds (rounded once; training on FMA hosts).
+#[inline(always)]
+pub fn tanh_f32_fused(x_in: f32) -> f32 {
+    tanh_f32_with::<true>(x_in)
+}
+
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // the published coefficients, as written
+fn tanh_f32_with<const FUSED: bool>(x_in: f32) -> f32 {
+    let madd = |a: f32, b: f32, c: f32| {
+        if FUSED {
+            a.fused_madd(b, c)
+        } else {
+            a.fmadd(b, c)
+        }
+    };
     const CLAMP: f32 = 7.905_311;
     const A1: f32 = 4.893_524_6e-3;
     const A3: f32 = 6.372_619_3e-4;
@@ -81,16 +160,16 @@ pub fn tanh_f32(x_in: f32) -> f32 {
     const B6: f32 = 1.198_258_4e-6;
     let x = x_in.clamp(-CLAMP, CLAMP);
     let x2 = x * x;
-    let mut p = x2.fmadd(A13, A11);
-    p = x2.fmadd(p, A9);
-    p = x2.fmadd(p, A7);
-    p = x2.fmadd(p, A5);
-    p = x2.fmadd(p, A3);
-    p = x2.fmadd(p, A1);
+    let mut p = madd(x2, A13, A11);
+    p = madd(x2, p, A9);
+    p = madd(x2, p, A7);
+    p = madd(x2, p, A5);
+    p = madd(x2, p, A3);
+    p = madd(x2, p, A1);
     p *= x;
-    let mut q = x2.fmadd(B6, B4);
-    q = x2.fmadd(q, B2);
-    q = x2.fmadd(q, B0);
+    let mut q = madd(x2, B6, B4);
+    q = madd(x2, q, B2);
+    q = madd(x2, q, B0);
     let r = p / q;
     if libm::fabsf(x_in) < 0.0004 {
         x_in
@@ -143,6 +222,17 @@ mod tests {
     fn fast_tanh_error_is_within_the_stated_bound() {
         let e = max_error(tanh_f32, libm::tanh);
         assert!(e < TANH_F32_MAX_ABS_ERROR, "max abs error {e:e}");
+    }
+
+    #[test]
+    fn fused_variants_are_within_the_stated_bounds() {
+        let e = max_error(tanh_f32_fused, libm::tanh);
+        assert!(e < TANH_F32_MAX_ABS_ERROR, "tanh: max abs error {e:e}");
+        let e = max_error(Fused::<Fast>::sigmoid::<f32>, |x| 1.0 / (1.0 + (-x).exp()));
+        assert!(
+            e < SIGMOID_F32_MAX_ABS_ERROR,
+            "sigmoid: max abs error {e:e}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use crate::activation::Activation;
 use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
-use crate::math::Math;
+use crate::math::{Fused, Math};
 use crate::real::Real;
 
 /// One layer of a model, as `summary()` shows it. Also available in `no_std` as
@@ -103,7 +103,7 @@ pub trait Model: Sized {
     fn raw_step(&self, state: &mut Self::State, x: &Self::Input) -> Self::Output;
     /// One recorded time step, written by the macro; see [`step_train`](Self::step_train).
     #[doc(hidden)]
-    fn raw_step_train(
+    fn raw_step_train<K: Math>(
         &self,
         state: &mut Self::State,
         x: &Self::Input,
@@ -117,7 +117,7 @@ pub trait Model: Sized {
     /// see [`backward`](Self::backward).
     #[doc(hidden)]
     #[allow(clippy::too_many_arguments)]
-    fn raw_backward(
+    fn raw_backward<K: Math>(
         &self,
         tr: &Self::Transposed,
         caches: &[Self::Cache],
@@ -175,9 +175,15 @@ pub trait Model: Sized {
         x: &Self::Input,
         cache: &mut Self::Cache,
     ) -> Self::Output {
-        crate::simd::widest(
+        crate::simd::widest_fused(
             #[inline(always)]
-            || self.raw_step_train(state, x, cache),
+            |fused| {
+                if fused {
+                    self.raw_step_train::<Fused<Self::Math>>(state, x, cache)
+                } else {
+                    self.raw_step_train::<Self::Math>(state, x, cache)
+                }
+            },
         )
     }
 
@@ -195,18 +201,32 @@ pub trait Model: Sized {
         grads: &mut Self,
     ) -> Self::Input {
         let mut dx = [Self::zero_input()];
-        crate::simd::widest(
+        let (caches, dys) = (core::slice::from_ref(cache), core::slice::from_ref(dy));
+        crate::simd::widest_fused(
             #[inline(always)]
-            || {
-                self.raw_backward(
-                    &self.raw_transposed(),
-                    core::slice::from_ref(cache),
-                    core::slice::from_ref(dy),
-                    wrt_logits,
-                    dstate,
-                    grads,
-                    Some(&mut dx),
-                )
+            |fused| {
+                let tr = self.raw_transposed();
+                if fused {
+                    self.raw_backward::<Fused<Self::Math>>(
+                        &tr,
+                        caches,
+                        dys,
+                        wrt_logits,
+                        dstate,
+                        grads,
+                        Some(&mut dx),
+                    )
+                } else {
+                    self.raw_backward::<Self::Math>(
+                        &tr,
+                        caches,
+                        dys,
+                        wrt_logits,
+                        dstate,
+                        grads,
+                        Some(&mut dx),
+                    )
+                }
             },
         );
         dx[0]
@@ -308,11 +328,16 @@ pub trait Model: Sized {
         tape: &'t mut Tape<Self, N>,
     ) -> &'t [Self::Output; N] {
         let mut s = Self::zero_state();
-        crate::simd::widest(
+        crate::simd::widest_fused(
             #[inline(always)]
-            || {
+            |fused| {
                 for t in 0..N {
-                    tape.outputs[t] = self.raw_step_train(&mut s, &xs[t], &mut tape.caches[t]);
+                    let (x, c) = (&xs[t], &mut tape.caches[t]);
+                    tape.outputs[t] = if fused {
+                        self.raw_step_train::<Fused<Self::Math>>(&mut s, x, c)
+                    } else {
+                        self.raw_step_train::<Self::Math>(&mut s, x, c)
+                    };
                 }
             },
         );
@@ -359,18 +384,31 @@ pub trait Model: Sized {
     ) {
         // The state gradient has the state's shape and starts at zero.
         let mut ds = Self::zero_state();
-        crate::simd::widest(
+        let dxs = dxs.map(|d| &mut d[..]);
+        crate::simd::widest_fused(
             #[inline(always)]
-            || {
-                self.raw_backward(
-                    tr,
-                    &tape.caches,
-                    dys,
-                    wrt_logits,
-                    &mut ds,
-                    grads,
-                    dxs.map(|d| &mut d[..]),
-                )
+            |fused| {
+                if fused {
+                    self.raw_backward::<Fused<Self::Math>>(
+                        tr,
+                        &tape.caches,
+                        dys,
+                        wrt_logits,
+                        &mut ds,
+                        grads,
+                        dxs,
+                    )
+                } else {
+                    self.raw_backward::<Self::Math>(
+                        tr,
+                        &tape.caches,
+                        dys,
+                        wrt_logits,
+                        &mut ds,
+                        grads,
+                        dxs,
+                    )
+                }
             },
         );
     }

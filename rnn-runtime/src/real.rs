@@ -53,8 +53,13 @@ pub trait Real:
     /// `-C target-cpu=native` uses it), else a multiply and an add. Results may differ in the
     /// last bit between the two; each build is deterministic.
     fn fmadd(self, b: Self, c: Self) -> Self;
+    /// `self * b + c` rounded once: `mul_add` under `std` (one instruction where the code is
+    /// compiled with FMA, see [`crate::simd::widest_fused`]), else [`fmadd`](Self::fmadd).
+    fn fused_madd(self, b: Self, c: Self) -> Self;
     /// Fast hyperbolic tangent: a rational approximation for `f32`, exact for `f64`.
     fn fast_tanh(self) -> Self;
+    /// [`fast_tanh`](Self::fast_tanh) with fused multiply-adds ([`fused_madd`](Self::fused_madd)).
+    fn fast_tanh_fused(self) -> Self;
     /// `true` unless NaN or infinite.
     fn is_finite(self) -> bool;
     /// The larger of two values (NaN-agnostic, branch-free where possible).
@@ -79,7 +84,7 @@ pub trait Real:
 
 /// `impl Real` for one float type, with its libm functions and its fast `tanh`.
 macro_rules! impl_real {
-    ($t:ident, $exp:ident, $ln:ident, $ln_1p:ident, $sqrt:ident, $abs:ident, $tanh:ident, $fast_tanh:path) => {
+    ($t:ident, $exp:ident, $ln:ident, $ln_1p:ident, $sqrt:ident, $abs:ident, $tanh:ident, $fast_tanh:path, $fast_tanh_fused:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -128,8 +133,23 @@ macro_rules! impl_real {
                 libm::$tanh(self)
             }
             #[inline(always)]
+            fn fused_madd(self, b: Self, c: Self) -> Self {
+                #[cfg(feature = "std")]
+                {
+                    self.mul_add(b, c)
+                }
+                #[cfg(not(feature = "std"))]
+                {
+                    self.fmadd(b, c)
+                }
+            }
+            #[inline(always)]
             fn fast_tanh(self) -> Self {
                 $fast_tanh(self)
+            }
+            #[inline(always)]
+            fn fast_tanh_fused(self) -> Self {
+                $fast_tanh_fused(self)
             }
             #[inline(always)]
             fn is_finite(self) -> bool {
@@ -147,6 +167,17 @@ impl_real!(
     sqrtf,
     fabsf,
     tanhf,
-    crate::math::tanh_f32
+    crate::math::tanh_f32,
+    crate::math::tanh_f32_fused
 );
-impl_real!(f64, exp, log, log1p, sqrt, fabs, tanh, libm::tanh);
+impl_real!(
+    f64,
+    exp,
+    log,
+    log1p,
+    sqrt,
+    fabs,
+    tanh,
+    libm::tanh,
+    libm::tanh
+);

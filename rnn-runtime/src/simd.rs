@@ -1,4 +1,4 @@
-//! Runs the hot loops with the widest vectors the host CPU has, without changing a single bit.
+//! Runs the hot loops with the widest vectors the host CPU has.
 //!
 //! A default `cargo build` for x86-64 may only assume SSE2 (4 f32 lanes). With `std` on x86-64,
 //! [`widest`] checks once (cached by `std`) whether the CPU has AVX-512F or AVX2 and runs the
@@ -6,11 +6,16 @@
 //! or 8 lanes. Everything the closure calls is `#[inline(always)]` down to the kernels, so it is
 //! compiled again for that instruction set.
 //!
-//! Results are bit-identical to the SSE2 build and to the Cortex-M4F: every output element is
-//! computed by the same sequence of f32 operations in its own vector lane, and the fused
-//! multiply-add is not enabled here (it is used only when the whole build targets it, e.g.
-//! `-C target-cpu=native`, see [`crate::Real::fmadd`]). CI checks this: the firmware's outputs
-//! in QEMU are compared bit for bit with the host's.
+//! Inference goes through [`widest`], whose results are bit-identical to the SSE2 build and to
+//! the Cortex-M4F: every output element is computed by the same sequence of f32 operations in its
+//! own vector lane, and fused multiply-adds are not used (unless the whole build targets them,
+//! e.g. `-C target-cpu=native`, see [`crate::Real::fmadd`]). CI checks this: the firmware's
+//! outputs in QEMU are compared bit for bit with the host's.
+//!
+//! Training goes through [`widest_fused`], which also uses the CPU's fused multiply-add when it
+//! has one (about 1.25x faster here): the gradients then differ from the default build's in
+//! rounding only, and equal bit for bit what the baseline build computes with
+//! [`crate::Fused`] maths (tested).
 //!
 //! Without `std`, on other architectures, or when the build already targets AVX-512F, the
 //! closure is simply called.
@@ -35,6 +40,35 @@ pub fn widest<R, F: FnOnce() -> R>(f: F) -> R {
         }
     }
     f()
+}
+
+/// For training: calls `f(true)` compiled for AVX-512F + FMA or AVX2 + FMA when the host CPU
+/// has them, where `true` asks `f` to use fused multiply-adds ([`crate::Fused`]); otherwise
+/// [`widest`]`(|| f(false))`. Fused multiply-adds round once instead of twice, so training
+/// results differ from the default build's in the last bits (and are as close to the exact
+/// values); inference never uses this, so its outputs stay bit-identical to the Cortex-M4F's.
+/// When the build itself targets FMA (`-C target-cpu=native`), every multiply-add is already
+/// fused and `f(false)` is called.
+#[inline(always)]
+pub fn widest_fused<R, F: FnOnce(bool) -> R>(f: F) -> R {
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "fma")))]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX-512F and FMA (checked just above).
+            return unsafe { x86_fma::avx512_fma(f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe { x86_fma::avx2_fma(f) };
+        }
+    }
+    widest(
+        #[inline(always)]
+        || f(false),
+    )
 }
 
 /// Which code path [`widest`] takes on this machine: `"avx512f"`, `"avx2"` or `"baseline"`
@@ -76,6 +110,23 @@ mod x86 {
     #[inline]
     pub unsafe fn avx2<R, F: FnOnce() -> R>(f: F) -> R {
         f()
+    }
+}
+
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "fma")))]
+mod x86_fma {
+    /// `f(true)` compiled with AVX-512F and FMA.
+    #[target_feature(enable = "avx512f,fma")]
+    #[inline]
+    pub unsafe fn avx512_fma<R, F: FnOnce(bool) -> R>(f: F) -> R {
+        f(true)
+    }
+
+    /// `f(true)` compiled with AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub unsafe fn avx2_fma<R, F: FnOnce(bool) -> R>(f: F) -> R {
+        f(true)
     }
 }
 

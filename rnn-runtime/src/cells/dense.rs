@@ -62,16 +62,16 @@ impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
     }
 
     #[inline(always)]
-    fn pre(&self, x: &[T; I]) -> [T; O] {
+    fn pre<M: Math>(&self, x: &[T; I]) -> [T; O] {
         let mut z = self.bias.data.0[0];
-        gemv_acc(&mut z, &self.kernel, x);
+        gemv_acc(M::default(), &mut z, &self.kernel, x);
         z
     }
 
     /// `act(W x + b)`.
     #[inline(always)]
     pub fn forward<M: Math>(&self, x: &[T; I]) -> [T; O] {
-        let mut y = self.pre(x);
+        let mut y = self.pre::<M>(x);
         self.activation.apply::<M, T>(&mut y);
         y
     }
@@ -80,7 +80,7 @@ impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
     #[inline(always)]
     pub fn forward_train<M: Math>(&self, x: &[T; I], cache: &mut DenseCache<T, I, O>) -> [T; O] {
         cache.x = *x;
-        cache.z = self.pre(x);
+        cache.z = self.pre::<M>(x);
         let mut y = cache.z;
         self.activation.apply::<M, T>(&mut y);
         cache.y = y;
@@ -96,7 +96,7 @@ impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
     /// Backward: `dy` is the gradient w.r.t. the output `y`, or w.r.t. the pre-activation `z`
     /// when `wrt_logits` (the exact form losses use after sigmoid and softmax).
     #[inline(always)]
-    pub fn backward(
+    pub fn backward<M: Math>(
         &self,
         tr: &SMatrix<T, I, O>,
         cache: &DenseCache<T, I, O>,
@@ -108,13 +108,13 @@ impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
         if !wrt_logits {
             self.activation.backprop(&cache.y, &mut dz);
         }
-        ger_acc(&mut grad.kernel, &dz, &cache.x);
+        ger_acc(M::default(), &mut grad.kernel, &dz, &cache.x);
         add_assign(grad.bias.as_mut_slice(), &dz);
         let mut dx = [T::ZERO; I];
         if O < 8 {
-            gemv_t_acc(&mut dx, &self.kernel, &dz);
+            gemv_t_acc(M::default(), &mut dx, &self.kernel, &dz);
         } else {
-            gemv_acc(&mut dx, tr, &dz);
+            gemv_acc(M::default(), &mut dx, tr, &dz);
         }
         dx
     }

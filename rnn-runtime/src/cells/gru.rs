@@ -94,11 +94,11 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
     #[inline(always)]
     fn gates<M: Math>(&self, x: &[T; I], h: &[T; H]) -> ([T; G], [T; H]) {
         let mut a = self.bias.data.0[0];
-        gemv_acc(&mut a, &self.kernel, x);
+        gemv_acc(M::default(), &mut a, &self.kernel, x);
         let mut aux = [T::ZERO; H];
         if RA {
             let mut hz = self.bias.data.0[1];
-            gemv_acc(&mut hz, &self.recurrent_kernel, h);
+            gemv_acc(M::default(), &mut hz, &self.recurrent_kernel, h);
             for k in 0..2 * H {
                 a[k] = M::sigmoid(a[k] + hz[k]);
             }
@@ -108,7 +108,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
             }
         } else {
             let mut hz = [T::ZERO; G];
-            gemv_acc(&mut hz, &self.recurrent_kernel, h);
+            gemv_acc(M::default(), &mut hz, &self.recurrent_kernel, h);
             for k in 0..2 * H {
                 a[k] = M::sigmoid(a[k] + hz[k]);
             }
@@ -116,7 +116,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
                 aux[k] = a[H + k] * h[k];
             }
             let mut n = [T::ZERO; H];
-            gemv_block_acc(&mut n, &self.recurrent_kernel, 2 * H, &aux);
+            gemv_block_acc(M::default(), &mut n, &self.recurrent_kernel, 2 * H, &aux);
             for k in 0..H {
                 a[2 * H + k] = M::tanh(a[2 * H + k] + n[k]);
             }
@@ -163,8 +163,8 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
 
     /// Applies the weight-gradient updates `backward` left pending to `self` (a gradient).
     #[inline(always)]
-    pub fn flush(&mut self, pending: &mut Pending<T, I, H, G>) {
-        pending.flush(&mut self.kernel, &mut self.recurrent_kernel);
+    pub fn flush<M: Math>(&mut self, pending: &mut Pending<T, I, H, G>) {
+        pending.flush(M::default(), &mut self.kernel, &mut self.recurrent_kernel);
     }
 
     /// The transposed weights [`backward`](Self::backward) takes.
@@ -175,7 +175,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
 
     /// Backward through one step; see [`crate::LstmCell::backward`] for the conventions.
     #[inline(always)]
-    pub fn backward(
+    pub fn backward<M: Math>(
         &self,
         tr: &Transposed<T, I, H, G>,
         pending: &mut Pending<T, I, H, G>,
@@ -209,19 +209,24 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
                 dhz[H + k] = dxz[H + k];
                 dhz[2 * H + k] = dan * r;
             }
-            pending.kernel.push(&mut grad.kernel, &dxz, &cache.x);
             pending
-                .recurrent
-                .push(&mut grad.recurrent_kernel, &dhz, &cache.h_prev);
+                .kernel
+                .push(M::default(), &mut grad.kernel, &dxz, &cache.x);
+            pending.recurrent.push(
+                M::default(),
+                &mut grad.recurrent_kernel,
+                &dhz,
+                &cache.h_prev,
+            );
             let (b0, b1) = grad.bias.as_mut_slice().split_at_mut(G);
             add_assign(b0, &dxz);
             add_assign(b1, &dhz);
-            gemv_acc(&mut dh_prev, &tr.recurrent_t, &dhz);
+            gemv_acc(M::default(), &mut dh_prev, &tr.recurrent_t, &dhz);
         } else {
             let mut dan = [T::ZERO; H];
             dan.copy_from_slice(&dxz[2 * H..]);
             let mut drh = [T::ZERO; H];
-            gemv_cols_acc(&mut drh, &tr.recurrent_t, 2 * H, &dan);
+            gemv_cols_acc(M::default(), &mut drh, &tr.recurrent_t, 2 * H, &dan);
             for k in 0..H {
                 let (z, r) = (g[k], g[H + k]);
                 let dr = drh[k] * cache.h_prev[k];
@@ -231,16 +236,27 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
                 dhz[k] = dxz[k];
                 dhz[H + k] = dxz[H + k];
             }
-            pending.kernel.push(&mut grad.kernel, &dxz, &cache.x);
             pending
-                .recurrent
-                .push(&mut grad.recurrent_kernel, &dhz, &cache.h_prev);
-            ger_block_acc(&mut grad.recurrent_kernel, 2 * H, &dan, &cache.aux);
+                .kernel
+                .push(M::default(), &mut grad.kernel, &dxz, &cache.x);
+            pending.recurrent.push(
+                M::default(),
+                &mut grad.recurrent_kernel,
+                &dhz,
+                &cache.h_prev,
+            );
+            ger_block_acc(
+                M::default(),
+                &mut grad.recurrent_kernel,
+                2 * H,
+                &dan,
+                &cache.aux,
+            );
             add_assign(&mut grad.bias.as_mut_slice()[..G], &dxz);
-            gemv_acc(&mut dh_prev, &tr.recurrent_t, &dhz);
+            gemv_acc(M::default(), &mut dh_prev, &tr.recurrent_t, &dhz);
         }
         let mut dx = [T::ZERO; I];
-        tr.input_grad(&self.kernel, &mut dx, &dxz);
+        tr.input_grad(M::default(), &self.kernel, &mut dx, &dxz);
         dstate.h = dh_prev;
         dx
     }

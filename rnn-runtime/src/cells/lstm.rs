@@ -96,8 +96,8 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
     #[inline(always)]
     fn gates<M: Math>(&self, x: &[T; I], h: &[T; H]) -> [T; G] {
         let mut z = self.bias.data.0[0];
-        gemv_acc(&mut z, &self.kernel, x);
-        gemv_acc(&mut z, &self.recurrent_kernel, h);
+        gemv_acc(M::default(), &mut z, &self.kernel, x);
+        gemv_acc(M::default(), &mut z, &self.recurrent_kernel, h);
         for v in &mut z[..2 * H] {
             *v = M::sigmoid(*v);
         }
@@ -154,8 +154,8 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
 
     /// Applies the weight-gradient updates `backward` left pending to `self` (a gradient).
     #[inline(always)]
-    pub fn flush(&mut self, pending: &mut Pending<T, I, H, G>) {
-        pending.flush(&mut self.kernel, &mut self.recurrent_kernel);
+    pub fn flush<M: Math>(&mut self, pending: &mut Pending<T, I, H, G>) {
+        pending.flush(M::default(), &mut self.kernel, &mut self.recurrent_kernel);
     }
 
     /// The transposed weights [`backward`](Self::backward) takes.
@@ -170,7 +170,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
     /// the state from step `t + 1` in, and leaves holding the gradient w.r.t. the state of step
     /// `t - 1`. Parameter gradients are added to `grad`; the input gradient is returned.
     #[inline(always)]
-    pub fn backward(
+    pub fn backward<M: Math>(
         &self,
         tr: &Transposed<T, I, H, G>,
         pending: &mut Pending<T, I, H, G>,
@@ -192,15 +192,17 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
             dz[2 * H + k] = dc * i * (T::ONE - gg * gg);
             dz[3 * H + k] = dh * tc * o * (T::ONE - o);
         }
-        pending.kernel.push(&mut grad.kernel, &dz, &cache.x);
+        pending
+            .kernel
+            .push(M::default(), &mut grad.kernel, &dz, &cache.x);
         pending
             .recurrent
-            .push(&mut grad.recurrent_kernel, &dz, &cache.h_prev);
+            .push(M::default(), &mut grad.recurrent_kernel, &dz, &cache.h_prev);
         add_assign(grad.bias.as_mut_slice(), &dz);
         let mut dx = [T::ZERO; I];
-        tr.input_grad(&self.kernel, &mut dx, &dz);
+        tr.input_grad(M::default(), &self.kernel, &mut dx, &dz);
         dstate.h = [T::ZERO; H];
-        gemv_acc(&mut dstate.h, &tr.recurrent_t, &dz);
+        gemv_acc(M::default(), &mut dstate.h, &tr.recurrent_t, &dz);
         dx
     }
 }

@@ -119,13 +119,14 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> Pending<T, I, H, G
 
     /// Applies the pending updates to the kernel and recurrent-kernel gradients.
     #[inline(always)]
-    pub(crate) fn flush(
+    pub(crate) fn flush<M: crate::math::Math>(
         &mut self,
+        m: M,
         kernel: &mut nalgebra::SMatrix<T, G, I>,
         recurrent_kernel: &mut nalgebra::SMatrix<T, G, H>,
     ) {
-        self.kernel.flush(kernel);
-        self.recurrent.flush(recurrent_kernel);
+        self.kernel.flush(m, kernel);
+        self.recurrent.flush(m, recurrent_kernel);
     }
 }
 
@@ -150,16 +151,17 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> Transposed<T, I, H
 
     /// `dx += kernel^T dz` (a dot product per input when the input is narrow).
     #[inline(always)]
-    pub(crate) fn input_grad(
+    pub(crate) fn input_grad<M: crate::math::Math>(
         &self,
+        m: M,
         kernel: &nalgebra::SMatrix<T, G, I>,
         dx: &mut [T; I],
         dz: &[T; G],
     ) {
         if I < 8 {
-            crate::kernels::gemv_t_acc(dx, kernel, dz);
+            crate::kernels::gemv_t_acc(m, dx, kernel, dz);
         } else {
-            crate::kernels::gemv_acc(dx, &self.kernel_t, dz);
+            crate::kernels::gemv_acc(m, dx, &self.kernel_t, dz);
         }
     }
 }

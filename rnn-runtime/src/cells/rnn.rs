@@ -79,17 +79,17 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
     }
 
     #[inline(always)]
-    fn pre(&self, x: &[T; I], h: &[T; H]) -> [T; H] {
+    fn pre<M: Math>(&self, x: &[T; I], h: &[T; H]) -> [T; H] {
         let mut a = self.bias.data.0[0];
-        gemv_acc(&mut a, &self.kernel, x);
-        gemv_acc(&mut a, &self.recurrent_kernel, h);
+        gemv_acc(M::default(), &mut a, &self.kernel, x);
+        gemv_acc(M::default(), &mut a, &self.recurrent_kernel, h);
         a
     }
 
     /// One time step.
     #[inline(always)]
     pub fn step<M: Math>(&self, state: &mut RnnState<T, H>, x: &[T; I]) -> [T; H] {
-        let mut a = self.pre(x, &state.h);
+        let mut a = self.pre::<M>(x, &state.h);
         self.activation.apply::<M, T>(&mut a);
         state.h = a;
         a
@@ -118,8 +118,8 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
 
     /// Applies the weight-gradient updates `backward` left pending to `self` (a gradient).
     #[inline(always)]
-    pub fn flush(&mut self, pending: &mut Pending<T, I, H, H>) {
-        pending.flush(&mut self.kernel, &mut self.recurrent_kernel);
+    pub fn flush<M: Math>(&mut self, pending: &mut Pending<T, I, H, H>) {
+        pending.flush(M::default(), &mut self.kernel, &mut self.recurrent_kernel);
     }
 
     /// The transposed weights [`backward`](Self::backward) takes.
@@ -130,7 +130,7 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
 
     /// Backward through one step; see [`crate::LstmCell::backward`] for the conventions.
     #[inline(always)]
-    pub fn backward(
+    pub fn backward<M: Math>(
         &self,
         tr: &Transposed<T, I, H, H>,
         pending: &mut Pending<T, I, H, H>,
@@ -144,15 +144,17 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
             *d += *s;
         }
         self.activation.backprop(&cache.h, &mut da);
-        pending.kernel.push(&mut grad.kernel, &da, &cache.x);
+        pending
+            .kernel
+            .push(M::default(), &mut grad.kernel, &da, &cache.x);
         pending
             .recurrent
-            .push(&mut grad.recurrent_kernel, &da, &cache.h_prev);
+            .push(M::default(), &mut grad.recurrent_kernel, &da, &cache.h_prev);
         add_assign(grad.bias.as_mut_slice(), &da);
         let mut dx = [T::ZERO; I];
-        tr.input_grad(&self.kernel, &mut dx, &da);
+        tr.input_grad(M::default(), &self.kernel, &mut dx, &da);
         dstate.h = [T::ZERO; H];
-        gemv_acc(&mut dstate.h, &tr.recurrent_t, &da);
+        gemv_acc(M::default(), &mut dstate.h, &tr.recurrent_t, &da);
         dx
     }
 
