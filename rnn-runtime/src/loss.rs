@@ -184,7 +184,7 @@ impl Loss {
 ///
 /// # Panics
 /// If `targets` holds fewer than `steps.count(N)` vectors, or `steps` is `LastK(0)`: a
-/// programming error ([`crate::train::fit`] checks both and returns an error instead).
+/// programming error (`train::fit`, under `std`, checks both and returns an error instead).
 pub fn sequence_loss<M: Model, const N: usize>(
     tape: &Tape<M, N>,
     targets: &[M::Output],

@@ -241,23 +241,30 @@ mod tests {
         assert!(e < SIGMOID_F32_MAX_ABS_ERROR, "max abs error {e:e}");
     }
 
-    /// Every non-negative finite f32 (the function is odd), against f64 `tanh`: about 40 s in
-    /// release, so not part of the default run:
+    /// Every non-negative finite f32 (the function is odd), against f64 `tanh`, plain and fused:
+    /// a few minutes in release, so not part of the default run:
     /// `cargo test --release -p rnn-runtime -- --ignored every_f32`.
     #[test]
     #[ignore]
     fn fast_tanh_and_sigmoid_bounds_hold_for_every_f32() {
         let (mut wt, mut ws) = (0.0f64, 0.0f64);
+        let (mut wtf, mut wsf) = (0.0f64, 0.0f64);
+        let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
         for b in 0..0x7f80_0000u32 {
             let x = f32::from_bits(b);
-            wt = wt.max((tanh_f32(x) as f64 - libm::tanh(x as f64)).abs());
-            let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+            let t = libm::tanh(x as f64);
+            wt = wt.max((tanh_f32(x) as f64 - t).abs());
+            wtf = wtf.max((tanh_f32_fused(x) as f64 - t).abs());
             for y in [x, -x] {
-                ws = ws.max((Fast::sigmoid(y) as f64 - sig(y as f64)).abs());
+                let s = sig(y as f64);
+                ws = ws.max((Fast::sigmoid(y) as f64 - s).abs());
+                wsf = wsf.max((Fused::<Fast>::sigmoid(y) as f64 - s).abs());
             }
         }
         std::println!("max abs error over every f32: tanh {wt:e}, sigmoid {ws:e}");
+        std::println!("fused (training on FMA hosts): tanh {wtf:e}, sigmoid {wsf:e}");
         assert!(wt < TANH_F32_MAX_ABS_ERROR && ws < SIGMOID_F32_MAX_ABS_ERROR);
+        assert!(wtf < TANH_F32_MAX_ABS_ERROR && wsf < SIGMOID_F32_MAX_ABS_ERROR);
     }
 
     #[test]
