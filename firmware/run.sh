@@ -120,6 +120,15 @@ done
 echo "flash = .text + .rodata (plus the 1024-byte vector table); RAM = .data + .bss (infer's .bss"
 echo "holds the input sequence; the weights are baked into .rodata);"
 echo "stack = peak stack of forward (infer) or of the whole training run (train), by painting."
+# Issue 4's budgets for inference: code under 16 KB without weights and float printing, and a
+# peak stack under 2 KB. Fail loudly if a change breaks them.
+text="$("$SIZE" -A "$RUN/infer-no-float-print.elf" | awk '$1 == ".text" { print $2 }')"
+fstack="$(sed -n 's/^peak stack forward \([0-9]*\) B$/\1/p' "$RUN/infer-no-float-print.log")"
+if [ -z "$text" ] || [ -z "$fstack" ] || [ "$text" -ge 16384 ] || [ "$fstack" -ge 2048 ]; then
+    echo "inference budget broken: .text ${text:-?} B (< 16384), forward stack ${fstack:-?} B (< 2048)" >&2
+    exit 1
+fi
+echo "inference budgets: .text $text B < 16384, forward stack $fstack B < 2048"
 
 echo "== 5. infer output vs the host, bit for bit"
 # Both infer builds must print the same bits.

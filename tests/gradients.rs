@@ -113,6 +113,10 @@ rnn_model! {
     struct Mixed { scalar = f64; dense(3, 6, activation = relu) -> gru(6, reset_after = false) -> lstm(5) -> rnn(4) -> dense(3, activation = sigmoid) }
     struct Soft { scalar = f64; lstm(3, 5) -> dense(4, activation = softmax) }
     struct Sig { scalar = f64; gru(2, 5) -> dense(3, activation = sigmoid) }
+    /// Wide inputs and outputs: the transposed-weight input gradients (8 or more inputs, a dense
+    /// layer with 8 or more outputs), a gate matrix taller than one 64-row block (lstm(.., 20):
+    /// 80 rows) and more than 8 steps (the pending weight-gradient buffers flush mid-sequence).
+    struct Wide { scalar = f64; lstm(9, 20) -> dense(8, activation = tanh) -> rnn(10) -> gru(8) -> dense(2) }
 }
 
 #[test]
@@ -144,6 +148,12 @@ fn card_model_and_a_deep_mixed_stack() {
     check::<Card, 12>(7, Steps::Last, Loss::Mse);
     check::<Mixed, 6>(8, Steps::LastK(2), Loss::Mse);
     check::<Mixed, 6>(9, Steps::All, Loss::BinaryCrossentropy);
+}
+
+#[test]
+fn wide_layers_and_long_sequences() {
+    check::<Wide, 11>(21, Steps::All, Loss::Mse);
+    check::<Wide, 17>(22, Steps::LastK(5), Loss::Mae);
 }
 
 #[test]

@@ -232,6 +232,12 @@ fn simd_dispatch_is_bit_identical() {
         rnn::simd::widest_name(),
         has_fma()
     );
+    // Where the CPU has AVX2 and the build does not already target AVX-512F, the dispatch must
+    // actually happen (otherwise this test would compare the baseline code with itself).
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx512f")))]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        assert!(rnn::simd::widest_name().contains("detected at run time"));
+    }
     check::<Card>(5);
     check::<Lstm16>(6);
     check::<GruBefore>(7);

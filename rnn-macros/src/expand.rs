@@ -314,7 +314,6 @@ pub fn model(m: &Model) -> TokenStream {
                 #logits
             }
             #[inline(always)]
-            #[inline(always)]
             fn raw_transposed(&self) -> Self::Transposed {
                 (#(#tr_values,)*)
             }

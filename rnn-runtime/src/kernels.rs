@@ -3,23 +3,35 @@
 //! nalgebra's `SMatrix<T, R, C>` stores `[[T; R]; C]` (column-major). Walking it column by column
 //! as `y += W[:, j] * x[j]` (an axpy with a fixed trip count `R`) lets the compiler vectorize
 //! every column without a horizontal reduction; this was 2.5x faster than nalgebra's generic
-//! product for our sizes. The transposed product (backward pass) is a dot product per column,
-//! written with eight independent accumulators so it vectorizes too.
+//! product for our sizes. The backward pass's products `W^T v` run the same kernel over
+//! transposed copies of the weights ([`transpose`], built once per batch); [`gemv_t_acc`] (a dot
+//! product per column) is left for narrow inputs. Rank-one weight-gradient updates are collected
+//! over several steps ([`Outer`]). Every multiply-add goes through [`Math::madd`], so training
+//! can use fused multiply-adds ([`crate::Fused`]) while inference keeps the build's own.
 
 use crate::math::Math;
 use crate::real::Real;
 use nalgebra::SMatrix;
 
-/// Rows per register block: 16 f32 lanes are four SSE, two AVX or one AVX-512 register.
+/// Rows per register block. On x86-64 a whole gate matrix of up to 64 rows (four AVX-512
+/// registers per accumulator, what the run-time dispatch uses); elsewhere 16, which keeps the
+/// accumulators small on a microcontroller's stack (the Cortex-M4F has no vector registers).
+/// The block size never changes a result: every row's sum is the same sequence of operations
+/// (even columns, odd columns, then their sum) whatever the block, including the remainder rows.
+#[cfg(target_arch = "x86_64")]
 const BLOCK: usize = 64;
+/// Rows per register block (see the x86-64 definition).
+#[cfg(not(target_arch = "x86_64"))]
+const BLOCK: usize = 16;
 
 /// `out += W x` for `W: R x C`.
 ///
 /// Register-blocked: for each block of at most `BLOCK` rows (all rows at once when `R <=
 /// BLOCK`), two local accumulators walk all columns (`acc += W[block, j] * x[j]`, an axpy on
 /// contiguous memory), so the partial sums stay in registers and two dependency chains per
-/// vector are in flight. Each row's sum is computed in the same order whatever the vector width,
-/// so results do not depend on the instruction set.
+/// vector are in flight; matrices of at most 16 rows get four accumulators. Each row's sum is
+/// computed in the same order whatever the vector width and block size, so results do not
+/// depend on the instruction set.
 #[inline(always)]
 pub fn gemv_acc<M: Math, T: Real, const R: usize, const C: usize>(
     _m: M,
@@ -37,12 +49,20 @@ pub fn gemv_acc<M: Math, T: Real, const R: usize, const C: usize>(
             gemv_rows::<M, T, R, C, BLOCK>(_m, out, w, r0, x);
             r0 += BLOCK;
         }
-        if r0 < R {
-            for (col, &xj) in w.data.0.iter().zip(x.iter()) {
-                for r in r0..R {
-                    out[r] = M::madd(col[r], xj, out[r]);
-                }
+        // The remaining rows, one at a time in the same order as `gemv_rows`.
+        let cols = &w.data.0;
+        for r in r0..R {
+            let (mut a0, mut a1) = (T::ZERO, T::ZERO);
+            let mut j = 0;
+            while j + 2 <= C {
+                a0 = M::madd(cols[j][r], x[j], a0);
+                a1 = M::madd(cols[j + 1][r], x[j + 1], a1);
+                j += 2;
             }
+            if j < C {
+                a0 = M::madd(cols[j][r], x[j], a0);
+            }
+            out[r] += a0 + a1;
         }
     }
 }
@@ -298,9 +318,12 @@ pub struct Outer<T, const R: usize, const C: usize, const K: usize> {
 }
 
 impl<T: Real, const R: usize, const C: usize, const K: usize> Outer<T, R, C, K> {
+    const AT_LEAST_ONE: () = assert!(K > 0, "Outer needs K > 0");
+
     /// Nothing collected.
     #[inline(always)]
     pub fn new() -> Self {
+        let () = Self::AT_LEAST_ONE;
         Outer {
             v: [[T::ZERO; R]; K],
             x: [[T::ZERO; C]; K],

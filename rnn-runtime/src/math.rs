@@ -6,8 +6,8 @@
 //! tanh(x / 2)`. Measured against f64 over every finite f32, the maximum absolute error is
 //! 4.68e-7 for `tanh` and 2.49e-7 for `sigmoid`; the tests assert the bounds
 //! [`TANH_F32_MAX_ABS_ERROR`] and [`SIGMOID_F32_MAX_ABS_ERROR`] (1e-6) on 22 million inputs in
-//! every run and on every f32 in an ignored test (`cargo test --release -p rnn-runtime --
-//! --ignored every_f32`). [`Exact`] computes
+//! every run and on every f32 in an ignored test (`cargo test --release -p rnn-runtime
+//! --features std -- --ignored every_f32`). [`Exact`] computes
 //! `tanh` and `1 / (1 + e^-x)` through `libm`. For `f64` both are exact.
 
 use crate::real::Real;
@@ -52,6 +52,7 @@ pub trait Math: Copy + Default + Send + Sync + 'static {
 /// `M` with every multiply-add fused (rounded once). Training on the host runs with it when the
 /// CPU has FMA ([`crate::simd::widest_fused`]): results differ from the default build's only in
 /// rounding. Inference never does, so its results stay bit-identical to the Cortex-M4F's.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Fused<M>(core::marker::PhantomData<M>);
 
 impl<M> Clone for Fused<M> {
@@ -243,7 +244,7 @@ mod tests {
 
     /// Every non-negative finite f32 (the function is odd), against f64 `tanh`, plain and fused:
     /// a few minutes in release, so not part of the default run:
-    /// `cargo test --release -p rnn-runtime -- --ignored every_f32`.
+    /// `cargo test --release -p rnn-runtime --features std -- --ignored every_f32`.
     #[test]
     #[ignore]
     fn fast_tanh_and_sigmoid_bounds_hold_for_every_f32() {

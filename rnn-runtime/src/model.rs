@@ -190,7 +190,9 @@ pub trait Model: Sized {
     /// Backward through one step of every layer: adds parameter gradients into `grads`, updates
     /// `dstate` (in: gradient w.r.t. this step's output state; out: w.r.t. the previous one) and
     /// returns the input gradient. `dy` is w.r.t. the output, or w.r.t. the final dense layer's
-    /// pre-activation when `wrt_logits`.
+    /// pre-activation when `wrt_logits`. Each call transposes every weight matrix (a temporary
+    /// the size of the weights, on the stack); for whole sequences use
+    /// [`backward`](Self::backward) or [`backward_with`](Self::backward_with).
     #[inline]
     fn backward_step(
         &self,
@@ -358,8 +360,8 @@ pub trait Model: Sized {
     /// `dys[t]` is the loss gradient w.r.t. step `t`'s output (or w.r.t. the final dense
     /// layer's pre-activation when `wrt_logits`); zero for steps the loss does not see.
     /// Parameter gradients are added into `grads`; input gradients are written to `dxs` if given.
-    /// Builds the transposed weights first; [`backward_with`](Self::backward_with) takes them
-    /// ready-made.
+    /// Builds the transposed weights first (a temporary the size of the weights, on the stack);
+    /// [`backward_with`](Self::backward_with) takes them ready-made.
     fn backward<const N: usize>(
         &self,
         tape: &Tape<Self, N>,

@@ -54,7 +54,7 @@ pub trait Real:
     /// last bit between the two; each build is deterministic.
     fn fmadd(self, b: Self, c: Self) -> Self;
     /// `self * b + c` rounded once: `mul_add` under `std` (one instruction where the code is
-    /// compiled with FMA, see [`crate::simd::widest_fused`]), else [`fmadd`](Self::fmadd).
+    /// compiled with FMA, see [`crate::simd::widest_fused`]), `libm`'s `fma` without it.
     fn fused_madd(self, b: Self, c: Self) -> Self;
     /// Fast hyperbolic tangent: a rational approximation for `f32`, exact for `f64`.
     fn fast_tanh(self) -> Self;
@@ -84,7 +84,7 @@ pub trait Real:
 
 /// `impl Real` for one float type, with its libm functions and its fast `tanh`.
 macro_rules! impl_real {
-    ($t:ident, $exp:ident, $ln:ident, $ln_1p:ident, $sqrt:ident, $abs:ident, $tanh:ident, $fast_tanh:path, $fast_tanh_fused:path) => {
+    ($t:ident, $exp:ident, $ln:ident, $ln_1p:ident, $sqrt:ident, $abs:ident, $tanh:ident, $fma:ident, $fast_tanh:path, $fast_tanh_fused:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -140,7 +140,7 @@ macro_rules! impl_real {
                 }
                 #[cfg(not(feature = "std"))]
                 {
-                    self.fmadd(b, c)
+                    libm::$fma(self, b, c)
                 }
             }
             #[inline(always)]
@@ -167,6 +167,7 @@ impl_real!(
     sqrtf,
     fabsf,
     tanhf,
+    fmaf,
     crate::math::tanh_f32,
     crate::math::tanh_f32_fused
 );
@@ -178,6 +179,7 @@ impl_real!(
     sqrt,
     fabs,
     tanh,
+    fma,
     libm::tanh,
     libm::tanh
 );

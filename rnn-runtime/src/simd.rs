@@ -3,8 +3,9 @@
 //! A default `cargo build` for x86-64 may only assume SSE2 (4 f32 lanes). With `std` on x86-64,
 //! [`widest`] checks once (cached by `std`) whether the CPU has AVX-512F or AVX2 and runs the
 //! closure inside a function compiled for it, so the matrix-vector loops and activations use 16
-//! or 8 lanes. Everything the closure calls is `#[inline(always)]` down to the kernels, so it is
-//! compiled again for that instruction set.
+//! or 8 lanes. The model's step and everything it calls down to the kernels and the fast
+//! activations are `#[inline(always)]`, so they are compiled again for that instruction set
+//! (`libm` calls, e.g. `math = exact`, stay the baseline build's functions).
 //!
 //! Inference goes through [`widest`], whose results are bit-identical to the SSE2 build and to
 //! the Cortex-M4F: every output element is computed by the same sequence of f32 operations in its

@@ -58,6 +58,13 @@ fn systick_elapsed(start: u32) -> u32 {
     start.wrapping_sub(cortex_m::peripheral::SYST::get_current()) & 0x00FF_FFFF
 }
 
+/// `forward` in a frame of its own, below `main`'s, so that painting sees all of its stack
+/// (inlined into `main`, its locals would sit in `main`'s frame, above the painted area).
+#[inline(never)]
+fn run_forward(model: &Card, xs: &[[f32; INPUTS]; STEPS]) -> [[f32; 1]; STEPS] {
+    model.forward(xs)
+}
+
 #[entry]
 fn main() -> ! {
     hprintln!(
@@ -79,7 +86,7 @@ fn main() -> ! {
 
     let painted = stack::paint();
     let t0 = systick_start();
-    let ys = black_box(model).forward(black_box(xs));
+    let ys = run_forward(black_box(model), black_box(xs));
     let ticks = systick_elapsed(t0);
     let fwd_stack = painted.used_below_caller();
     let fwd_depth = painted.peak_depth();

@@ -156,6 +156,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
     }
 
     /// Nothing pending, for [`backward`](Self::backward).
+    #[must_use = "pass it to every `backward` call, then to `flush`"]
     #[inline(always)]
     pub fn pending(&self) -> Pending<T, I, H, G> {
         Pending::new()

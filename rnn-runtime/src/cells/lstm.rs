@@ -147,6 +147,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
     }
 
     /// Nothing pending, for [`backward`](Self::backward).
+    #[must_use = "pass it to every `backward` call, then to `flush`"]
     #[inline(always)]
     pub fn pending(&self) -> Pending<T, I, H, G> {
         Pending::new()
@@ -168,7 +169,11 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
     ///
     /// `dh` is the loss gradient w.r.t. this step's output; `dstate` carries the gradient w.r.t.
     /// the state from step `t + 1` in, and leaves holding the gradient w.r.t. the state of step
-    /// `t - 1`. Parameter gradients are added to `grad`; the input gradient is returned.
+    /// `t - 1`. The bias gradient is added to `grad`; the kernel and recurrent-kernel gradients
+    /// are collected in `pending` and added to `grad` every 8 steps and by
+    /// [`flush`](Self::flush), which must be called after the last step. `tr` must be
+    /// [`transposed`](Self::transposed) of these same weights. The input gradient is returned.
+    /// (A generated model's backward pass does all of this.)
     #[inline(always)]
     pub fn backward<M: Math>(
         &self,

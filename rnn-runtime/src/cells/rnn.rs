@@ -111,6 +111,7 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
     }
 
     /// Nothing pending, for [`backward`](Self::backward).
+    #[must_use = "pass it to every `backward` call, then to `flush`"]
     #[inline(always)]
     pub fn pending(&self) -> Pending<T, I, H, H> {
         Pending::new()
