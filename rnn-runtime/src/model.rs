@@ -9,6 +9,18 @@ use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
 use crate::math::{Fused, Math};
 use crate::real::Real;
 
+/// `self.$method::<K>(args)` with `K` the model's maths, fused when `$fused` (a type, so each
+/// copy [`crate::simd::widest_fused`] compiles keeps one branch).
+macro_rules! call_maths {
+    ($fused:expr, $this:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
+        if $fused {
+            $this.$method::<Fused<Self::Math>>($($arg),*)
+        } else {
+            $this.$method::<Self::Math>($($arg),*)
+        }
+    };
+}
+
 /// One layer of a model, as `summary()` shows it. Also available in `no_std` as
 /// [`Model::LAYERS`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,13 +189,7 @@ pub trait Model: Sized {
     ) -> Self::Output {
         crate::simd::widest_fused(
             #[inline(always)]
-            |fused| {
-                if fused {
-                    self.raw_step_train::<Fused<Self::Math>>(state, x, cache)
-                } else {
-                    self.raw_step_train::<Self::Math>(state, x, cache)
-                }
-            },
+            |fused| call_maths!(fused, self.raw_step_train(state, x, cache)),
         )
     }
 
@@ -208,27 +214,11 @@ pub trait Model: Sized {
             #[inline(always)]
             |fused| {
                 let tr = self.raw_transposed();
-                if fused {
-                    self.raw_backward::<Fused<Self::Math>>(
-                        &tr,
-                        caches,
-                        dys,
-                        wrt_logits,
-                        dstate,
-                        grads,
-                        Some(&mut dx),
-                    )
-                } else {
-                    self.raw_backward::<Self::Math>(
-                        &tr,
-                        caches,
-                        dys,
-                        wrt_logits,
-                        dstate,
-                        grads,
-                        Some(&mut dx),
-                    )
-                }
+                let dx = Some(&mut dx[..]);
+                call_maths!(
+                    fused,
+                    self.raw_backward(&tr, caches, dys, wrt_logits, dstate, grads, dx)
+                )
             },
         );
         dx[0]
@@ -335,11 +325,7 @@ pub trait Model: Sized {
             |fused| {
                 for t in 0..N {
                     let (x, c) = (&xs[t], &mut tape.caches[t]);
-                    tape.outputs[t] = if fused {
-                        self.raw_step_train::<Fused<Self::Math>>(&mut s, x, c)
-                    } else {
-                        self.raw_step_train::<Self::Math>(&mut s, x, c)
-                    };
+                    tape.outputs[t] = call_maths!(fused, self.raw_step_train(&mut s, x, c));
                 }
             },
         );
@@ -390,27 +376,11 @@ pub trait Model: Sized {
         crate::simd::widest_fused(
             #[inline(always)]
             |fused| {
-                if fused {
-                    self.raw_backward::<Fused<Self::Math>>(
-                        tr,
-                        &tape.caches,
-                        dys,
-                        wrt_logits,
-                        &mut ds,
-                        grads,
-                        dxs,
-                    )
-                } else {
-                    self.raw_backward::<Self::Math>(
-                        tr,
-                        &tape.caches,
-                        dys,
-                        wrt_logits,
-                        &mut ds,
-                        grads,
-                        dxs,
-                    )
-                }
+                let caches = &tape.caches;
+                call_maths!(
+                    fused,
+                    self.raw_backward(tr, caches, dys, wrt_logits, &mut ds, grads, dxs)
+                )
             },
         );
     }

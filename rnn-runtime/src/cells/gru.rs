@@ -155,24 +155,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
         state.h
     }
 
-    /// Nothing pending, for [`backward`](Self::backward).
-    #[must_use = "pass it to every `backward` call, then to `flush`"]
-    #[inline(always)]
-    pub fn pending(&self) -> Pending<T, I, H, G> {
-        Pending::new()
-    }
-
-    /// Applies the weight-gradient updates `backward` left pending to `self` (a gradient).
-    #[inline(always)]
-    pub fn flush<M: Math>(&mut self, pending: &mut Pending<T, I, H, G>) {
-        pending.flush(M::default(), &mut self.kernel, &mut self.recurrent_kernel);
-    }
-
-    /// The transposed weights [`backward`](Self::backward) takes.
-    #[inline(always)]
-    pub fn transposed(&self) -> Transposed<T, I, H, G> {
-        Transposed::of(&self.kernel, &self.recurrent_kernel)
-    }
+    backward_helpers!(G);
 
     /// Backward through one step; see [`crate::LstmCell::backward`] for the conventions.
     #[inline(always)]

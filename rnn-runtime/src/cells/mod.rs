@@ -12,6 +12,31 @@
 
 /// The [`Layer`] methods the one-bias recurrent cells (SimpleRNN, LSTM) share: three tensors
 /// whose memory is Keras's layout (`$rows` gate rows), and PyTorch through their `torch()`.
+/// The backward-pass helpers every recurrent cell has (inside its inherent `impl`, where `T`,
+/// `I`, `H` are in scope): `pending`, `flush` and `transposed`. `$g` is the gate rows.
+macro_rules! backward_helpers {
+    ($g:tt) => {
+        /// Nothing pending, for [`backward`](Self::backward).
+        #[must_use = "pass it to every `backward` call, then to `flush`"]
+        #[inline(always)]
+        pub fn pending(&self) -> Pending<T, I, H, $g> {
+            Pending::new()
+        }
+
+        /// Applies the weight-gradient updates `backward` left pending to `self` (a gradient).
+        #[inline(always)]
+        pub fn flush<M: Math>(&mut self, pending: &mut Pending<T, I, H, $g>) {
+            pending.flush(M::default(), &mut self.kernel, &mut self.recurrent_kernel);
+        }
+
+        /// The transposed weights [`backward`](Self::backward) takes.
+        #[inline(always)]
+        pub fn transposed(&self) -> Transposed<T, I, H, $g> {
+            Transposed::of(&self.kernel, &self.recurrent_kernel)
+        }
+    };
+}
+
 macro_rules! one_bias_recurrent_layer {
     ($rows:expr) => {
         fn tensor(&self, k: usize) -> &[T] {

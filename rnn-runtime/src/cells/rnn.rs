@@ -110,24 +110,7 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
         h
     }
 
-    /// Nothing pending, for [`backward`](Self::backward).
-    #[must_use = "pass it to every `backward` call, then to `flush`"]
-    #[inline(always)]
-    pub fn pending(&self) -> Pending<T, I, H, H> {
-        Pending::new()
-    }
-
-    /// Applies the weight-gradient updates `backward` left pending to `self` (a gradient).
-    #[inline(always)]
-    pub fn flush<M: Math>(&mut self, pending: &mut Pending<T, I, H, H>) {
-        pending.flush(M::default(), &mut self.kernel, &mut self.recurrent_kernel);
-    }
-
-    /// The transposed weights [`backward`](Self::backward) takes.
-    #[inline(always)]
-    pub fn transposed(&self) -> Transposed<T, I, H, H> {
-        Transposed::of(&self.kernel, &self.recurrent_kernel)
-    }
+    backward_helpers!(H);
 
     /// Backward through one step; see [`crate::LstmCell::backward`] for the conventions.
     #[inline(always)]
