@@ -278,20 +278,6 @@ pub fn gemv_t_acc<M: Math, T: Real, const R: usize, const C: usize>(
     }
 }
 
-/// `out += W[rows, :]^T v` for the row block `row0 .. row0 + N`.
-#[inline(always)]
-pub fn gemv_t_block_acc<M: Math, T: Real, const R: usize, const C: usize, const N: usize>(
-    _m: M,
-    out: &mut [T; C],
-    w: &SMatrix<T, R, C>,
-    row0: usize,
-    v: &[T; N],
-) {
-    for (o, col) in out.iter_mut().zip(w.data.0.iter()) {
-        *o += dot(_m, &col[row0..row0 + N], v);
-    }
-}
-
 /// `dW += v x^T` (rank-one update) for `dW: R x C`.
 #[inline(always)]
 pub fn ger_acc<M: Math, T: Real, const R: usize, const C: usize>(

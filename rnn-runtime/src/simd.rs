@@ -21,9 +21,22 @@
 //! Without `std`, on other architectures, or when the build already targets AVX-512F, the
 //! closure is simply called.
 
-/// Calls `f`, compiled for AVX-512F or AVX2 when the host CPU has them (see the module docs).
+/// The code path [`widest`] takes on this CPU.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wide {
+    /// A copy compiled for AVX-512F (detected at run time).
+    #[allow(dead_code)] // not constructed where the build already targets AVX-512F
+    Avx512,
+    /// A copy compiled for AVX2 (detected at run time).
+    #[allow(dead_code)]
+    Avx2,
+    /// The build's own code.
+    Baseline,
+}
+
+/// Which copy [`widest`] runs: the one detection, shared by [`widest`] and [`widest_name`].
 #[inline(always)]
-pub fn widest<R, F: FnOnce() -> R>(f: F) -> R {
+fn wide() -> Wide {
     #[cfg(all(
         feature = "std",
         target_arch = "x86_64",
@@ -31,16 +44,32 @@ pub fn widest<R, F: FnOnce() -> R>(f: F) -> R {
     ))]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { x86::avx512(f) };
+            return Wide::Avx512;
         }
         #[cfg(not(target_feature = "avx2"))]
         if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above).
-            return unsafe { x86::avx2(f) };
+            return Wide::Avx2;
         }
     }
-    f()
+    Wide::Baseline
+}
+
+/// Calls `f`, compiled for AVX-512F or AVX2 when the host CPU has them (see the module docs).
+#[inline(always)]
+pub fn widest<R, F: FnOnce() -> R>(f: F) -> R {
+    match wide() {
+        #[cfg(all(
+            feature = "std",
+            target_arch = "x86_64",
+            not(target_feature = "avx512f")
+        ))]
+        // SAFETY: `wide` found AVX-512F on this CPU.
+        Wide::Avx512 => unsafe { x86::avx512(f) },
+        #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+        // SAFETY: `wide` found AVX2 on this CPU.
+        Wide::Avx2 => unsafe { x86::avx2(f) },
+        _ => f(),
+    }
 }
 
 /// For training: calls `f(true)` compiled for AVX-512F + FMA or AVX2 + FMA when the host CPU
@@ -72,24 +101,13 @@ pub fn widest_fused<R, F: FnOnce(bool) -> R>(f: F) -> R {
     )
 }
 
-/// Which code path [`widest`] takes on this machine: `"avx512f"`, `"avx2"` or `"baseline"`
-/// (what the build targets), for benchmarks and summaries.
+/// Which code path [`widest`] takes on this machine, for benchmarks and summaries.
 pub fn widest_name() -> &'static str {
-    #[cfg(all(
-        feature = "std",
-        target_arch = "x86_64",
-        not(target_feature = "avx512f")
-    ))]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return "avx512f (detected at run time)";
-        }
-        #[cfg(not(target_feature = "avx2"))]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return "avx2 (detected at run time)";
-        }
+    match wide() {
+        Wide::Avx512 => "avx512f (detected at run time)",
+        Wide::Avx2 => "avx2 (detected at run time)",
+        Wide::Baseline => "baseline (the build's own target features)",
     }
-    "baseline (the build's own target features)"
 }
 
 #[cfg(all(

@@ -193,19 +193,6 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
                 dhz[H + k] = dxz[H + k];
                 dhz[2 * H + k] = dan * r;
             }
-            pending
-                .kernel
-                .push(M::default(), &mut grad.kernel, &dxz, &cache.x);
-            pending.recurrent.push(
-                M::default(),
-                &mut grad.recurrent_kernel,
-                &dhz,
-                &cache.h_prev,
-            );
-            let (b0, b1) = grad.bias.as_mut_slice().split_at_mut(G);
-            add_assign(b0, &dxz);
-            add_assign(b1, &dhz);
-            gemv_acc(M::default(), &mut dh_prev, &tr.recurrent_t, &dhz);
         } else {
             let mut dan = [T::ZERO; H];
             dan.copy_from_slice(&dxz[2 * H..]);
@@ -220,25 +207,27 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
                 dhz[k] = dxz[k];
                 dhz[H + k] = dxz[H + k];
             }
-            pending
-                .kernel
-                .push(M::default(), &mut grad.kernel, &dxz, &cache.x);
-            pending.recurrent.push(
-                M::default(),
-                &mut grad.recurrent_kernel,
-                &dhz,
-                &cache.h_prev,
-            );
-            ger_block_acc(
-                M::default(),
-                &mut grad.recurrent_kernel,
-                2 * H,
-                &dan,
-                &cache.aux,
-            );
-            add_assign(&mut grad.bias.as_mut_slice()[..G], &dxz);
-            gemv_acc(M::default(), &mut dh_prev, &tr.recurrent_t, &dhz);
         }
+        pending
+            .kernel
+            .push(M::default(), &mut grad.kernel, &dxz, &cache.x);
+        pending.recurrent.push(
+            M::default(),
+            &mut grad.recurrent_kernel,
+            &dhz,
+            &cache.h_prev,
+        );
+        if RA {
+            let (b0, b1) = grad.bias.as_mut_slice().split_at_mut(G);
+            add_assign(b0, &dxz);
+            add_assign(b1, &dhz);
+        } else {
+            let dan: &[T; H] = dxz[2 * H..].try_into().unwrap();
+            let rec = &mut grad.recurrent_kernel;
+            ger_block_acc(M::default(), rec, 2 * H, dan, &cache.aux);
+            add_assign(&mut grad.bias.as_mut_slice()[..G], &dxz);
+        }
+        gemv_acc(M::default(), &mut dh_prev, &tr.recurrent_t, &dhz);
         let mut dx = [T::ZERO; I];
         tr.input_grad(M::default(), &self.kernel, &mut dx, &dxz);
         dstate.h = dh_prev;
