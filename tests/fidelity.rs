@@ -176,15 +176,15 @@ fn v<T: Real>(x: &[T]) -> Vec<f64> {
 }
 
 case!(simple_rnn_tanh, 6, ["keras_rnn_tanh_f32", "keras_rnn_tanh_f64", "torch_rnn_tanh_f32", "torch_rnn_tanh_f64"],
-    |s| vec![v(&s.rnn0.h)], f32 { rnn(3, 5) }, f64 { rnn(3, 5) });
+    |s| vec![v(&s.h)], f32 { rnn(3, 5) }, f64 { rnn(3, 5) });
 case!(simple_rnn_relu, 6, ["keras_rnn_relu_f32", "keras_rnn_relu_f64", "torch_rnn_relu_f32", "torch_rnn_relu_f64"],
-    |s| vec![v(&s.rnn0.h)], f32 { rnn(3, 5, activation = relu) }, f64 { rnn(3, 5, activation = relu) });
+    |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = relu) }, f64 { rnn(3, 5, activation = relu) });
 case!(lstm, 7, ["keras_lstm_f32", "keras_lstm_f64", "torch_lstm_f32", "torch_lstm_f64"],
-    |s| vec![v(&s.lstm0.h), v(&s.lstm0.c)], f32 { lstm(4, 3) }, f64 { lstm(4, 3) });
+    |s| vec![v(&s.h), v(&s.c)], f32 { lstm(4, 3) }, f64 { lstm(4, 3) });
 case!(gru_reset_after, 7, ["keras_gru_f32", "keras_gru_f64", "torch_gru_f32", "torch_gru_f64"],
-    |s| vec![v(&s.gru0.h)], f32 { gru(4, 3) }, f64 { gru(4, 3) });
+    |s| vec![v(&s.h)], f32 { gru(4, 3) }, f64 { gru(4, 3) });
 case!(gru_reset_before, 7, ["keras_gru_v1_f32", "keras_gru_v1_f64"],
-    |s| vec![v(&s.gru0.h)], f32 { gru(4, 3, reset_after = false) }, f64 { gru(4, 3, reset_after = false) });
+    |s| vec![v(&s.h)], f32 { gru(4, 3, reset_after = false) }, f64 { gru(4, 3, reset_after = false) });
 case!(dense_linear, 5, ["keras_dense_linear_f32", "keras_dense_linear_f64", "torch_dense_linear_f32", "torch_dense_linear_f64"],
     |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3) }, f64 { dense(4, 3, activation = linear) });
 case!(dense_relu, 5, ["keras_dense_relu_f32", "keras_dense_relu_f64", "torch_dense_relu_f32", "torch_dense_relu_f64"],
@@ -196,5 +196,5 @@ case!(dense_tanh, 5, ["keras_dense_tanh_f32", "keras_dense_tanh_f64", "torch_den
 case!(dense_softmax, 5, ["keras_dense_softmax_f32", "keras_dense_softmax_f64", "torch_dense_softmax_f32", "torch_dense_softmax_f64"],
     |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = softmax) }, f64 { dense(4, 3, activation = softmax) });
 case!(card_model, 10, ["keras_card_f32", "keras_card_f64", "torch_card_f32", "torch_card_f64"],
-    |s| vec![v(&s.lstm0.h), v(&s.lstm0.c), v(&s.gru1.h)],
+    |s| vec![v(&s.0.h), v(&s.0.c), v(&s.1.0.h)],
     f32 { lstm(32, 16) -> gru(16) -> dense(1) }, f64 { lstm(32, 16) -> gru(16) -> dense(1) });

@@ -1,7 +1,8 @@
 //! The generated API: parameter counts equal Keras's, the layer table and summary, Keras's
 //! default initializers, streaming equals whole-sequence, and what passes through the macro.
 
-use rnn::{rnn_model, Activation, Model};
+use rnn::model::backward_steps;
+use rnn::{rnn_model, Activation, Cell, Model, Summary};
 
 rnn_model! {
     /// The card model; doc comments and attributes pass through.
@@ -68,17 +69,22 @@ fn layer_table_and_summary() {
 #[test]
 fn keras_default_initializers() {
     let m = Card::init(7);
+    let (lstm, gru, dense) = (
+        m.chain().first(),
+        m.chain().rest().first(),
+        m.chain().rest().rest(),
+    );
     // unit_forget_bias: the LSTM's forget block of the bias is one, the rest zero.
-    let b = m.lstm0.bias.as_slice();
+    let b = lstm.bias.as_slice();
     assert!(
         b[16..32].iter().all(|&v| v == 1.0) && b[..16].iter().chain(&b[32..]).all(|&v| v == 0.0)
     );
     // glorot_uniform kernel [32, 64]: |w| <= sqrt(6 / 96).
     let lim = (6.0f32 / 96.0).sqrt();
-    assert!(m.lstm0.kernel.iter().all(|v| v.abs() <= lim));
-    assert!(m.lstm0.kernel.iter().any(|v| v.abs() > 0.9 * lim));
+    assert!(lstm.kernel.iter().all(|v| v.abs() <= lim));
+    assert!(lstm.kernel.iter().any(|v| v.abs() > 0.9 * lim));
     // orthogonal recurrent kernel [16, 64]: its rows (our columns) are orthonormal.
-    let u = &m.lstm0.recurrent_kernel;
+    let u = &lstm.recurrent_kernel;
     let g = u.transpose() * u;
     assert!(
         (g - rnn::nalgebra::SMatrix::<f32, 16, 16>::identity())
@@ -86,7 +92,7 @@ fn keras_default_initializers() {
             .max()
             < 1e-5
     );
-    assert!(m.gru1.bias.iter().all(|&v| v == 0.0) && m.dense2.bias.iter().all(|&v| v == 0.0));
+    assert!(gru.bias.iter().all(|&v| v == 0.0) && dense.bias.iter().all(|&v| v == 0.0));
     // Seeded: equal seeds, equal models; other seeds differ.
     assert_eq!(Card::init(7), m.clone());
     assert_ne!(Card::init(8), m);
@@ -115,7 +121,7 @@ fn streaming_equals_whole_sequences() {
 
 #[test]
 fn loading_with_the_wrong_number_of_names_or_layers_is_an_error() {
-    use rnn::io::SliceSource;
+    use rnn::weights::SliceSource;
     use rnn::{Layout, WeightError};
     let src = SliceSource::<f32> { tensors: &[] };
     let mut m = Card::zeros();
@@ -156,7 +162,7 @@ rnn_model! {
 
 /// The run-time SIMD dispatch (`rnn::simd`) changes speed, never values: `step` (which runs the
 /// code compiled for AVX-512F or AVX2 when this CPU has them) equals, bit for bit, the same step
-/// compiled for the build's baseline target (`raw_step`, called directly). Training
+/// compiled for the build's baseline target (the chain's `Cell::step`, called directly). Training
 /// (`forward_train`, `backward`) uses fused multiply-adds when the CPU has FMA: it equals, bit for
 /// bit, the baseline build of the same maths with `Fused` (whose `mul_add` is then libm's
 /// correctly rounded `fmaf`), or the plain maths on a CPU without FMA.
@@ -175,7 +181,7 @@ fn simd_dispatch_is_bit_identical() {
         let (mut a, mut b) = (M::zero_state(), M::zero_state());
         for x in &xs {
             let ya = m.step(&mut a, x);
-            let yb = m.raw_step(&mut b, x);
+            let yb = m.chain().step::<M::Math>(&mut b, x);
             let bits = |y: &M::Output| y.as_ref().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&ya), bits(&yb), "{}: dispatched step differs", M::NAME);
         }
@@ -187,9 +193,10 @@ fn simd_dispatch_is_bit_identical() {
         for (t, x) in xs.iter().enumerate() {
             let mut c = M::zero_cache();
             let y = if fused {
-                m.raw_step_train::<rnn::Fused<M::Math>>(&mut s, x, &mut c)
+                m.chain()
+                    .step_train::<rnn::Fused<M::Math>>(&mut s, x, &mut c)
             } else {
-                m.raw_step_train::<M::Math>(&mut s, x, &mut c)
+                m.chain().step_train::<M::Math>(&mut s, x, &mut c)
             };
             let bits = |y: &M::Output| y.as_ref().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(
@@ -210,12 +217,22 @@ fn simd_dispatch_is_bit_identical() {
         let (mut ga, mut gb) = (M::zeros(), M::zeros());
         m.backward(&tape, &dys, false, &mut ga, None);
         let mut ds = M::zero_state();
-        let tr = m.raw_transposed();
+        let tr = m.chain().transposed();
         if fused {
-            let c = &tape.caches;
-            m.raw_backward::<rnn::Fused<M::Math>>(&tr, c, &dys, false, &mut ds, &mut gb, None);
+            let (c, g) = (&tape.caches, gb.chain_mut());
+            backward_steps::<M, rnn::Fused<M::Math>>(
+                m.chain(),
+                &tr,
+                c,
+                &dys,
+                false,
+                &mut ds,
+                g,
+                None,
+            );
         } else {
-            m.raw_backward::<M::Math>(&tr, &tape.caches, &dys, false, &mut ds, &mut gb, None);
+            let (c, g) = (&tape.caches, gb.chain_mut());
+            backward_steps::<M, M::Math>(m.chain(), &tr, c, &dys, false, &mut ds, g, None);
         }
         for k in 0..M::TENSORS {
             let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();

@@ -1,13 +1,13 @@
 //! Fully-connected recurrent layer, as Keras `SimpleRNN` and PyTorch `nn.RNN`.
 
-use super::{export_keras, load_keras, Layer, Pending, TorchRecurrent, Transposed};
+use super::{export_keras, load_keras, Cell, Leaf, Pending, TorchRecurrent, Transposed};
 use crate::activation::Activation;
 use crate::init::{glorot_uniform, orthogonal};
-use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
 use crate::kernels::{add_assign, gemv_acc};
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
+use crate::weights::{Layout, Shape, Sink, WeightError, WeightSource};
 use nalgebra::{SMatrix, SVector};
 
 /// `h' = act(W x + U h + b)` with `act` tanh (default) or relu.
@@ -110,8 +110,6 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
         h
     }
 
-    backward_helpers!(H);
-
     /// Backward through one step; see [`crate::LstmCell::backward`] for the conventions.
     #[inline(always)]
     pub fn backward<M: Math>(
@@ -148,7 +146,7 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
             g: H,
             i: I,
             h: H,
-            perm: &[0],
+            perm: &rnn_layout::RNN_TORCH_BLOCKS,
             kernel: self.kernel.as_mut_slice(),
             recurrent: self.recurrent_kernel.as_mut_slice(),
             bias_in: self.bias.as_mut_slice(),
@@ -157,10 +155,22 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
     }
 }
 
-impl<T: Real, const I: usize, const H: usize> Layer<T> for RnnCell<T, I, H> {
+impl<T: Real, const I: usize, const H: usize> Leaf<T> for RnnCell<T, I, H> {
     const KIND: &'static str = "simple_rnn";
-    const PARAMS: usize = H * (I + H + 1);
     const TENSORS: usize = 3;
 
     one_bias_recurrent_layer!(H);
+}
+
+impl<T: Real, const I: usize, const H: usize> Cell<T> for RnnCell<T, I, H> {
+    type Config = Activation;
+    const PARAMS: usize = H * (I + H + 1);
+
+    fn zeros(activation: Activation) -> Self {
+        Self::zeros(activation)
+    }
+    fn init(activation: Activation, rng: &mut Rng) -> Self {
+        Self::init(activation, rng)
+    }
+    recurrent_cell!(RnnState<T, H>, RnnCache<T, I, H>, H);
 }

@@ -14,17 +14,11 @@
 //! [`LoadOptions::allow_extra`], in which case its name is reported back. [`LoadOptions::names`]
 //! must give one `(prefix, suffix)` per layer.
 
-extern crate std;
-
-use crate::io::{Layout, Shape, TensorName, TensorView, WeightError, WeightSource};
-use crate::model::Model;
-use crate::real::Real;
 use ::safetensors::tensor::{Dtype, SafeTensors, TensorView as StView};
+use rnn_core::{Layout, Model, Real, Shape, TensorName, TensorView, WeightError, WeightSource};
 use std::cell::RefCell;
 use std::fmt;
 use std::path::Path;
-use std::string::{String, ToString};
-use std::vec::Vec;
 
 /// Why a model could not be loaded from or saved to a file.
 #[derive(Debug)]
@@ -143,51 +137,23 @@ fn check_names(layers: usize, names: Option<&[(String, String)]>) -> Result<(), 
 }
 
 fn convert<T: Real>(name: &str, v: &StView<'_>) -> Result<Vec<T>, FileError> {
-    let b = v.data();
-    let out = match v.dtype() {
-        Dtype::F32 => b
-            .chunks_exact(4)
-            .map(|c| T::from_f64(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64))
-            .collect(),
-        Dtype::F64 => b
-            .chunks_exact(8)
-            .map(|c| {
-                T::from_f64(f64::from_le_bytes([
-                    c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-                ]))
-            })
-            .collect(),
-        Dtype::BF16 => b
-            .chunks_exact(2)
-            .map(|c| {
-                T::from_f64(f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16) as f64)
-            })
-            .collect(),
-        Dtype::F16 => b
-            .chunks_exact(2)
-            .map(|c| T::from_f64(f16_to_f64(u16::from_le_bytes([c[0], c[1]]))))
-            .collect(),
+    let dtype = match v.dtype() {
+        Dtype::F32 => rnn_layout::Dtype::F32,
+        Dtype::F64 => rnn_layout::Dtype::F64,
+        Dtype::BF16 => rnn_layout::Dtype::BF16,
+        Dtype::F16 => rnn_layout::Dtype::F16,
         other => {
             return Err(FileError::Dtype {
                 tensor: name.to_string(),
-                dtype: std::format!("{other:?}"),
+                dtype: format!("{other:?}"),
             })
         }
     };
-    Ok(out)
-}
-
-/// IEEE half to f64, exactly (subnormals, infinities and NaN included).
-fn f16_to_f64(h: u16) -> f64 {
-    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
-    let exp = ((h >> 10) & 0x1f) as i32;
-    let frac = (h & 0x3ff) as f64;
-    sign * match exp {
-        0 => frac * libm::pow(2.0, -24.0),
-        31 if frac == 0.0 => f64::INFINITY,
-        31 => f64::NAN,
-        e => (1.0 + frac / 1024.0) * libm::pow(2.0, (e - 15) as f64),
-    }
+    let b = v.data();
+    Ok((0..b.len() / dtype.size())
+        .map_while(|i| dtype.get(b, i))
+        .map(T::from_f64)
+        .collect())
 }
 
 /// Loads every layer of `model` from safetensors bytes. Returns the names of unused tensors

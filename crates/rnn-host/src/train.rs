@@ -1,61 +1,9 @@
-//! Host-side extras (`std`): the model summary, and the training loop.
+//! The training loop (`fit`, `evaluate`), its configuration, errors and history.
 
-extern crate std;
-use crate::model::LayerInfo;
-use std::format;
-use std::string::String;
-
-fn thousands(n: usize) -> String {
-    let s = format!("{n}");
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A Keras-like summary table.
-pub fn summary(name: &str, layers: &[LayerInfo], total: usize, scalar_bytes: usize) -> String {
-    let mut s = format!("Model: \"{name}\"\n");
-    let rule = "─".repeat(68);
-    s += &format!(
-        "{rule}\n{:<30}{:<24}{:>14}\n{}\n",
-        "Layer (type)",
-        "Output Shape",
-        "Param #",
-        "═".repeat(68)
-    );
-    for l in layers {
-        s += &format!(
-            "{:<30}{:<24}{:>14}\n",
-            format!("{} ({})", l.name, l.class),
-            format!("(None, None, {})", l.units),
-            thousands(l.params)
-        );
-    }
-    let bytes = total * scalar_bytes;
-    s += &format!(
-        "{rule}\n Total params: {} ({:.2} KB)\n Trainable params: {} ({:.2} KB)\n Non-trainable params: 0 (0.00 B)\n",
-        thousands(total),
-        bytes as f64 / 1024.0,
-        thousands(total),
-        bytes as f64 / 1024.0
-    );
-    s
-}
-
-use crate::loss::{accumulate_with, sequence_loss, Loss, Steps};
-use crate::model::{Model, Tape};
-use crate::optim::Optimizer;
-use crate::real::Real;
-use crate::rng::Rng;
-use std::boxed::Box;
+use rnn_core::loss::{accumulate_with, sequence_loss, Loss, Steps};
+use rnn_core::optim::Optimizer;
+use rnn_core::{Model, Real, Rng, Tape};
 use std::io::{IsTerminal, Write};
-
-use std::vec::Vec;
 
 /// How [`fit`] trains.
 #[derive(Clone, Copy, Debug)]

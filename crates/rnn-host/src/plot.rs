@@ -11,7 +11,7 @@
 //! infinite (or, on a logarithmic y axis, `y <= 0`) are skipped and break the line there.
 //!
 //! ```no_run
-//! use rnn_runtime::plot::{write_png, Chart, Series};
+//! use rnn_host::plot::{write_png, Chart, Series};
 //!
 //! let epochs: Vec<f64> = (1..=50).map(|e| e as f64).collect();
 //! let loss: Vec<f64> = epochs.iter().map(|e| 0.5 / e).collect();

@@ -236,8 +236,7 @@ impl fmt::Display for WeightError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for WeightError {}
+impl core::error::Error for WeightError {}
 
 /// Looks up `name`, checks its shape and finiteness, and returns its row-major data.
 pub fn fetch<'a, T: Real, S: WeightSource<T> + ?Sized>(

@@ -131,7 +131,7 @@ pub struct Model<'a> {
     pub exact_math: bool,
     pub layers: Vec<Layer>,
     /// Weights read from `weights = "..."` at compile time, in our layout.
-    pub baked: Option<crate::weights::Baked>,
+    pub baked: Option<crate::baked::Baked>,
 }
 
 impl Model<'_> {
@@ -464,7 +464,7 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
     }
     let mut baked = None;
     if let (Some(path), true, None) = (&weights, chain_ok, &errs.0) {
-        match crate::weights::load(&layers, path, torch_layout, scalar == "f32") {
+        match crate::baked::load(&layers, path, torch_layout, scalar == "f32") {
             Ok(b) => baked = Some(b),
             Err(e) => errs.push(e),
         }

@@ -1,12 +1,12 @@
 //! Long short-term memory, as Keras `LSTM` and PyTorch `nn.LSTM` compute it.
 
-use super::{export_keras, load_keras, Layer, Pending, TorchRecurrent, Transposed};
+use super::{export_keras, load_keras, Cell, Leaf, Pending, TorchRecurrent, Transposed};
 use crate::init::{glorot_uniform, orthogonal};
-use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
 use crate::kernels::{add_assign, gemv_acc};
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
+use crate::weights::{Layout, Shape, Sink, WeightError, WeightSource};
 use nalgebra::{SMatrix, SVector};
 
 /// An LSTM cell with gate blocks i, f, c, o (Keras and PyTorch order).
@@ -146,8 +146,6 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
         state.h
     }
 
-    backward_helpers!(G);
-
     /// Backward through one step.
     ///
     /// `dh` is the loss gradient w.r.t. this step's output; `dstate` carries the gradient w.r.t.
@@ -195,12 +193,24 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
     }
 }
 
-impl<T: Real, const I: usize, const H: usize, const G: usize> Layer<T> for LstmCell<T, I, H, G> {
+impl<T: Real, const I: usize, const H: usize, const G: usize> Leaf<T> for LstmCell<T, I, H, G> {
     const KIND: &'static str = "lstm";
-    const PARAMS: usize = G * (I + H + 1);
     const TENSORS: usize = 3;
 
     one_bias_recurrent_layer!(G);
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize> Cell<T> for LstmCell<T, I, H, G> {
+    type Config = ();
+    const PARAMS: usize = G * (I + H + 1);
+
+    fn zeros((): ()) -> Self {
+        Self::zeros()
+    }
+    fn init((): (), rng: &mut Rng) -> Self {
+        Self::init(rng)
+    }
+    recurrent_cell!(LstmState<T, H>, LstmCache<T, I, H, G>, G);
 }
 
 impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, G> {
@@ -210,7 +220,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
             g: G,
             i: I,
             h: H,
-            perm: &[0, 1, 2, 3],
+            perm: &rnn_layout::LSTM_TORCH_BLOCKS,
             kernel: self.kernel.as_mut_slice(),
             recurrent: self.recurrent_kernel.as_mut_slice(),
             bias_in: self.bias.as_mut_slice(),

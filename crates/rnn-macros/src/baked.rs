@@ -3,7 +3,7 @@
 //! converted to our layout so `expand` can emit them as constant data. Every problem is a
 //! compile error at the path, naming the tensor and both shapes.
 
-use crate::model::{Kind, Layer};
+use crate::check::{Kind, Layer};
 use safetensors::tensor::{Dtype, SafeTensors};
 use syn::LitStr;
 
@@ -24,41 +24,21 @@ pub struct Baked {
 }
 
 fn convert(name: &str, v: &safetensors::tensor::TensorView<'_>) -> Result<Vec<f64>, String> {
-    let b = v.data();
-    Ok(match v.dtype() {
-        Dtype::F32 => b
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-            .collect(),
-        Dtype::F64 => b
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-            .collect(),
-        Dtype::BF16 => b
-            .chunks_exact(2)
-            .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16) as f64)
-            .collect(),
-        Dtype::F16 => b
-            .chunks_exact(2)
-            .map(|c| {
-                let h = u16::from_le_bytes([c[0], c[1]]);
-                let s = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
-                let e = ((h >> 10) & 0x1f) as i32;
-                let f = (h & 0x3ff) as f64;
-                s * match e {
-                    0 => f * 2f64.powi(-24),
-                    31 if f == 0.0 => f64::INFINITY,
-                    31 => f64::NAN,
-                    e => (1.0 + f / 1024.0) * 2f64.powi(e - 15),
-                }
-            })
-            .collect(),
+    let dtype = match v.dtype() {
+        Dtype::F32 => rnn_layout::Dtype::F32,
+        Dtype::F64 => rnn_layout::Dtype::F64,
+        Dtype::BF16 => rnn_layout::Dtype::BF16,
+        Dtype::F16 => rnn_layout::Dtype::F16,
         other => {
             return Err(format!(
                 "tensor `{name}` has dtype {other:?}; only F32, F64, F16 and BF16 can be baked"
             ))
         }
-    })
+    };
+    let b = v.data();
+    Ok((0..b.len() / dtype.size())
+        .map_while(|i| dtype.get(b, i))
+        .collect())
 }
 
 fn fmt_shape(s: &[usize]) -> String {
@@ -207,21 +187,20 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
             let b_ih = file.get(l, kind, &names[2], &[g]).map_err(err)?;
             let b_hh = file.get(l, kind, &names[3], &[g]).map_err(err)?;
             used.extend(names);
-            // PyTorch block b holds our (Keras) block perm[b]: GRU r,z,n vs z,r,h.
-            let perm: &[usize] = if layer.kind == Kind::Gru {
-                &[1, 0, 2]
-            } else {
-                &[0, 1, 2, 3]
+            let perm: &[usize] = match layer.kind {
+                Kind::Gru => &rnn_layout::GRU_TORCH_BLOCKS,
+                Kind::Lstm => &rnn_layout::LSTM_TORCH_BLOCKS,
+                _ => &rnn_layout::RNN_TORCH_BLOCKS,
             };
-            let row = |r: usize| perm[r / h] * h + r % h;
+            let row = |r: usize| rnn_layout::keras_row(perm, h, r);
             let mut kernel = vec![0.0; g * i];
             let mut recurrent = vec![0.0; g * h];
             for r in 0..g {
                 for j in 0..i {
-                    kernel[j * g + row(r)] = w_ih[r * i + j];
+                    kernel[rnn_layout::torch_weight_index(perm, h, g, r, j)] = w_ih[r * i + j];
                 }
                 for j in 0..h {
-                    recurrent[j * g + row(r)] = w_hh[r * h + j];
+                    recurrent[rnn_layout::torch_weight_index(perm, h, g, r, j)] = w_hh[r * h + j];
                 }
             }
             let bias = if layer.kind == Kind::Gru {
@@ -234,11 +213,11 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
             } else {
                 let mut b = vec![0.0; g];
                 for r in 0..g {
-                    // As the runtime loader: skip a zero `bias_hh` so a -0.0 bias stays -0.0.
-                    b[row(r)] = if b_hh[r] == 0.0 {
-                        b_ih[r]
+                    // As the runtime loader, in the model's precision.
+                    b[row(r)] = if file.f32 {
+                        rnn_layout::sum_biases(b_ih[r] as f32, b_hh[r] as f32) as f64
                     } else {
-                        round(b_ih[r] + b_hh[r], file.f32)
+                        rnn_layout::sum_biases(b_ih[r], b_hh[r])
                     };
                     if !b[row(r)].is_finite() {
                         return Err(err(format!(
@@ -286,9 +265,9 @@ mod tests {
 
     fn check(model: &str, file: &str, torch: bool) -> Result<Baked, String> {
         let def: ModelDef = syn::parse_str(model).unwrap();
-        let m = crate::model::validate(&def).map_err(|e| e.to_string())?;
+        let m = crate::check::validate(&def).map_err(|e| e.to_string())?;
         let lit = LitStr::new(
-            &format!("../tests/fixtures/data/{file}"),
+            &format!("../../tests/fixtures/data/{file}"),
             proc_macro2::Span::call_site(),
         );
         load(&m.layers, &lit, torch, true).map_err(|e| e.to_string())
@@ -400,7 +379,7 @@ mod tests {
             std::env::temp_dir().join(format!("rnn-macros-big-{}.safetensors", std::process::id()));
         std::fs::write(&path, bytes).unwrap();
         let def: ModelDef = syn::parse_str("struct M { dense(2, 1) }").unwrap();
-        let m = crate::model::validate(&def).unwrap();
+        let m = crate::check::validate(&def).unwrap();
         let lit = LitStr::new(path.to_str().unwrap(), proc_macro2::Span::call_site());
         let e = load(&m.layers, &lit, false, true).unwrap_err().to_string();
         assert!(

@@ -1,13 +1,13 @@
 //! The `rnn_model!` macro: one line of layers in, a statically-sized model out.
 //!
-//! Three stages, as in thiserror: [`parse`] (syntax, every token's span kept), [`model`]
-//! (validation: every size computed, every mistake collected as a spanned error) and
-//! [`expand`] (tokens, no checks). See the `rnn` crate for the language.
+//! Three stages, as in thiserror: [`parse`] (syntax, every token's span kept), [`check`]
+//! (validation: every size computed, every mistake collected as a spanned error, baked weights
+//! read by [`baked`]) and [`expand`] (tokens, no checks). See the `rnn` crate for the language.
 
+mod baked;
+mod check;
 mod expand;
-mod model;
 mod parse;
-mod weights;
 
 use proc_macro::TokenStream;
 
@@ -17,7 +17,7 @@ pub fn rnn_model(input: TokenStream) -> TokenStream {
     let file = syn::parse_macro_input!(input as parse::File);
     let mut out = proc_macro2::TokenStream::new();
     for def in &file.models {
-        out.extend(match model::validate(def) {
+        out.extend(match check::validate(def) {
             Ok(m) => expand::model(&m),
             Err(e) => {
                 let mut t = e.to_compile_error();

@@ -17,6 +17,8 @@ pub struct ModelDef {
     pub name: Ident,
     pub brace_span: Span,
     pub options: Vec<Opt>,
+    /// `crate = path;`: where the `rnn` crate is, for a renamed dependency (default `::rnn`).
+    pub krate: Option<syn::Path>,
     pub layers: Vec<LayerDef>,
 }
 
@@ -58,7 +60,30 @@ impl Parse for ModelDef {
         let body;
         let brace = braced!(body in input);
         let mut options = Vec::new();
-        while body.peek(Ident) && body.peek2(Token![=]) {
+        let mut krate: Option<syn::Path> = None;
+        while (body.peek(Ident) || body.peek(Token![crate])) && body.peek2(Token![=]) {
+            if body.peek(Token![crate]) {
+                let kw: Token![crate] = body.parse()?;
+                body.parse::<Token![=]>()?;
+                let path: syn::Path = body.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "expected a path to the `rnn` crate, e.g. `crate = ::myrnn;`",
+                    )
+                })?;
+                if krate.is_some() {
+                    return Err(syn::Error::new_spanned(
+                        kw,
+                        "model option `crate` is given twice",
+                    ));
+                }
+                krate = Some(path);
+                if body.is_empty() {
+                    break;
+                }
+                body.parse::<Token![;]>()?;
+                continue;
+            }
             let name: Ident = body.parse()?;
             body.parse::<Token![=]>()?;
             let value: Expr = body.parse()?;
@@ -88,6 +113,7 @@ impl Parse for ModelDef {
             name,
             brace_span: brace.span.join(),
             options,
+            krate,
             layers,
         })
     }

@@ -1,13 +1,13 @@
 //! Fully-connected output layer, as Keras `Dense` and PyTorch `nn.Linear` (+ activation).
 
-use super::{export_keras, load_keras, Layer};
+use super::{export_keras, load_keras, Cell, Leaf};
 use crate::activation::Activation;
 use crate::init::glorot_uniform;
-use crate::io::{fetch, Layout, Shape, Sink, TensorName, WeightError, WeightSource};
 use crate::kernels::{add_assign, gemv_acc, gemv_t_acc, ger_acc, transpose};
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
+use crate::weights::{fetch, Layout, Shape, Sink, TensorName, WeightError, WeightSource};
 use nalgebra::{SMatrix, SVector};
 
 /// `y = act(W x + b)`, applied to each time step.
@@ -120,19 +120,77 @@ impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
     }
 }
 
-impl<T: Real, const I: usize, const O: usize> Layer<T> for Dense<T, I, O> {
-    const KIND: &'static str = "dense";
+impl<T: Real, const I: usize, const O: usize> Cell<T> for Dense<T, I, O> {
+    type Config = Activation;
+    type Input = [T; I];
+    type Output = [T; O];
+    type State = ();
+    type Cache = DenseCache<T, I, O>;
+    type Transposed = SMatrix<T, I, O>;
+    type Pending = ();
     const PARAMS: usize = O * (I + 1);
+
+    leaf_cell!();
+
+    fn zeros(activation: Activation) -> Self {
+        Self::zeros(activation)
+    }
+    fn init(activation: Activation, rng: &mut Rng) -> Self {
+        Self::init(activation, rng)
+    }
+    #[inline(always)]
+    fn zero_state() {}
+    #[inline(always)]
+    fn zero_cache() -> DenseCache<T, I, O> {
+        DenseCache::zeros()
+    }
+    #[inline(always)]
+    fn step<M: Math>(&self, (): &mut (), x: &[T; I]) -> [T; O] {
+        self.forward::<M>(x)
+    }
+    #[inline(always)]
+    fn step_train<M: Math>(&self, (): &mut (), x: &[T; I], cache: &mut Self::Cache) -> [T; O] {
+        self.forward_train::<M>(x, cache)
+    }
+    #[inline(always)]
+    fn transposed(&self) -> SMatrix<T, I, O> {
+        Self::transposed(self)
+    }
+    #[inline(always)]
+    fn pending() {}
+    #[inline(always)]
+    fn backward<M: Math>(
+        &self,
+        tr: &SMatrix<T, I, O>,
+        (): &mut (),
+        cache: &Self::Cache,
+        dy: &[T; O],
+        wrt_logits: bool,
+        (): &mut (),
+        grad: &mut Self,
+    ) -> [T; I] {
+        Self::backward::<M>(self, tr, cache, dy, wrt_logits, grad)
+    }
+    #[inline(always)]
+    fn flush<M: Math>(_: &mut Self, (): &mut ()) {}
+    #[inline(always)]
+    fn logits(cache: &Self::Cache) -> Option<[T; O]> {
+        Some(cache.z)
+    }
+}
+
+impl<T: Real, const I: usize, const O: usize> Leaf<T> for Dense<T, I, O> {
+    const KIND: &'static str = "dense";
     const TENSORS: usize = 2;
 
-    fn tensor(&self, k: usize) -> &[T] {
+    fn leaf_tensor(&self, k: usize) -> &[T] {
         if k == 0 {
             self.kernel.as_slice()
         } else {
             self.bias.as_slice()
         }
     }
-    fn tensor_mut(&mut self, k: usize) -> &mut [T] {
+    fn leaf_tensor_mut(&mut self, k: usize) -> &mut [T] {
         if k == 0 {
             self.kernel.as_mut_slice()
         } else {
@@ -140,7 +198,7 @@ impl<T: Real, const I: usize, const O: usize> Layer<T> for Dense<T, I, O> {
         }
     }
     fn tensor_name(k: usize) -> &'static str {
-        ["kernel", "bias"][k]
+        rnn_layout::KERAS_DENSE[k]
     }
     fn tensor_shape(k: usize) -> Shape {
         if k == 0 {
@@ -159,8 +217,18 @@ impl<T: Real, const I: usize, const O: usize> Layer<T> for Dense<T, I, O> {
         match layout {
             Layout::Keras => load_keras(self, src, prefix),
             Layout::PyTorch => {
-                let w = fetch(src, "dense", TensorName::new(prefix, "weight", ""), &[O, I])?;
-                let b = fetch(src, "dense", TensorName::new(prefix, "bias", ""), &[O])?;
+                let w = fetch(
+                    src,
+                    "dense",
+                    TensorName::new(prefix, rnn_layout::TORCH_LINEAR[0], ""),
+                    &[O, I],
+                )?;
+                let b = fetch(
+                    src,
+                    "dense",
+                    TensorName::new(prefix, rnn_layout::TORCH_LINEAR[1], ""),
+                    &[O],
+                )?;
                 // PyTorch row-major [O, I] is our column-major O x I transposed.
                 for r in 0..O {
                     for j in 0..I {
@@ -184,12 +252,12 @@ impl<T: Real, const I: usize, const O: usize> Layer<T> for Dense<T, I, O> {
             Layout::PyTorch => {
                 let (k, b) = (&self.kernel, &self.bias);
                 sink(
-                    TensorName::new(prefix, "weight", ""),
+                    TensorName::new(prefix, rnn_layout::TORCH_LINEAR[0], ""),
                     Shape::new(&[O, I]),
                     &|n| k[(n / I, n % I)],
                 );
                 sink(
-                    TensorName::new(prefix, "bias", ""),
+                    TensorName::new(prefix, rnn_layout::TORCH_LINEAR[1], ""),
                     Shape::new(&[O]),
                     &|n| b[n],
                 );

@@ -1,12 +1,12 @@
 //! Gated recurrent unit, as Keras `GRU` (both `reset_after` variants) and PyTorch `nn.GRU`.
 
-use super::{export_keras, load_keras, Layer, Pending, TorchRecurrent, Transposed};
+use super::{export_keras, load_keras, Cell, Leaf, Pending, TorchRecurrent, Transposed};
 use crate::init::{glorot_uniform, orthogonal};
-use crate::io::{Layout, Shape, Sink, WeightError, WeightSource};
 use crate::kernels::{add_assign, gemv_acc, gemv_block_acc, gemv_cols_acc, ger_block_acc};
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
+use crate::weights::{Layout, Shape, Sink, WeightError, WeightSource};
 use nalgebra::SMatrix;
 
 /// A GRU cell with Keras's gate blocks z, r, h.
@@ -155,8 +155,6 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
         state.h
     }
 
-    backward_helpers!(G);
-
     /// Backward through one step; see [`crate::LstmCell::backward`] for the conventions.
     #[inline(always)]
     pub fn backward<M: Math>(
@@ -242,7 +240,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
             i: I,
             h: H,
             // PyTorch blocks r, z, n hold Keras blocks 1 (r), 0 (z), 2 (h).
-            perm: &[1, 0, 2],
+            perm: &rnn_layout::GRU_TORCH_BLOCKS,
             kernel: self.kernel.as_mut_slice(),
             recurrent: self.recurrent_kernel.as_mut_slice(),
             bias_in: b0,
@@ -251,14 +249,28 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
     }
 }
 
-impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool> Layer<T>
+impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool> Cell<T>
+    for GruCell<T, I, H, G, RA>
+{
+    type Config = ();
+    const PARAMS: usize = G * (I + H) + if RA { 2 * G } else { G };
+
+    fn zeros((): ()) -> Self {
+        Self::zeros()
+    }
+    fn init((): (), rng: &mut Rng) -> Self {
+        Self::init(rng)
+    }
+    recurrent_cell!(GruState<T, H>, GruCache<T, I, H, G>, G);
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool> Leaf<T>
     for GruCell<T, I, H, G, RA>
 {
     const KIND: &'static str = "gru";
-    const PARAMS: usize = G * (I + H) + if RA { 2 * G } else { G };
     const TENSORS: usize = 3;
 
-    fn tensor(&self, k: usize) -> &[T] {
+    fn leaf_tensor(&self, k: usize) -> &[T] {
         match k {
             0 => self.kernel.as_slice(),
             1 => self.recurrent_kernel.as_slice(),
@@ -266,7 +278,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool> La
             _ => &self.bias.as_slice()[..G],
         }
     }
-    fn tensor_mut(&mut self, k: usize) -> &mut [T] {
+    fn leaf_tensor_mut(&mut self, k: usize) -> &mut [T] {
         match k {
             0 => self.kernel.as_mut_slice(),
             1 => self.recurrent_kernel.as_mut_slice(),

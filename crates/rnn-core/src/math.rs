@@ -6,7 +6,7 @@
 //! tanh(x / 2)`. Measured against f64 over every finite f32, the maximum absolute error is
 //! 4.68e-7 for `tanh` and 2.49e-7 for `sigmoid`; the tests assert the bounds
 //! [`TANH_F32_MAX_ABS_ERROR`] and [`SIGMOID_F32_MAX_ABS_ERROR`] (1e-6) on 22 million inputs in
-//! every run and on every f32 in an ignored test (`cargo test --release -p rnn-runtime
+//! every run and on every f32 in an ignored test (`cargo test --release -p rnn-core
 //! --features std -- --ignored every_f32`). [`Exact`] computes
 //! `tanh` and `1 / (1 + e^-x)` through `libm`. For `f64` both are exact.
 
@@ -244,7 +244,7 @@ mod tests {
 
     /// Every non-negative finite f32 (the function is odd), against f64 `tanh`, plain and fused:
     /// a few minutes in release, so not part of the default run:
-    /// `cargo test --release -p rnn-runtime --features std -- --ignored every_f32`.
+    /// `cargo test --release -p rnn-core --features std -- --ignored every_f32`.
     #[test]
     #[ignore]
     fn fast_tanh_and_sigmoid_bounds_hold_for_every_f32() {

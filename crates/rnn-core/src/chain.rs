@@ -1,0 +1,202 @@
+//! Layers in sequence: [`Chain<A, B>`] feeds `A`'s output to `B` and is itself a [`Cell`], so a
+//! model of any depth is a nested chain, `Chain<A, Chain<B, C>>`, and everything written once
+//! for a cell (streaming step, recorded step, backward, tensors, loading) works for any model,
+//! as RTNeural's `ModelT` walks its tuple of layers.
+//!
+//! ```
+//! use rnn_core::{Activation, Cell, Chain, Dense, Fast, LstmCell};
+//!
+//! type Net = Chain<LstmCell<f32, 3, 4, 16>, Dense<f32, 4, 1>>;
+//! let net = Net::init(((), Activation::Linear), &mut rnn_core::Rng::new(7));
+//! let mut state = Net::zero_state();
+//! let y: [f32; 1] = net.step::<Fast>(&mut state, &[0.5, -0.25, 1.0]);
+//! assert!(y[0].is_finite());
+//! assert_eq!(Net::PARAMS, 16 * (3 + 4 + 1) + 4 + 1);
+//! ```
+
+use crate::layers::{Cell, TensorInfo};
+use crate::math::Math;
+use crate::real::Real;
+use crate::rng::Rng;
+use crate::weights::{Layout, Sink, WeightError, WeightSource};
+
+/// `A` then `B`: `B` takes `A`'s output. State, cache, transposed weights and pending updates
+/// are pairs `(of A, of B)`; tensors and layers are `A`'s then `B`'s.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Chain<A, B> {
+    first: A,
+    rest: B,
+}
+
+impl<A, B> Chain<A, B> {
+    /// `first` then `rest`.
+    pub const fn new(first: A, rest: B) -> Self {
+        Chain { first, rest }
+    }
+    /// The first layer.
+    pub const fn first(&self) -> &A {
+        &self.first
+    }
+    /// The layers after the first.
+    pub const fn rest(&self) -> &B {
+        &self.rest
+    }
+    /// The first layer, mutable.
+    pub fn first_mut(&mut self) -> &mut A {
+        &mut self.first
+    }
+    /// The layers after the first, mutable.
+    pub fn rest_mut(&mut self) -> &mut B {
+        &mut self.rest
+    }
+}
+
+impl<T: Real, A: Cell<T>, B: Cell<T, Input = A::Output>> Cell<T> for Chain<A, B> {
+    type Config = (A::Config, B::Config);
+    type Input = A::Input;
+    type Output = B::Output;
+    type State = (A::State, B::State);
+    type Cache = (A::Cache, B::Cache);
+    type Transposed = (A::Transposed, B::Transposed);
+    type Pending = (A::Pending, B::Pending);
+
+    const LAYERS: usize = A::LAYERS + B::LAYERS;
+    const PARAMS: usize = A::PARAMS + B::PARAMS;
+    const TENSORS: usize = A::TENSORS + B::TENSORS;
+
+    fn zeros(config: Self::Config) -> Self {
+        Chain::new(A::zeros(config.0), B::zeros(config.1))
+    }
+    fn init(config: Self::Config, rng: &mut Rng) -> Self {
+        // First layer first: the seeded stream is consumed in layer order.
+        let first = A::init(config.0, rng);
+        Chain::new(first, B::init(config.1, rng))
+    }
+    #[inline(always)]
+    fn zero_state() -> Self::State {
+        (A::zero_state(), B::zero_state())
+    }
+    #[inline(always)]
+    fn zero_cache() -> Self::Cache {
+        (A::zero_cache(), B::zero_cache())
+    }
+    #[inline(always)]
+    fn step<M: Math>(&self, state: &mut Self::State, x: &Self::Input) -> Self::Output {
+        let a = self.first.step::<M>(&mut state.0, x);
+        self.rest.step::<M>(&mut state.1, &a)
+    }
+    #[inline(always)]
+    fn step_train<M: Math>(
+        &self,
+        state: &mut Self::State,
+        x: &Self::Input,
+        cache: &mut Self::Cache,
+    ) -> Self::Output {
+        let a = self.first.step_train::<M>(&mut state.0, x, &mut cache.0);
+        self.rest.step_train::<M>(&mut state.1, &a, &mut cache.1)
+    }
+    #[inline(always)]
+    fn transposed(&self) -> Self::Transposed {
+        (self.first.transposed(), self.rest.transposed())
+    }
+    #[inline(always)]
+    fn pending() -> Self::Pending {
+        (A::pending(), B::pending())
+    }
+    #[inline(always)]
+    fn backward<M: Math>(
+        &self,
+        tr: &Self::Transposed,
+        pending: &mut Self::Pending,
+        cache: &Self::Cache,
+        dy: &Self::Output,
+        wrt_logits: bool,
+        dstate: &mut Self::State,
+        grad: &mut Self,
+    ) -> Self::Input {
+        // Last layer first; only the last layer can see the logits.
+        let d = self.rest.backward::<M>(
+            &tr.1,
+            &mut pending.1,
+            &cache.1,
+            dy,
+            wrt_logits,
+            &mut dstate.1,
+            &mut grad.rest,
+        );
+        self.first.backward::<M>(
+            &tr.0,
+            &mut pending.0,
+            &cache.0,
+            &d,
+            false,
+            &mut dstate.0,
+            &mut grad.first,
+        )
+    }
+    #[inline(always)]
+    fn flush<M: Math>(grad: &mut Self, pending: &mut Self::Pending) {
+        A::flush::<M>(&mut grad.first, &mut pending.0);
+        B::flush::<M>(&mut grad.rest, &mut pending.1);
+    }
+    #[inline(always)]
+    fn logits(cache: &Self::Cache) -> Option<Self::Output> {
+        B::logits(&cache.1)
+    }
+
+    #[inline]
+    fn tensor(&self, k: usize) -> &[T] {
+        if k < A::TENSORS {
+            self.first.tensor(k)
+        } else {
+            self.rest.tensor(k - A::TENSORS)
+        }
+    }
+    #[inline]
+    fn tensor_mut(&mut self, k: usize) -> &mut [T] {
+        if k < A::TENSORS {
+            self.first.tensor_mut(k)
+        } else {
+            self.rest.tensor_mut(k - A::TENSORS)
+        }
+    }
+    fn tensor_info(k: usize) -> TensorInfo {
+        if k < A::TENSORS {
+            A::tensor_info(k)
+        } else {
+            let mut info = B::tensor_info(k - A::TENSORS);
+            info.layer += A::LAYERS;
+            info
+        }
+    }
+    fn load_layer<S: WeightSource<T> + ?Sized>(
+        &mut self,
+        layer: usize,
+        layout: Layout,
+        src: &S,
+        prefix: &str,
+        suffix: &str,
+    ) -> Result<(), WeightError> {
+        if layer < A::LAYERS {
+            self.first.load_layer(layer, layout, src, prefix, suffix)
+        } else {
+            self.rest
+                .load_layer(layer - A::LAYERS, layout, src, prefix, suffix)
+        }
+    }
+    fn export_layer(
+        &self,
+        layer: usize,
+        layout: Layout,
+        prefix: &str,
+        suffix: &str,
+        sink: &mut Sink<'_, T>,
+    ) -> Result<(), WeightError> {
+        if layer < A::LAYERS {
+            self.first.export_layer(layer, layout, prefix, suffix, sink)
+        } else {
+            self.rest
+                .export_layer(layer - A::LAYERS, layout, prefix, suffix, sink)
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Expansion: a validated model to tokens. No checks here; every size is already known.
+//!
+//! Only what depends on the user's line is generated: the chain's type with literal sizes, the
+//! named struct and its aliases, literal constants and names, and baked weights. All maths is
+//! generic runtime code (`rnn_core::Model` over `rnn_core::Chain`), reached only through
+//! `::rnn::__private` (or `crate = path`).
+
+use crate::check::{Kind, Layer, Model};
+use crate::parse::ModelDef;
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+fn lit(n: usize) -> Literal {
+    Literal::usize_unsuffixed(n)
+}
+
+/// A placeholder beside the errors, so a broken model gives one message, not a cascade.
+pub fn fallback(def: &ModelDef) -> TokenStream {
+    let (vis, name) = (&def.vis, &def.name);
+    quote! { #[allow(dead_code)] #vis struct #name; }
+}
+
+/// Where generated code finds the runtime: `crate = path` or `::rnn`, then its hidden module.
+fn private(def: &ModelDef) -> TokenStream {
+    match &def.krate {
+        Some(p) => quote!(#p::__private),
+        None => quote!(::rnn::__private),
+    }
+}
+
+/// One layer's cell type with literal sizes, and its build configuration.
+fn cell(l: &Layer, t: &TokenStream, p: &TokenStream) -> (TokenStream, TokenStream) {
+    let (i, h, g) = (lit(l.input), lit(l.units), lit(l.gate_rows()));
+    let act = format_ident!("{}", l.activation.variant());
+    let act = quote!(#p::Activation::#act);
+    match l.kind {
+        Kind::Lstm => (quote!(#p::LstmCell<#t, #i, #h, #g>), quote!(())),
+        Kind::Gru => {
+            let ra = l.reset_after;
+            (quote!(#p::GruCell<#t, #i, #h, #g, #ra>), quote!(()))
+        }
+        Kind::Rnn => (quote!(#p::RnnCell<#t, #i, #h>), act),
+        Kind::Dense => (quote!(#p::Dense<#t, #i, #h>), act),
+    }
+}
+
+/// `Chain<A, Chain<B, C>>` from the layers' items (`A` alone for one layer), and the same
+/// nesting of values with `pair`.
+fn nest(
+    items: &[TokenStream],
+    pair: impl Fn(&TokenStream, &TokenStream) -> TokenStream,
+) -> TokenStream {
+    let (last, init) = items.split_last().expect("a validated model has a layer");
+    init.iter()
+        .rev()
+        .fold(last.clone(), |rest, first| pair(first, &rest))
+}
+
+pub fn model(m: &Model) -> TokenStream {
+    let def = m.def;
+    let (attrs, vis, name) = (&def.attrs, &def.vis, &def.name);
+    let p = private(def);
+    let state_name = format_ident!("{}State", name);
+    let cache_name = format_ident!("{}Cache", name);
+    let tape_name = format_ident!("{}Tape", name);
+    let t: TokenStream = m.scalar.parse().unwrap();
+    let math = if m.exact_math {
+        quote!(#p::Exact)
+    } else {
+        quote!(#p::Fast)
+    };
+    let (types, configs): (Vec<_>, Vec<_>) = m.layers.iter().map(|l| cell(l, &t, &p)).unzip();
+    let chain = nest(&types, |a, b| quote!(#p::Chain<#a, #b>));
+    let config = nest(&configs, |a, b| quote!((#a, #b)));
+    let infos = m.layers.iter().map(|l| {
+        let (i, h) = (lit(l.input), lit(l.units));
+        let (kname, class, source) = (l.keras_name.as_str(), l.kind.keras().1, l.source());
+        let params = lit(l.params());
+        let tensors = lit(if l.kind == Kind::Dense { 2 } else { 3 });
+        let act = if matches!(l.kind, Kind::Rnn | Kind::Dense) {
+            let a = format_ident!("{}", l.activation.variant());
+            quote!(#p::Some(#p::Activation::#a))
+        } else {
+            quote!(#p::None)
+        };
+        let ra = if l.kind == Kind::Gru {
+            let ra = l.reset_after;
+            quote!(#p::Some(#ra))
+        } else {
+            quote!(#p::None)
+        };
+        quote! {
+            #p::LayerInfo { name: #kname, class: #class, source: #source, input: #i, units: #h,
+                params: #params, tensors: #tensors, activation: #act, reset_after: #ra }
+        }
+    });
+    let last = m.layers.last().unwrap();
+    let out_act = if last.kind == Kind::Dense {
+        let a = format_ident!("{}", last.activation.variant());
+        quote!(#p::Some(#p::Activation::#a))
+    } else {
+        quote!(#p::None)
+    };
+    let (input, output, params) = (lit(m.input()), lit(m.output()), lit(m.params()));
+    let name_str = name.to_string();
+    let fields_doc = format!(
+        " The layers: `{}`.",
+        m.layers
+            .iter()
+            .map(|l| l.source())
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    );
+    let state_doc =
+        format!(" The state of every recurrent layer of [`{name}`], carried between steps.");
+    let cache_doc = format!(" One training step's record for [`{name}`].");
+    let tape_doc =
+        format!(" A record of `N` training steps of [`{name}`], for backpropagation through time.");
+    let const_check = format!("rnn_model!: {name} parameter count disagrees with the runtime");
+    let baked = m.baked.as_ref().map(|b| baked_const(m, b, &t, &p));
+
+    quote! {
+        #(#attrs)*
+        #vis struct #name {
+            #[doc = #fields_doc]
+            layers: #chain,
+        }
+
+        #baked
+
+        #[doc = #state_doc]
+        #vis type #state_name = <#chain as #p::Cell<#t>>::State;
+        #[doc = #cache_doc]
+        #vis type #cache_name = <#chain as #p::Cell<#t>>::Cache;
+        #[doc = #tape_doc]
+        #vis type #tape_name<const N: usize> = #p::Tape<#name, N>;
+
+        const _: () = assert!(#params == <#chain as #p::Cell<#t>>::PARAMS, #const_check);
+
+        #[allow(dead_code)]
+        impl #name {
+            /// Trainable parameters, as Keras counts them.
+            pub const PARAM_COUNT: usize = #params;
+            /// Input width of one step.
+            pub const INPUT: usize = #input;
+            /// Output width of one step.
+            pub const OUTPUT: usize = #output;
+            /// The layers, first to last.
+            pub const LAYERS: &'static [#p::LayerInfo] = &[#(#infos),*];
+
+            /// Keras's default initializers from a seed.
+            pub fn init(seed: u64) -> Self {
+                <Self as #p::Model>::init(seed)
+            }
+            /// Every parameter zero.
+            pub fn zeros() -> Self {
+                <Self as #p::Model>::zeros()
+            }
+            /// The initial (zero) state.
+            pub fn zero_state() -> #state_name {
+                <Self as #p::Model>::zero_state()
+            }
+            /// One time step, carrying `state` between calls.
+            #[inline]
+            pub fn step(&self, state: &mut #state_name, x: &[#t; #input]) -> [#t; #output] {
+                <Self as #p::Model>::step(self, state, x)
+            }
+            /// A whole sequence from the zero state: every step's output.
+            pub fn forward<const N: usize>(&self, xs: &[[#t; #input]; N]) -> [[#t; #output]; N] {
+                <Self as #p::Model>::forward(self, xs)
+            }
+            /// A whole sequence from the zero state: the last step's output.
+            pub fn forward_last<const N: usize>(&self, xs: &[[#t; #input]; N]) -> [#t; #output] {
+                <Self as #p::Model>::forward_last(self, xs)
+            }
+        }
+
+        impl #p::Model for #name {
+            type Scalar = #t;
+            type Math = #math;
+            type Input = [#t; #input];
+            type Output = [#t; #output];
+            type State = <#chain as #p::Cell<#t>>::State;
+            type Cache = <#chain as #p::Cell<#t>>::Cache;
+            type Transposed = <#chain as #p::Cell<#t>>::Transposed;
+            type Chain = #chain;
+            const NAME: &'static str = #name_str;
+            const LAYERS: &'static [#p::LayerInfo] = #name::LAYERS;
+            const CONFIG: <#chain as #p::Cell<#t>>::Config = #config;
+            const OUTPUT_ACTIVATION: #p::Option<#p::Activation> = #out_act;
+
+            #[inline(always)]
+            fn chain(&self) -> &#chain {
+                &self.layers
+            }
+            #[inline(always)]
+            fn chain_mut(&mut self) -> &mut #chain {
+                &mut self.layers
+            }
+            #[inline(always)]
+            fn from_chain(layers: #chain) -> Self {
+                #name { layers }
+            }
+        }
+    }
+}
+
+fn num(v: f64, scalar: &str) -> TokenStream {
+    let lit = if scalar == "f64" {
+        Literal::f64_suffixed(v.abs())
+    } else {
+        Literal::f32_suffixed((v as f32).abs())
+    };
+    if v.is_sign_negative() {
+        quote!(-#lit)
+    } else {
+        quote!(#lit)
+    }
+}
+
+/// A constant `R x C` matrix from column-major data.
+fn mat(
+    data: &[f64],
+    rows: usize,
+    cols: usize,
+    t: &TokenStream,
+    scalar: &str,
+    p: &TokenStream,
+) -> TokenStream {
+    let columns = (0..cols).map(|j| {
+        let vals = data[j * rows..(j + 1) * rows]
+            .iter()
+            .map(|&v| num(v, scalar));
+        quote!([#(#vals),*])
+    });
+    let (r, c) = (lit(rows), lit(cols));
+    quote!(#p::SMatrix::<#t, #r, #c>::from_array_storage(#p::ArrayStorage([#(#columns),*])))
+}
+
+/// `pub const BAKED: Self`, the weights read at compile time, and an `include_bytes!` of the
+/// file so cargo rebuilds when it changes.
+fn baked_const(
+    m: &Model,
+    b: &crate::baked::Baked,
+    t: &TokenStream,
+    p: &TokenStream,
+) -> TokenStream {
+    let name = &m.def.name;
+    let s = m.scalar;
+    let mut cells = Vec::new();
+    for (l, w) in m.layers.iter().zip(&b.layers) {
+        let (i, h, g) = (l.input, l.units, l.gate_rows());
+        let act = format_ident!("{}", l.activation.variant());
+        let v = match l.kind {
+            Kind::Lstm => {
+                let (k, r, bb) = (
+                    mat(&w.kernel, g, i, t, s, p),
+                    mat(&w.recurrent, g, h, t, s, p),
+                    mat(&w.bias, g, 1, t, s, p),
+                );
+                quote!(#p::LstmCell { kernel: #k, recurrent_kernel: #r, bias: #bb })
+            }
+            Kind::Gru => {
+                let (k, r, bb) = (
+                    mat(&w.kernel, g, i, t, s, p),
+                    mat(&w.recurrent, g, h, t, s, p),
+                    mat(&w.bias, g, 2, t, s, p),
+                );
+                quote!(#p::GruCell { kernel: #k, recurrent_kernel: #r, bias: #bb })
+            }
+            Kind::Rnn => {
+                let (k, r, bb) = (
+                    mat(&w.kernel, h, i, t, s, p),
+                    mat(&w.recurrent, h, h, t, s, p),
+                    mat(&w.bias, h, 1, t, s, p),
+                );
+                quote!(#p::RnnCell { kernel: #k, recurrent_kernel: #r, bias: #bb, activation: #p::Activation::#act })
+            }
+            Kind::Dense => {
+                let (k, bb) = (mat(&w.kernel, h, i, t, s, p), mat(&w.bias, h, 1, t, s, p));
+                quote!(#p::Dense { kernel: #k, bias: #bb, activation: #p::Activation::#act })
+            }
+        };
+        cells.push(v);
+    }
+    let chain = nest(&cells, |a, b| quote!(#p::Chain::new(#a, #b)));
+    let path = &b.path;
+    let doc = format!(" The weights baked in at compile time from `{}`.", b.path);
+    quote! {
+        const _: &[u8] = include_bytes!(#path);
+        #[allow(dead_code)]
+        impl #name {
+            #[doc = #doc]
+            /// A constant: `static MODEL: Self = Self::BAKED;` puts it in flash, with no
+            /// initialization code at run time.
+            pub const BAKED: Self = #name { layers: #chain };
+        }
+    }
+}
