@@ -170,3 +170,36 @@ fn bad_arguments_are_errors_not_panics() {
     );
     assert_eq!(m, Tiny::init(1), "nothing trained on a refused call");
 }
+
+rnn_model! {
+    struct Linear { dense(50, 1) }
+    struct Card { lstm(32, 16) -> gru(16) -> dense(1) }
+}
+
+/// `threads = 0` uses one thread where a batch is too small to gain (a 51-parameter linear
+/// model) and every core for the card model; the pool lives for the whole `fit`.
+#[test]
+fn automatic_threads_follow_the_work_per_batch() {
+    use rnn::train::auto_threads;
+    assert_eq!(auto_threads::<Linear, 1>(32), 1);
+    assert_eq!(auto_threads::<Tiny, 20>(16), 1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(auto_threads::<Card, 50>(32), cores);
+    // The linear model trains with the automatic choice (one thread, no pool) and learns.
+    let mut rng = Rng::new(9);
+    let xs: Vec<[[f32; 50]; 1]> = (0..512)
+        .map(|_| [core::array::from_fn(|_| rng.uniform_in(-1.0, 1.0) as f32)])
+        .collect();
+    let ys: Vec<[f32; 1]> = xs.iter().map(|x| [x[0][..5].iter().sum::<f32>()]).collect();
+    let set = Dataset::<Linear, 1> {
+        inputs: &xs,
+        targets: &ys,
+    };
+    let mut m = Linear::init(1);
+    let before = evaluate(&m, set, Steps::Last, Loss::Mse, 0).unwrap();
+    let t0 = std::time::Instant::now();
+    fit(&mut m, &mut Adam::new(1e-2), set, None, &quiet(20, 0)).unwrap();
+    let after = evaluate(&m, set, Steps::Last, Loss::Mse, 0).unwrap();
+    println!("20 epochs of 512 in {:?}", t0.elapsed());
+    assert!(after < 0.1 * before, "MSE {before} -> {after}");
+}

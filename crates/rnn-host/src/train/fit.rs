@@ -1,0 +1,228 @@
+//! [`fit`] and [`evaluate`]: mini-batches over a pool of workers that lives for the whole call.
+
+use super::progress::Progress;
+use super::{add_params, auto_threads, check_set, check_steps, copy_params};
+use super::{Dataset, FitConfig, History, TrainError};
+use rayon::prelude::*;
+use rnn_core::loss::{accumulate_with, sequence_loss, Loss, Steps};
+use rnn_core::optim::Optimizer;
+use rnn_core::{Model, Real, Rng, Tape};
+
+/// A worker's scratch: its gradient accumulator, tape and output-gradient buffer (on the
+/// heap, so a large model never sits on a worker's stack).
+struct Worker<M: Model, const N: usize> {
+    grads: Box<M>,
+    tape: Box<Tape<M, N>>,
+    dys: Box<[M::Output; N]>,
+}
+
+impl<M: Model, const N: usize> Worker<M, N> {
+    fn new() -> Self {
+        Worker {
+            grads: Box::new(M::zeros()),
+            tape: Box::new(Tape::new()),
+            dys: Box::new([M::zero_output(); N]),
+        }
+    }
+}
+
+/// The pool's size: `requested`, or [`auto_threads`] for 0; never more than there is work.
+fn threads<M: Model, const N: usize>(requested: usize, batch: usize) -> usize {
+    match requested {
+        0 => auto_threads::<M, N>(batch),
+        n => n,
+    }
+    .min(batch.max(1))
+}
+
+/// A pool of `n` workers for one call, with stacks that fit the model's temporaries (the
+/// transposed weights of a step's backward pass are the size of the weights).
+fn pool<M: Model>(n: usize) -> rayon::ThreadPool {
+    let stack = (2 << 20) + 4 * core::mem::size_of::<M>();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .stack_size(stack)
+        .thread_name(|i| format!("rnn-fit-{i}"))
+        .build()
+        .expect("the OS refused to start the training threads")
+}
+
+/// Mean loss of `model` over a data set (as Keras's `evaluate`), spread over `threads`
+/// workers (0 = automatic, see [`FitConfig::threads`]).
+pub fn evaluate<M: Model + Sync, const N: usize>(
+    model: &M,
+    data: Dataset<'_, M, N>,
+    steps: Steps,
+    loss: Loss,
+    threads_req: usize,
+) -> Result<f64, TrainError> {
+    let k = check_steps(steps, N)?;
+    check_set("evaluation", &data, k)?;
+    let nt = threads::<M, N>(threads_req, data.len());
+    Ok(mean_loss(
+        model,
+        data,
+        steps,
+        loss,
+        k,
+        (nt > 1).then(|| pool::<M>(nt)).as_ref(),
+    ))
+}
+
+/// The mean loss over `data`, on `pool`'s workers (or this thread).
+fn mean_loss<M: Model + Sync, const N: usize>(
+    model: &M,
+    data: Dataset<'_, M, N>,
+    steps: Steps,
+    loss: Loss,
+    k: usize,
+    pool: Option<&rayon::ThreadPool>,
+) -> f64 {
+    let sum = |range: core::ops::Range<usize>| {
+        let mut tape = Box::new(Tape::<M, N>::new());
+        let mut dys = Box::new([M::zero_output(); N]);
+        let mut sum = 0.0;
+        for i in range {
+            model.forward_train(&data.inputs[i], &mut tape);
+            let t = &data.targets[i * k..(i + 1) * k];
+            sum += sequence_loss(&tape, t, steps, loss, M::Scalar::ONE, &mut dys)
+                .0
+                .to_f64();
+        }
+        sum
+    };
+    let total = match pool {
+        None => sum(0..data.len()),
+        Some(pool) => {
+            let nt = pool.current_num_threads();
+            let chunk = data.len().div_ceil(nt);
+            pool.install(|| {
+                (0..nt)
+                    .into_par_iter()
+                    .map(|c| sum(c * chunk..((c + 1) * chunk).min(data.len())))
+                    .sum()
+            })
+        }
+    };
+    total / data.len() as f64
+}
+
+/// Mini-batch training with validation, early stopping and progress.
+///
+/// Each batch's gradient is the mean over its sequences (computed by the workers: one tape
+/// and one gradient accumulator each, allocated once per call; the steps themselves allocate
+/// nothing), then one optimizer step, as Keras's `fit` with `shuffle=True`. The reported
+/// epoch loss is the mean of the batch losses. Arguments are checked first; a bad one is a
+/// [`TrainError`].
+pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
+    model: &mut M,
+    opt: &mut O,
+    train: Dataset<'_, M, N>,
+    valid: Option<Dataset<'_, M, N>>,
+    cfg: &FitConfig,
+) -> Result<History, TrainError> {
+    if cfg.batch_size == 0 {
+        return Err(TrainError::BatchSize);
+    }
+    let k = check_steps(cfg.steps, N)?;
+    check_set("training", &train, k)?;
+    if let Some(v) = &valid {
+        check_set("validation", v, k)?;
+    }
+    let nt = threads::<M, N>(cfg.threads, cfg.batch_size);
+    let pool = (nt > 1).then(|| pool::<M>(nt));
+    let mut workers: Vec<Worker<M, N>> = (0..nt).map(|_| Worker::new()).collect();
+    let mut order = vec![0usize; train.len()];
+    let mut batches = rnn_core::data::Batches::new(&mut order, cfg.batch_size);
+    let mut rng = Rng::new(cfg.seed);
+    let mut hist = History::default();
+    let mut best = Box::new(M::zeros());
+    let mut best_val = f64::INFINITY;
+    let mut since_best = 0;
+    let n_batches = train.len().div_ceil(cfg.batch_size);
+    for epoch in 0..cfg.epochs {
+        let t0 = std::time::Instant::now();
+        let progress = Progress::epoch(cfg.verbose, epoch, cfg.epochs, n_batches);
+        let mut epoch_loss = 0.0;
+        for (bi, batch) in batches.epoch(&mut rng).enumerate() {
+            let scale = M::Scalar::from_f64(1.0 / batch.len() as f64);
+            let m: &M = model;
+            // The weights are fixed within a batch: transpose them once for every sequence.
+            let tr = m.transposed();
+            let tr = &tr;
+            let run = |w: &mut Worker<M, N>, idx: &[usize]| {
+                let mut l = 0.0;
+                for &i in idx {
+                    let t = &train.targets[i * k..(i + 1) * k];
+                    l += accumulate_with(
+                        m,
+                        tr,
+                        &train.inputs[i],
+                        t,
+                        cfg.steps,
+                        cfg.loss,
+                        scale,
+                        &mut w.tape,
+                        &mut w.dys,
+                        &mut w.grads,
+                    )
+                    .to_f64();
+                }
+                l
+            };
+            let batch_loss_sum: f64 = match &pool {
+                // One worker: this thread, no hand-off at all.
+                None => run(&mut workers[0], batch),
+                Some(pool) => {
+                    let per = batch.len().div_ceil(nt);
+                    pool.install(|| {
+                        workers
+                            .par_iter_mut()
+                            .zip(batch.par_chunks(per))
+                            .map(|(w, idx)| run(w, idx))
+                            .sum()
+                    })
+                }
+            };
+            epoch_loss += batch_loss_sum / batch.len() as f64;
+            let (first, rest) = workers.split_at_mut(1);
+            for w in rest.iter_mut() {
+                add_params(&mut *first[0].grads, &w.grads);
+                w.grads.set_zero();
+            }
+            opt.step(model, &first[0].grads);
+            first[0].grads.set_zero();
+            progress.batch(bi + 1, epoch_loss / (bi + 1) as f64);
+        }
+        let loss = epoch_loss / n_batches as f64;
+        hist.loss.push(loss);
+        let mut line = format!("Epoch {}/{}: loss {:.5}", epoch + 1, cfg.epochs, loss);
+        let mut stop = false;
+        if let Some(v) = valid {
+            let vl = mean_loss(model, v, cfg.steps, cfg.loss, k, pool.as_ref());
+            hist.val_loss.push(vl);
+            line += &format!(" - val_loss {vl:.5}");
+            if vl < best_val {
+                best_val = vl;
+                hist.best_epoch = epoch;
+                copy_params(&mut *best, model);
+                since_best = 0;
+            } else {
+                since_best += 1;
+                // Keras: stop once `wait >= patience` (and never after the first epoch).
+                if cfg.patience.is_some_and(|p| since_best >= p) && epoch > 0 {
+                    stop = true;
+                }
+            }
+        } else {
+            hist.best_epoch = epoch;
+        }
+        progress.finish(&format!("{line} ({:.1}s)", t0.elapsed().as_secs_f64()));
+        if stop {
+            // Keras's `restore_best_weights`: only when training stops early.
+            copy_params(model, &best);
+            break;
+        }
+    }
+    Ok(hist)
+}
