@@ -37,35 +37,21 @@ rnn_model! {
 const N: usize = 50;
 const AHEAD: usize = 10;
 
+/// Train five models on 10,000 series, compare them with baselines, plot the results.
+#[derive(clap::Parser)]
 struct Args {
+    /// Epochs per model.
+    #[arg(long, default_value_t = 20)]
     epochs: usize,
+    /// Folder for the plots.
+    #[arg(long, default_value = "target/forecast")]
     out: PathBuf,
+    /// Read the series from this CSV file (one series per row, or one long column).
+    #[arg(long)]
     csv: Option<PathBuf>,
+    /// Worker threads per batch (0 = automatic).
+    #[arg(long, default_value_t = 0)]
     threads: usize,
-}
-
-fn args() -> Args {
-    let mut a = Args {
-        epochs: 20,
-        out: PathBuf::from("target/forecast"),
-        csv: None,
-        threads: 0,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let mut val = || it.next().unwrap_or_else(|| panic!("{k} needs a value"));
-        match k.as_str() {
-            "--epochs" => a.epochs = val().parse().expect("--epochs takes a number"),
-            "--out" => a.out = PathBuf::from(val()),
-            "--csv" => a.csv = Some(PathBuf::from(val())),
-            "--threads" => a.threads = val().parse().expect("--threads takes a number"),
-            other => {
-                eprintln!("unknown argument {other}; usage: forecast [--epochs N] [--out DIR] [--csv FILE] [--threads N]");
-                std::process::exit(2);
-            }
-        }
-    }
-    a
 }
 
 /// `count` series of `len` values: generated (seeded) or the first `len` of each CSV row.
@@ -173,7 +159,7 @@ fn report(rows: &[(String, usize, f64, f64, f64)], args: &Args) {
 }
 
 fn main() {
-    let args = args();
+    let args = <Args as clap::Parser>::parse();
     std::fs::create_dir_all(&args.out).expect("create the output folder");
     let t_all = Instant::now();
 

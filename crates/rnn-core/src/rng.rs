@@ -1,5 +1,7 @@
 //! A small seeded generator (SplitMix64): reproducible initial weights and shuffles, no state
-//! beyond one `u64`, no dependency.
+//! beyond one `u64`. It fixes every seeded stream of the project (initializers, shuffles, the
+//! synthetic series), so it stays ours; it implements `rand_core`'s [`RngCore`] and
+//! [`SeedableRng`] so that `rand`'s distributions can draw from it too.
 
 /// SplitMix64: passes BigCrush, one `u64` of state, trivially seedable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +59,31 @@ impl Rng {
     }
 }
 
+impl rand_core::RngCore for Rng {
+    #[inline]
+    fn next_u32(&mut self) -> u32 {
+        (Rng::next_u64(self) >> 32) as u32
+    }
+    #[inline]
+    fn next_u64(&mut self) -> u64 {
+        Rng::next_u64(self)
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        rand_core::impls::fill_bytes_via_next(self, dst)
+    }
+}
+
+impl rand_core::SeedableRng for Rng {
+    type Seed = [u8; 8];
+    /// The same stream as [`Rng::new`] of the little-endian seed.
+    fn from_seed(seed: [u8; 8]) -> Self {
+        Rng::new(u64::from_le_bytes(seed))
+    }
+    fn seed_from_u64(state: u64) -> Self {
+        Rng::new(state)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +120,17 @@ mod tests {
         let mut sorted = a;
         sorted.sort();
         assert_eq!(sorted, core::array::from_fn(|i| i));
+    }
+
+    #[test]
+    fn rand_core_draws_the_same_stream() {
+        use rand_core::{RngCore, SeedableRng};
+        let (mut a, mut b) = (Rng::new(11), Rng::seed_from_u64(11));
+        let x = a.next_u64();
+        assert_eq!(RngCore::next_u64(&mut b), x);
+        assert_eq!(Rng::from_seed(11u64.to_le_bytes()), Rng::new(11));
+        let mut bytes = [0u8; 12];
+        b.fill_bytes(&mut bytes);
+        assert_eq!(bytes[..8], a.next_u64().to_le_bytes());
     }
 }

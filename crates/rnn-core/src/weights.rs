@@ -128,9 +128,10 @@ pub trait WeightSource<T> {
 }
 
 /// Why a weight could not be loaded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum WeightError {
     /// No tensor of that name.
+    #[error("layer {layer} ({kind}): tensor `{tensor}` is missing (expected shape {expected})")]
     Missing {
         /// Layer index in the model (0-based).
         layer: usize,
@@ -142,6 +143,7 @@ pub enum WeightError {
         expected: Shape,
     },
     /// The tensor exists with the wrong shape (or a data length that does not match its shape).
+    #[error("layer {layer} ({kind}): tensor `{tensor}` has shape {found}, expected {expected}")]
     Shape {
         /// Layer index in the model (0-based).
         layer: usize,
@@ -156,6 +158,7 @@ pub enum WeightError {
     },
     /// The layer has no equivalent in that layout (Keras GRU with `reset_after = false` in
     /// PyTorch).
+    #[error("layer {layer} ({kind}): this configuration has no {layout:?} equivalent (a GRU with reset_after = false exists only in Keras)")]
     NoEquivalent {
         /// Layer index in the model (0-based).
         layer: usize,
@@ -165,6 +168,7 @@ pub enum WeightError {
         layout: Layout,
     },
     /// A list of per-layer names whose length is not the model's number of layers.
+    #[error("{given} (prefix, suffix) name pair(s) given for a model of {layers} layers")]
     NameCount {
         /// Layers in the model.
         layers: usize,
@@ -172,6 +176,7 @@ pub enum WeightError {
         given: usize,
     },
     /// A layer index past the model's last layer.
+    #[error("layer {layer} does not exist: the model has {layers} layers")]
     NoLayer {
         /// The index asked for.
         layer: usize,
@@ -179,6 +184,7 @@ pub enum WeightError {
         layers: usize,
     },
     /// The tensor holds a NaN or an infinity.
+    #[error("layer {layer} ({kind}): tensor `{tensor}` {shape} holds a NaN or infinity at flat index {index}")]
     NonFinite {
         /// Layer index in the model (0-based).
         layer: usize,
@@ -206,37 +212,6 @@ impl WeightError {
         self
     }
 }
-
-impl fmt::Display for WeightError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WeightError::Missing { layer, kind, tensor, expected } => write!(
-                f,
-                "layer {layer} ({kind}): tensor `{tensor}` is missing (expected shape {expected})"
-            ),
-            WeightError::Shape { layer, kind, tensor, expected, found } => write!(
-                f,
-                "layer {layer} ({kind}): tensor `{tensor}` has shape {found}, expected {expected}"
-            ),
-            WeightError::NoEquivalent { layer, kind, layout } => write!(
-                f,
-                "layer {layer} ({kind}): this configuration has no {layout:?} equivalent (a GRU with reset_after = false exists only in Keras)"
-            ),
-            WeightError::NameCount { layers, given } => {
-                write!(f, "{given} (prefix, suffix) name pair(s) given for a model of {layers} layers")
-            }
-            WeightError::NoLayer { layer, layers } => {
-                write!(f, "layer {layer} does not exist: the model has {layers} layers")
-            }
-            WeightError::NonFinite { layer, kind, tensor, shape, index } => write!(
-                f,
-                "layer {layer} ({kind}): tensor `{tensor}` {shape} holds a NaN or infinity at flat index {index}"
-            ),
-        }
-    }
-}
-
-impl core::error::Error for WeightError {}
 
 /// Looks up `name`, checks its shape and finiteness, and returns its row-major data.
 pub fn fetch<'a, T: Real, S: WeightSource<T> + ?Sized>(

@@ -20,7 +20,7 @@
 //! unterminated quote, or text after a closing quote.
 //!
 //! ```
-//! use rnn::csv::parse_csv;
+//! use rnn_host::csv::parse_csv;
 //!
 //! let t = parse_csv("# daily\ntime, value\n0, 1.5\n1, \"2.25\"\n", true).unwrap();
 //! assert_eq!(t.column_by_name("value"), Some(vec![1.5, 2.25]));

@@ -17,13 +17,13 @@
 use ::safetensors::tensor::{Dtype, SafeTensors, TensorView as StView};
 use rnn_core::{Layout, Model, Real, Shape, TensorName, TensorView, WeightError, WeightSource};
 use std::cell::RefCell;
-use std::fmt;
 use std::path::Path;
 
 /// Why a model could not be loaded from or saved to a file.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum FileError {
     /// Reading or writing the file failed.
+    #[error("{path}: {source}")]
     Io {
         /// The file.
         path: String,
@@ -31,8 +31,10 @@ pub enum FileError {
         source: std::io::Error,
     },
     /// Not a valid safetensors file (truncated, bad header, offsets that lie, ...).
+    #[error("not a valid safetensors file: {0}")]
     Format(String),
     /// A tensor of a dtype we do not convert.
+    #[error("tensor `{tensor}` has dtype {dtype}; only F32, F64, F16 and BF16 are converted")]
     Dtype {
         /// The tensor.
         tensor: String,
@@ -40,48 +42,24 @@ pub enum FileError {
         dtype: String,
     },
     /// Tensors in the file that the model does not use (unless `allow_extra`).
+    #[error(
+        "the file has {} tensor(s) the model does not use: {} (set allow_extra to ignore them)",
+        .0.len(),
+        .0.join(", ")
+    )]
     Extra(Vec<String>),
     /// A tensor is missing, has the wrong shape, or holds a NaN.
-    Weight(WeightError),
+    #[error("{0}")]
+    Weight(#[from] WeightError),
     /// [`LoadOptions::names`] (or the `names` of [`to_bytes`]) does not give one `(prefix,
     /// suffix)` per layer.
+    #[error("{given} (prefix, suffix) name pair(s) given for a model of {layers} layers")]
     Names {
         /// Layers in the model.
         layers: usize,
         /// Pairs given.
         given: usize,
     },
-}
-
-impl fmt::Display for FileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FileError::Io { path, source } => write!(f, "{path}: {source}"),
-            FileError::Format(m) => write!(f, "not a valid safetensors file: {m}"),
-            FileError::Dtype { tensor, dtype } => {
-                write!(f, "tensor `{tensor}` has dtype {dtype}; only F32, F64, F16 and BF16 are converted")
-            }
-            FileError::Extra(names) => write!(
-                f,
-                "the file has {} tensor(s) the model does not use: {} (set allow_extra to ignore them)",
-                names.len(),
-                names.join(", ")
-            ),
-            FileError::Weight(e) => write!(f, "{e}"),
-            FileError::Names { layers, given } => write!(
-                f,
-                "{given} (prefix, suffix) name pair(s) given for a model of {layers} layers"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for FileError {}
-
-impl From<WeightError> for FileError {
-    fn from(e: WeightError) -> Self {
-        FileError::Weight(e)
-    }
 }
 
 /// How to read a file.
