@@ -1,3 +1,4 @@
+// Over 400 lines: the whole forecasting chapter (data, five models, two baselines, 10-step forecasts, plots) in one runnable file.
 //! The forecasting chapter, end to end: train, evaluate against baselines, save plots.
 //!
 //! 10,000 synthetic series (two sines plus noise, the seeds' `generate_time_series`), 50 steps

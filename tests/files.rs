@@ -1,3 +1,4 @@
+// Over 400 lines: one concern (safetensors files), with the framework files, round trips and the hostile-file suites side by side.
 //! Safetensors files end to end: files written by Keras 3 and PyTorch load and give the
 //! frameworks' outputs, our files round-trip bit for bit, the files the Python side checks are
 //! still what we write, and bad files are errors (never panics).

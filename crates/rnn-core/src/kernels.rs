@@ -1,3 +1,4 @@
+// Over 400 lines: every hot loop in one place (matrix-vector, transposed, outer products, register blocks), so their shared block sizes and accumulation orders stay in view.
 //! The hot loops: matrix-vector products over column-major fixed-size storage.
 //!
 //! nalgebra's `SMatrix<T, R, C>` stores `[[T; R]; C]` (column-major). Walking it column by column

@@ -23,6 +23,7 @@
 extern crate std;
 
 pub mod activation;
+pub mod bptt;
 pub mod chain;
 pub mod data;
 pub mod init;
@@ -39,6 +40,7 @@ pub mod simd;
 pub mod weights;
 
 pub use activation::Activation;
+pub use bptt::Tape;
 pub use chain::Chain;
 pub use layers::{
     Cell, Dense, DenseCache, GruCache, GruCell, GruState, Leaf, LstmCache, LstmCell, LstmState,
@@ -46,7 +48,7 @@ pub use layers::{
 };
 pub use loss::Loss;
 pub use math::{Exact, Fast, Fused, Math};
-pub use model::{LayerInfo, Model, Tape};
+pub use model::{LayerInfo, Model};
 pub use nalgebra;
 pub use real::Real;
 pub use rng::Rng;

@@ -161,9 +161,7 @@ pub fn load_bytes<M: Model>(
     };
     // Load into a copy, so a failure leaves the model as it was.
     let mut fresh = M::zeros();
-    for k in 0..M::TENSORS {
-        fresh.tensor_mut(k).copy_from_slice(model.tensor(k));
-    }
+    fresh.copy_from(model);
     let loaded = match &opts.names {
         None => fresh.load(opts.layout, &src),
         Some(names) => names
@@ -187,9 +185,7 @@ pub fn load_bytes<M: Model>(
     if !extra.is_empty() && !opts.allow_extra {
         return Err(FileError::Extra(extra));
     }
-    for k in 0..M::TENSORS {
-        model.tensor_mut(k).copy_from_slice(fresh.tensor(k));
-    }
+    model.copy_from(&fresh);
     Ok(extra)
 }
 

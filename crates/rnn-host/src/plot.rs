@@ -1,3 +1,4 @@
+// Over 400 lines: about 425 of code (a text-drawing surface for plotters, the tick algorithm, legend placement) and 230 of tests.
 //! Host-side line charts (`std`): learning curves and forecasts as PNG files, drawn with `plotters`.
 //!
 //! [`encode_png`] lays out a [`Chart`] with `plotters` on an in-memory RGB image — white

@@ -3,7 +3,7 @@
 //! converted to our layout so `expand` can emit them as constant data. Every problem is a
 //! compile error at the path, naming the tensor and both shapes.
 
-use crate::check::{Kind, Layer};
+use crate::ir::Layer;
 use safetensors::tensor::{Dtype, SafeTensors};
 use syn::LitStr;
 
@@ -126,22 +126,28 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
     let mut used = Vec::new();
     let mut out = Vec::new();
     for (l, layer) in layers.iter().enumerate() {
+        if !["rnn", "lstm", "gru", "dense"].contains(&layer.kind.name) {
+            return Err(err(format!(
+                "layer {l} (`{}`) cannot be baked from a file yet; load its weights at run time",
+                layer.kind.name
+            )));
+        }
         let (i, h, g) = (layer.input, layer.units, layer.gate_rows());
-        let kind = layer.kind.name();
+        let kind = layer.kind.name;
         let p = &layer.keras_name;
         let bl = if !torch {
             let mut names = vec![format!("{p}/kernel")];
             let kernel = file.get(l, kind, &names[0], &[i, g]).map_err(err)?;
-            let (recurrent, bias) = if layer.kind == Kind::Dense {
+            let (recurrent, bias) = if layer.kind.is("dense") {
                 names.push(format!("{p}/bias"));
                 (Vec::new(), file.get(l, kind, &names[1], &[h]).map_err(err)?)
             } else {
                 names.push(format!("{p}/recurrent_kernel"));
                 names.push(format!("{p}/bias"));
                 let r = file.get(l, kind, &names[1], &[h, g]).map_err(err)?;
-                let b = match (layer.kind, layer.reset_after) {
-                    (Kind::Gru, true) => file.get(l, kind, &names[2], &[2, g]).map_err(err)?,
-                    (Kind::Gru, false) => {
+                let b = match (layer.kind.name, layer.flag("reset_after")) {
+                    ("gru", true) => file.get(l, kind, &names[2], &[2, g]).map_err(err)?,
+                    ("gru", false) => {
                         let mut b = file.get(l, kind, &names[2], &[g]).map_err(err)?;
                         b.resize(2 * g, 0.0);
                         b
@@ -156,7 +162,7 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
                 recurrent,
                 bias,
             }
-        } else if layer.kind == Kind::Dense {
+        } else if layer.kind.is("dense") {
             let (wn, bn) = (format!("{p}.weight"), format!("{p}.bias"));
             let w = file.get(l, kind, &wn, &[h, i]).map_err(err)?;
             let b = file.get(l, kind, &bn, &[h]).map_err(err)?;
@@ -173,7 +179,7 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
                 bias: b,
             }
         } else {
-            if layer.kind == Kind::Gru && !layer.reset_after {
+            if layer.kind.is("gru") && !layer.flag("reset_after") {
                 return Err(err(format!(
                     "layer {l} (gru, reset_after = false) has no PyTorch equivalent; use `layout = keras`"
                 )));
@@ -187,9 +193,9 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
             let b_ih = file.get(l, kind, &names[2], &[g]).map_err(err)?;
             let b_hh = file.get(l, kind, &names[3], &[g]).map_err(err)?;
             used.extend(names);
-            let perm: &[usize] = match layer.kind {
-                Kind::Gru => &rnn_layout::GRU_TORCH_BLOCKS,
-                Kind::Lstm => &rnn_layout::LSTM_TORCH_BLOCKS,
+            let perm: &[usize] = match layer.kind.name {
+                "gru" => &rnn_layout::GRU_TORCH_BLOCKS,
+                "lstm" => &rnn_layout::LSTM_TORCH_BLOCKS,
                 _ => &rnn_layout::RNN_TORCH_BLOCKS,
             };
             let row = |r: usize| rnn_layout::keras_row(perm, h, r);
@@ -203,7 +209,7 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
                     recurrent[rnn_layout::torch_weight_index(perm, h, g, r, j)] = w_hh[r * h + j];
                 }
             }
-            let bias = if layer.kind == Kind::Gru {
+            let bias = if layer.kind.is("gru") {
                 let mut b = vec![0.0; 2 * g];
                 for r in 0..g {
                     b[row(r)] = b_ih[r];

@@ -1,150 +1,12 @@
 //! Validation: turns the parsed text into a model whose every size is known, collecting every
 //! mistake as an error at the token that caused it.
 
+use crate::ir::{Act, Kind, Layer, Model, ACTIVATIONS};
+use crate::layers::{self, LayerKind};
 use crate::parse::{LayerDef, ModelDef, Opt};
+use crate::suggest::closest;
 use proc_macro2::Span;
 use syn::{Expr, Ident, Lit};
-
-pub const LAYER_KINDS: &str = "`rnn`, `lstm`, `gru`, `dense`";
-const ACTIVATIONS: &[&str] = &["linear", "relu", "sigmoid", "tanh", "softmax"];
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Kind {
-    Rnn,
-    Lstm,
-    Gru,
-    Dense,
-}
-
-impl Kind {
-    fn parse(s: &str) -> Option<Kind> {
-        Some(match s {
-            "rnn" => Kind::Rnn,
-            "lstm" => Kind::Lstm,
-            "gru" => Kind::Gru,
-            "dense" => Kind::Dense,
-            _ => return None,
-        })
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Rnn => "rnn",
-            Kind::Lstm => "lstm",
-            Kind::Gru => "gru",
-            Kind::Dense => "dense",
-        }
-    }
-    /// Keras's automatic layer name stem and class.
-    pub fn keras(self) -> (&'static str, &'static str) {
-        match self {
-            Kind::Rnn => ("simple_rnn", "SimpleRNN"),
-            Kind::Lstm => ("lstm", "LSTM"),
-            Kind::Gru => ("gru", "GRU"),
-            Kind::Dense => ("dense", "Dense"),
-        }
-    }
-    fn options(self) -> &'static [&'static str] {
-        match self {
-            Kind::Rnn | Kind::Dense => &["activation"],
-            Kind::Lstm => &[],
-            Kind::Gru => &["reset_after"],
-        }
-    }
-    pub fn gates(self) -> usize {
-        match self {
-            Kind::Lstm => 4,
-            Kind::Gru => 3,
-            Kind::Rnn | Kind::Dense => 1,
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Act {
-    Linear,
-    Relu,
-    Sigmoid,
-    Tanh,
-    Softmax,
-}
-
-impl Act {
-    pub fn variant(self) -> &'static str {
-        match self {
-            Act::Linear => "Linear",
-            Act::Relu => "Relu",
-            Act::Sigmoid => "Sigmoid",
-            Act::Tanh => "Tanh",
-            Act::Softmax => "Softmax",
-        }
-    }
-    pub fn name(self) -> &'static str {
-        ACTIVATIONS[self as usize]
-    }
-}
-
-/// A validated layer.
-pub struct Layer {
-    pub kind: Kind,
-    pub input: usize,
-    pub units: usize,
-    pub activation: Act,
-    pub reset_after: bool,
-    /// Keras's automatic name (`lstm`, `lstm_1`, ...).
-    pub keras_name: String,
-}
-
-impl Layer {
-    pub fn gate_rows(&self) -> usize {
-        self.kind.gates() * self.units
-    }
-    /// Trainable parameters, as Keras counts them.
-    pub fn params(&self) -> usize {
-        let (i, h) = (self.input, self.units);
-        match self.kind {
-            Kind::Dense => h * (i + 1),
-            Kind::Rnn => h * (i + h + 1),
-            Kind::Lstm => 4 * h * (i + h + 1),
-            Kind::Gru => 3 * h * (i + h) + if self.reset_after { 6 * h } else { 3 * h },
-        }
-    }
-    pub fn source(&self) -> String {
-        let mut s = format!("{}({}, {}", self.kind.name(), self.input, self.units);
-        match self.kind {
-            Kind::Rnn if self.activation != Act::Tanh => {
-                s += &format!(", activation = {}", self.activation.name())
-            }
-            Kind::Dense if self.activation != Act::Linear => {
-                s += &format!(", activation = {}", self.activation.name())
-            }
-            Kind::Gru if !self.reset_after => s += ", reset_after = false",
-            _ => {}
-        }
-        s + ")"
-    }
-}
-
-/// A validated model.
-pub struct Model<'a> {
-    pub def: &'a ModelDef,
-    pub scalar: &'static str,
-    pub exact_math: bool,
-    pub layers: Vec<Layer>,
-    /// Weights read from `weights = "..."` at compile time, in our layout.
-    pub baked: Option<crate::baked::Baked>,
-}
-
-impl Model<'_> {
-    pub fn input(&self) -> usize {
-        self.layers[0].input
-    }
-    pub fn output(&self) -> usize {
-        self.layers.last().map(|l| l.units).unwrap_or(0)
-    }
-    pub fn params(&self) -> usize {
-        self.layers.iter().map(Layer::params).sum()
-    }
-}
 
 /// Collects errors instead of stopping at the first (serde's `Ctxt`).
 #[derive(Default)]
@@ -215,38 +77,9 @@ fn ident_value(e: &Expr) -> Option<&Ident> {
     }
 }
 
-fn closest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
-    // Levenshtein distance, for "did you mean".
-    fn lev(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut prev: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut cur = vec![i + 1];
-            for (j, cb) in b.iter().enumerate() {
-                cur.push(
-                    (prev[j] + (ca != *cb) as usize)
-                        .min(prev[j + 1] + 1)
-                        .min(cur[j] + 1),
-                );
-            }
-            prev = cur;
-        }
-        prev[b.len()]
-    }
-    options
-        .iter()
-        .copied()
-        .filter(|o| lev(word, o) <= 2)
-        .min_by_key(|o| lev(word, o))
-}
-
-fn all_options() -> &'static [&'static str] {
-    &["activation", "reset_after"]
-}
-
-fn check_options(kind: Kind, opts: &[Opt], errs: &mut Errors) -> (Option<(Act, Span)>, bool) {
+fn check_options(kind: Kind, opts: &[Opt], errs: &mut Errors) -> (Option<(Act, Span)>, Vec<bool>) {
     let mut activation = None;
-    let mut reset_after = true;
+    let mut flags: Vec<bool> = kind.flags.iter().map(|f| f.1).collect();
     let mut seen: Vec<String> = Vec::new();
     for o in opts {
         let name = o.name.to_string();
@@ -256,13 +89,14 @@ fn check_options(kind: Kind, opts: &[Opt], errs: &mut Errors) -> (Option<(Act, S
         }
         seen.push(name.clone());
         let allowed = kind.options();
+        let allowed = allowed.as_slice();
         if !allowed.contains(&name.as_str()) {
             let takes = if allowed.is_empty() {
-                format!("`{}` takes no options", kind.name())
+                format!("`{}` takes no options", kind.name)
             } else {
                 format!(
                     "`{}` takes {}",
-                    kind.name(),
+                    kind.name,
                     allowed
                         .iter()
                         .map(|a| format!("`{a}`"))
@@ -270,13 +104,10 @@ fn check_options(kind: Kind, opts: &[Opt], errs: &mut Errors) -> (Option<(Act, S
                         .join(", ")
                 )
             };
-            if all_options().contains(&name.as_str()) {
+            if layers::all_options().contains(&name.as_str()) {
                 errs.spanned(
                     &o.name,
-                    format!(
-                        "option `{name}` does not apply to `{}`; {takes}",
-                        kind.name()
-                    ),
+                    format!("option `{name}` does not apply to `{}`; {takes}", kind.name),
                 );
             } else if let Some(s) = closest(&name, allowed) {
                 errs.spanned(
@@ -302,7 +133,9 @@ fn check_options(kind: Kind, opts: &[Opt], errs: &mut Errors) -> (Option<(Act, S
                     };
                     match act {
                         None => {
-                            let hint = closest(&s, ACTIVATIONS).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
+                            let hint = closest(&s, ACTIVATIONS)
+                                .map(|c| format!("did you mean `{c}`? "))
+                                .unwrap_or_default();
                             errs.spanned(
                                 id,
                                 format!(
@@ -310,9 +143,17 @@ fn check_options(kind: Kind, opts: &[Opt], errs: &mut Errors) -> (Option<(Act, S
                                 ),
                             )
                         }
-                        Some(a) if kind == Kind::Rnn && !matches!(a, Act::Tanh | Act::Relu) => errs.spanned(
+                        Some(a) if !kind.activations.contains(&a) => errs.spanned(
                             id,
-                            format!("`rnn` supports `activation = tanh` or `activation = relu`, found `{s}`"),
+                            format!(
+                                "`{}` supports {}, found `{s}`",
+                                kind.name,
+                                kind.activations
+                                    .iter()
+                                    .map(|a| format!("`activation = {}`", a.name()))
+                                    .collect::<Vec<_>>()
+                                    .join(" or ")
+                            ),
                         ),
                         Some(a) => activation = Some((a, id.span())),
                     }
@@ -328,9 +169,13 @@ fn check_options(kind: Kind, opts: &[Opt], errs: &mut Errors) -> (Option<(Act, S
                     )
                 }
             },
-            "reset_after" => match &o.value {
+            flag => match &o.value {
                 Expr::Lit(l) => match &l.lit {
-                    Lit::Bool(b) => reset_after = b.value,
+                    Lit::Bool(b) => {
+                        let i = kind.flags.iter().position(|f| f.0 == flag);
+                        flags[i.expect("an allowed option that is not `activation` is a flag")] =
+                            b.value
+                    }
                     other => errs.spanned(
                         other,
                         format!(
@@ -347,10 +192,9 @@ fn check_options(kind: Kind, opts: &[Opt], errs: &mut Errors) -> (Option<(Act, S
                     ),
                 ),
             },
-            _ => unreachable!(),
         }
     }
-    (activation, reset_after)
+    (activation, flags)
 }
 
 /// Checks a model; every problem becomes an error at its token.
@@ -430,24 +274,24 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
         );
     }
     let mut layers: Vec<Layer> = Vec::new();
-    let mut counts: Vec<(Kind, usize)> = Vec::new();
+    let mut counts: Vec<(&str, usize)> = Vec::new();
     let n = def.layers.len();
     let mut prev: Option<(usize, String)> = None; // (output width, description) of the previous valid layer
     let mut chain_ok = true;
     for (idx, l) in def.layers.iter().enumerate() {
         match check_layer(l, idx, n, prev.as_ref(), &mut errs) {
             Some(mut layer) => {
-                let c = match counts.iter_mut().find(|(k, _)| *k == layer.kind) {
+                let c = match counts.iter_mut().find(|(k, _)| *k == layer.kind.name) {
                     Some((_, c)) => {
                         *c += 1;
                         *c - 1
                     }
                     None => {
-                        counts.push((layer.kind, 1));
+                        counts.push((layer.kind.name, 1));
                         0
                     }
                 };
-                let stem = layer.kind.keras().0;
+                let stem = layer.kind.keras.0;
                 layer.keras_name = if c == 0 {
                     stem.to_string()
                 } else {
@@ -490,18 +334,21 @@ fn check_layer(
     errs: &mut Errors,
 ) -> Option<Layer> {
     let kind_s = l.kind.to_string();
-    let Some(kind) = Kind::parse(&kind_s) else {
-        let hint = closest(&kind_s, &["rnn", "lstm", "gru", "dense"])
+    let Some(kind) = LayerKind::find(&kind_s) else {
+        let hint = closest(&kind_s, &layers::names())
             .map(|c| format!("did you mean `{c}`? "))
             .unwrap_or_default();
         errs.spanned(
             &l.kind,
-            format!("unknown layer `{kind_s}`; {hint}expected one of {LAYER_KINDS}"),
+            format!(
+                "unknown layer `{kind_s}`; {hint}expected one of {}",
+                layers::listed()
+            ),
         );
         return None;
     };
     let widths: Vec<Option<(usize, Span)>> = l.widths.iter().map(|w| width(w, errs)).collect();
-    let (activation, reset_after) = check_options(kind, &l.options, errs);
+    let (activation, flags) = check_options(kind, &l.options, errs);
     if widths.iter().any(Option::is_none) {
         return None;
     }
@@ -554,11 +401,7 @@ fn check_layer(
             return None;
         }
     };
-    let default_act = if kind == Kind::Rnn {
-        Act::Tanh
-    } else {
-        Act::Linear
-    };
+    let default_act = kind.activations.first().copied().unwrap_or(Act::Linear);
     let act = activation.map(|a| a.0).unwrap_or(default_act);
     if let Some((Act::Softmax, span)) = activation {
         if idx + 1 != n {
@@ -577,7 +420,7 @@ fn check_layer(
         input,
         units,
         activation: act,
-        reset_after,
+        flags,
         keras_name: String::new(),
     })
 }

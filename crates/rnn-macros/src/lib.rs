@@ -7,7 +7,10 @@
 mod baked;
 mod check;
 mod expand;
+mod ir;
+mod layers;
 mod parse;
+mod suggest;
 
 use proc_macro::TokenStream;
 

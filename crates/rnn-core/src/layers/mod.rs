@@ -10,7 +10,6 @@
 //! Storage is Keras's layout exactly: nalgebra's column-major `G x I` matrix holds the bytes of a
 //! row-major Keras `kernel [I, G]`, so column `j` (the weights multiplying input `j`) is
 //! contiguous: the hot loop is an axpy per input, see [`crate::kernels`].
-
 /// The [`Leaf`] methods the one-bias recurrent cells (SimpleRNN, LSTM) share: three tensors
 /// whose memory is Keras's layout (`$rows` gate rows), and PyTorch through their `torch()`.
 macro_rules! one_bias_recurrent_layer {
@@ -69,97 +68,13 @@ macro_rules! one_bias_recurrent_layer {
         }
     };
 }
-
 /// Keras's names of a recurrent layer's tensors.
 const RECURRENT_TENSORS: [&str; 3] = rnn_layout::KERAS_RECURRENT;
-
-use crate::weights::{fetch, Layout, Shape, Sink, TensorName, WeightError, WeightSource};
-
-/// A recurrent layer's weight matrices transposed, built once per backward pass
-/// ([`crate::Model::backward`]) so that the products `W^T v` walk contiguous columns.
-#[derive(Clone, Copy, Debug)]
-pub struct Transposed<T: Real, const I: usize, const H: usize, const G: usize> {
-    /// `kernel^T`, `I x G`.
-    pub kernel_t: nalgebra::SMatrix<T, I, G>,
-    /// `recurrent_kernel^T`, `H x G`.
-    pub recurrent_t: nalgebra::SMatrix<T, H, G>,
-}
-
-/// How many steps of weight-gradient updates a recurrent layer's backward pass collects before
-/// applying them ([`crate::kernels::Outer`]).
-pub const PENDING_STEPS: usize = 8;
-
-/// A recurrent layer's weight-gradient updates not yet applied: made by the layer's
-/// `pending()`, filled by its `backward`, applied by its `flush` (the generated backward pass
-/// does all three).
-#[derive(Clone, Copy, Debug)]
-pub struct Pending<T: Real, const I: usize, const H: usize, const G: usize> {
-    pub(crate) kernel: crate::kernels::Outer<T, G, I, PENDING_STEPS>,
-    pub(crate) recurrent: crate::kernels::Outer<T, G, H, PENDING_STEPS>,
-}
-
-impl<T: Real, const I: usize, const H: usize, const G: usize> Pending<T, I, H, G> {
-    /// Nothing pending.
-    #[inline(always)]
-    pub fn new() -> Self {
-        Pending {
-            kernel: crate::kernels::Outer::new(),
-            recurrent: crate::kernels::Outer::new(),
-        }
-    }
-
-    /// Applies the pending updates to the kernel and recurrent-kernel gradients.
-    #[inline(always)]
-    pub(crate) fn flush<M: crate::math::Math>(
-        &mut self,
-        m: M,
-        kernel: &mut nalgebra::SMatrix<T, G, I>,
-        recurrent_kernel: &mut nalgebra::SMatrix<T, G, H>,
-    ) {
-        self.kernel.flush(m, kernel);
-        self.recurrent.flush(m, recurrent_kernel);
-    }
-}
-
-impl<T: Real, const I: usize, const H: usize, const G: usize> Default for Pending<T, I, H, G> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<T: Real, const I: usize, const H: usize, const G: usize> Transposed<T, I, H, G> {
-    /// Transposes both matrices.
-    #[inline(always)]
-    pub fn of(
-        kernel: &nalgebra::SMatrix<T, G, I>,
-        recurrent_kernel: &nalgebra::SMatrix<T, G, H>,
-    ) -> Self {
-        Transposed {
-            kernel_t: crate::kernels::transpose(kernel),
-            recurrent_t: crate::kernels::transpose(recurrent_kernel),
-        }
-    }
-
-    /// `dx += kernel^T dz` (a dot product per input when the input is narrow).
-    #[inline(always)]
-    pub(crate) fn input_grad<M: crate::math::Math>(
-        &self,
-        m: M,
-        kernel: &nalgebra::SMatrix<T, G, I>,
-        dx: &mut [T; I],
-        dz: &[T; G],
-    ) {
-        if I < 8 {
-            crate::kernels::gemv_t_acc(m, dx, kernel, dz);
-        } else {
-            crate::kernels::gemv_acc(m, dx, &self.kernel_t, dz);
-        }
-    }
-}
 
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
+use crate::weights::{Layout, Shape, Sink, WeightError, WeightSource};
 
 /// One time step's input or output: `[T; N]`, sized at compile time.
 pub trait Vector<T>: Copy + AsRef<[T]> + AsMut<[T]> + Send + Sync + 'static {
@@ -436,161 +351,11 @@ macro_rules! recurrent_cell {
     };
 }
 
-/// Loads the Keras tensors of any layer: our memory layout is Keras's, so it is a copy.
-pub(crate) fn load_keras<T: Real, L: Leaf<T>, S: WeightSource<T> + ?Sized>(
-    layer: &mut L,
-    src: &S,
-    prefix: &str,
-) -> Result<(), WeightError> {
-    for k in 0..L::TENSORS {
-        let name = TensorName::new(prefix, L::tensor_name(k), "");
-        let data = fetch(src, L::KIND, name, L::tensor_shape(k).dims())?;
-        layer.leaf_tensor_mut(k).copy_from_slice(data);
-    }
-    Ok(())
-}
+mod backward;
+mod torch;
 
-/// Exports the Keras tensors of any layer.
-pub(crate) fn export_keras<T: Real, L: Leaf<T>>(layer: &L, prefix: &str, sink: &mut Sink<'_, T>) {
-    for k in 0..L::TENSORS {
-        let t = layer.leaf_tensor(k);
-        sink(
-            TensorName::new(prefix, L::tensor_name(k), ""),
-            L::tensor_shape(k),
-            &|i| t[i],
-        );
-    }
-}
-
-/// PyTorch's recurrent tensors: `weight_ih [G, I]`, `weight_hh [G, H]`, `bias_ih [G]`,
-/// `bias_hh [G]`, with Keras gate block `perm[b]` stored at PyTorch block `b`.
-///
-/// `kernel`/`recurrent` are our column-major `G x I` / `G x H` data; `bias_in`/`bias_rec` are
-/// the input and recurrent biases (for cells with one bias, `bias_rec` is `None` and the two
-/// PyTorch biases are summed on load, and exported as `(bias, 0)`).
-pub(crate) struct TorchRecurrent<'a, T> {
-    pub kind: &'static str,
-    pub g: usize,
-    pub i: usize,
-    pub h: usize,
-    pub perm: &'a [usize],
-    pub kernel: &'a mut [T],
-    pub recurrent: &'a mut [T],
-    pub bias_in: &'a mut [T],
-    pub bias_rec: Option<&'a mut [T]>,
-}
-
-impl<T: Real> TorchRecurrent<'_, T> {
-    /// Keras row of PyTorch row `r`.
-    fn row(&self, r: usize) -> usize {
-        rnn_layout::keras_row(self.perm, self.h, r)
-    }
-
-    pub fn load<S: WeightSource<T> + ?Sized>(
-        self,
-        src: &S,
-        prefix: &str,
-        suffix: &str,
-    ) -> Result<(), WeightError> {
-        let (g, i, h) = (self.g, self.i, self.h);
-        let w_ih = fetch(
-            src,
-            self.kind,
-            TensorName::new(prefix, rnn_layout::TORCH_RECURRENT[0], suffix),
-            &[g, i],
-        )?;
-        let w_hh = fetch(
-            src,
-            self.kind,
-            TensorName::new(prefix, rnn_layout::TORCH_RECURRENT[1], suffix),
-            &[g, h],
-        )?;
-        let b_ih = fetch(
-            src,
-            self.kind,
-            TensorName::new(prefix, rnn_layout::TORCH_RECURRENT[2], suffix),
-            &[g],
-        )?;
-        let b_hh = fetch(
-            src,
-            self.kind,
-            TensorName::new(prefix, rnn_layout::TORCH_RECURRENT[3], suffix),
-            &[g],
-        )?;
-        if self.bias_rec.is_none() {
-            // The two biases are summed: the sum must be finite too (checked before any write).
-            if let Some(index) =
-                (0..g).position(|r| !rnn_layout::sum_biases(b_ih[r], b_hh[r]).is_finite())
-            {
-                return Err(WeightError::NonFinite {
-                    layer: 0,
-                    kind: self.kind,
-                    tensor: TensorName::new(prefix, "bias_ih + bias_hh", suffix),
-                    shape: crate::weights::Shape::new(&[g]),
-                    index,
-                });
-            }
-        }
-        for r in 0..g {
-            let kr = self.row(r);
-            for j in 0..i {
-                self.kernel[j * g + kr] = w_ih[r * i + j];
-            }
-            for j in 0..h {
-                self.recurrent[j * g + kr] = w_hh[r * h + j];
-            }
-        }
-        for r in 0..g {
-            let kr = self.row(r);
-            self.bias_in[kr] = match &self.bias_rec {
-                Some(_) => b_ih[r],
-                None => rnn_layout::sum_biases(b_ih[r], b_hh[r]),
-            };
-        }
-        if let Some(rec) = self.bias_rec {
-            for r in 0..g {
-                rec[rnn_layout::keras_row(self.perm, h, r)] = b_hh[r];
-            }
-        }
-        Ok(())
-    }
-
-    pub fn export(self, prefix: &str, suffix: &str, sink: &mut Sink<'_, T>) {
-        let (g, i, h) = (self.g, self.i, self.h);
-        let row = |r: usize| rnn_layout::keras_row(self.perm, h, r);
-        let (k, u, bi) = (&*self.kernel, &*self.recurrent, &*self.bias_in);
-        sink(
-            TensorName::new(prefix, rnn_layout::TORCH_RECURRENT[0], suffix),
-            Shape::new(&[g, i]),
-            &|n| k[(n % i) * g + row(n / i)],
-        );
-        sink(
-            TensorName::new(prefix, rnn_layout::TORCH_RECURRENT[1], suffix),
-            Shape::new(&[g, h]),
-            &|n| u[(n % h) * g + row(n / h)],
-        );
-        sink(
-            TensorName::new(prefix, rnn_layout::TORCH_RECURRENT[2], suffix),
-            Shape::new(&[g]),
-            &|n| bi[row(n)],
-        );
-        match &self.bias_rec {
-            Some(br) => {
-                let br = &**br;
-                sink(
-                    TensorName::new(prefix, rnn_layout::TORCH_RECURRENT[3], suffix),
-                    Shape::new(&[g]),
-                    &|n| br[row(n)],
-                )
-            }
-            None => sink(
-                TensorName::new(prefix, rnn_layout::TORCH_RECURRENT[3], suffix),
-                Shape::new(&[g]),
-                &|_| T::ZERO,
-            ),
-        }
-    }
-}
+pub use backward::{Pending, Transposed, PENDING_STEPS};
+pub(crate) use torch::{export_keras, load_keras, TorchRecurrent};
 
 mod dense;
 mod gru;

@@ -1,7 +1,7 @@
 //! [`fit`] and [`evaluate`]: mini-batches over a pool of workers that lives for the whole call.
 
 use super::progress::Progress;
-use super::{add_params, auto_threads, check_set, check_steps, copy_params};
+use super::{add_params, auto_threads, check_set, check_steps};
 use super::{Dataset, FitConfig, History, TrainError};
 use rayon::prelude::*;
 use rnn_core::loss::{accumulate_with, sequence_loss, Loss, Steps};
@@ -205,7 +205,7 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
             if vl < best_val {
                 best_val = vl;
                 hist.best_epoch = epoch;
-                copy_params(&mut *best, model);
+                best.copy_from(model);
                 since_best = 0;
             } else {
                 since_best += 1;
@@ -220,7 +220,7 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
         progress.finish(&format!("{line} ({:.1}s)", t0.elapsed().as_secs_f64()));
         if stop {
             // Keras's `restore_best_weights`: only when training stops early.
-            copy_params(model, &best);
+            model.copy_from(&best);
             break;
         }
     }

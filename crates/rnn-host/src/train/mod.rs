@@ -146,12 +146,6 @@ impl<M: Model, const N: usize> Dataset<'_, M, N> {
     }
 }
 
-pub(crate) fn copy_params<M: Model>(dst: &mut M, src: &M) {
-    for k in 0..M::TENSORS {
-        dst.tensor_mut(k).copy_from_slice(src.tensor(k));
-    }
-}
-
 pub(crate) fn add_params<M: Model>(dst: &mut M, src: &M) {
     for k in 0..M::TENSORS {
         for (d, s) in dst.tensor_mut(k).iter_mut().zip(src.tensor(k)) {

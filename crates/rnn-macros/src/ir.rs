@@ -1,0 +1,93 @@
+//! The validated model: what `check` produces and `expand` and `baked` read. Every size is
+//! known; the user's tokens stay in the parsed definition for error spans.
+
+use crate::parse::ModelDef;
+
+pub use crate::layers::Kind;
+
+pub const ACTIVATIONS: &[&str] = &["linear", "relu", "sigmoid", "tanh", "softmax"];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Act {
+    Linear,
+    Relu,
+    Sigmoid,
+    Tanh,
+    Softmax,
+}
+
+impl Act {
+    pub fn variant(self) -> &'static str {
+        match self {
+            Act::Linear => "Linear",
+            Act::Relu => "Relu",
+            Act::Sigmoid => "Sigmoid",
+            Act::Tanh => "Tanh",
+            Act::Softmax => "Softmax",
+        }
+    }
+    pub fn name(self) -> &'static str {
+        ACTIVATIONS[self as usize]
+    }
+}
+
+/// A validated layer.
+pub struct Layer {
+    pub kind: Kind,
+    pub input: usize,
+    pub units: usize,
+    pub activation: Act,
+    /// The values of the kind's boolean options (`reset_after`), in its table order.
+    pub flags: Vec<bool>,
+    /// Keras's automatic name (`lstm`, `lstm_1`, ...).
+    pub keras_name: String,
+}
+
+impl Layer {
+    /// Rows of the weight matrices: `gates * units`.
+    pub fn gate_rows(&self) -> usize {
+        self.kind.gates * self.units
+    }
+    /// The value of boolean option `name` (its default when the kind has no such option).
+    pub fn flag(&self, name: &str) -> bool {
+        let i = self.kind.flags.iter().position(|f| f.0 == name);
+        i.map(|i| self.flags[i]).unwrap_or(false)
+    }
+    /// The declaration, normalised: widths, then every option that is not its default.
+    pub fn source(&self) -> String {
+        let mut s = format!("{}({}, {}", self.kind.name, self.input, self.units);
+        if self
+            .kind
+            .activations
+            .first()
+            .is_some_and(|d| *d != self.activation)
+        {
+            s += &format!(", activation = {}", self.activation.name());
+        }
+        for (&(name, default), &v) in self.kind.flags.iter().zip(&self.flags) {
+            if v != default {
+                s += &format!(", {name} = {v}");
+            }
+        }
+        s + ")"
+    }
+}
+
+/// A validated model.
+pub struct Model<'a> {
+    pub def: &'a ModelDef,
+    pub scalar: &'static str,
+    pub exact_math: bool,
+    pub layers: Vec<Layer>,
+    /// Weights read from `weights = "..."` at compile time, in our layout.
+    pub baked: Option<crate::baked::Baked>,
+}
+
+impl Model<'_> {
+    pub fn input(&self) -> usize {
+        self.layers[0].input
+    }
+    pub fn output(&self) -> usize {
+        self.layers.last().map(|l| l.units).unwrap_or(0)
+    }
+}

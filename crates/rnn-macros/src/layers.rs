@@ -1,0 +1,127 @@
+//! The layers the model language knows: one entry each, everything the macro needs about a
+//! layer kind. A new layer is one file in `rnn-core/src/layers/` and one entry here (see
+//! `ARCHITECTURE.md`); parsing, checks, error messages, the chain type, `LAYERS` and
+//! `summary()` all read this table.
+
+use crate::ir::Act;
+
+/// One layer kind.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LayerKind {
+    /// The word in the model line (`lstm`).
+    pub name: &'static str,
+    /// Keras's automatic layer-name stem and class (`("lstm", "LSTM")`): the default tensor
+    /// name prefix and the summary's class.
+    pub keras: (&'static str, &'static str),
+    /// The cell type in `rnn_core::layers`, re-exported in `rnn::__private`.
+    pub cell: &'static str,
+    /// Gate blocks: the cell's weight matrices have `gates * units` rows.
+    pub gates: usize,
+    /// Whether the cell takes those rows as a const parameter after `H` (stable Rust cannot
+    /// write `4 * H` in a type): `LstmCell<T, I, H, G>`.
+    pub rows_param: bool,
+    /// The activations `activation = ...` accepts, first the default; empty when the layer
+    /// has no activation option (its `Cell::Config` is then `()`, else `Activation`).
+    pub activations: &'static [Act],
+    /// Boolean options, with their defaults, passed as const parameters after the rows
+    /// (`GruCell<T, I, H, G, RESET_AFTER>`).
+    pub flags: &'static [(&'static str, bool)],
+    /// The output is an activation of a pre-activation the cell records (cross-entropy from
+    /// the logits): `Model::OUTPUT_ACTIVATION` when last.
+    pub logits: bool,
+}
+
+const ALL_ACTIVATIONS: &[Act] = &[
+    Act::Linear,
+    Act::Relu,
+    Act::Sigmoid,
+    Act::Tanh,
+    Act::Softmax,
+];
+
+/// Every layer kind, in the order error messages list them.
+pub const KINDS: &[LayerKind] = &[
+    LayerKind {
+        name: "rnn",
+        keras: ("simple_rnn", "SimpleRNN"),
+        cell: "RnnCell",
+        gates: 1,
+        rows_param: false,
+        activations: &[Act::Tanh, Act::Relu],
+        flags: &[],
+        logits: false,
+    },
+    LayerKind {
+        name: "lstm",
+        keras: ("lstm", "LSTM"),
+        cell: "LstmCell",
+        gates: 4,
+        rows_param: true,
+        activations: &[],
+        flags: &[],
+        logits: false,
+    },
+    LayerKind {
+        name: "gru",
+        keras: ("gru", "GRU"),
+        cell: "GruCell",
+        gates: 3,
+        rows_param: true,
+        activations: &[],
+        flags: &[("reset_after", true)],
+        logits: false,
+    },
+    LayerKind {
+        name: "dense",
+        keras: ("dense", "Dense"),
+        cell: "Dense",
+        gates: 1,
+        rows_param: false,
+        activations: ALL_ACTIVATIONS,
+        flags: &[],
+        logits: true,
+    },
+];
+
+/// A kind of layer: an entry of [`KINDS`].
+pub type Kind = &'static LayerKind;
+
+impl LayerKind {
+    /// The entry named `name`.
+    pub fn find(name: &str) -> Option<Kind> {
+        KINDS.iter().find(|k| k.name == name)
+    }
+    /// The options this layer takes.
+    pub fn options(&self) -> Vec<&'static str> {
+        let act = (!self.activations.is_empty()).then_some("activation");
+        act.into_iter()
+            .chain(self.flags.iter().map(|f| f.0))
+            .collect()
+    }
+    /// Whether this is the layer called `name`.
+    pub fn is(&self, name: &str) -> bool {
+        self.name == name
+    }
+}
+
+/// Every layer's name, for "did you mean".
+pub fn names() -> Vec<&'static str> {
+    KINDS.iter().map(|k| k.name).collect()
+}
+
+/// "`rnn`, `lstm`, `gru`, `dense`", for error messages.
+pub fn listed() -> String {
+    KINDS
+        .iter()
+        .map(|k| format!("`{}`", k.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every option any layer takes, to tell "does not apply here" from "unknown".
+pub fn all_options() -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = KINDS.iter().flat_map(|k| k.options()).collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
