@@ -90,6 +90,79 @@ pub fn sum_biases<T: Copy + PartialEq + core::ops::Add<Output = T> + Default>(
     }
 }
 
+/// PyTorch's four tensors of a recurrent layer: `weight_ih [G, I]`, `weight_hh [G, H]`,
+/// `bias_ih [G]`, `bias_hh [G]`, row-major.
+#[derive(Clone, Copy, Debug)]
+pub struct TorchRecurrent<'a, T> {
+    /// `weight_ih`.
+    pub w_ih: &'a [T],
+    /// `weight_hh`.
+    pub w_hh: &'a [T],
+    /// `bias_ih`.
+    pub b_ih: &'a [T],
+    /// `bias_hh`.
+    pub b_hh: &'a [T],
+}
+
+/// Our storage of a recurrent layer: the kernel and recurrent kernel as column-major `G x I`
+/// and `G x H` (Keras's row-major `[I, G]` and `[H, G]`), the bias, and the recurrent bias of
+/// cells that keep two (Keras's GRU with `reset_after`, whose bias is `[2, G]`).
+#[derive(Debug)]
+pub struct KerasRecurrent<'a, T> {
+    /// `kernel`, `G * I` values.
+    pub kernel: &'a mut [T],
+    /// `recurrent_kernel`, `G * H` values.
+    pub recurrent: &'a mut [T],
+    /// `bias` (its input row for a two-bias cell), `G` values.
+    pub bias: &'a mut [T],
+    /// The recurrent bias row of a two-bias cell; `None` sums PyTorch's two biases into `bias`.
+    pub recurrent_bias: Option<&'a mut [T]>,
+}
+
+/// Converts PyTorch's recurrent tensors (gate blocks `blocks`, `i` inputs, `h` units) into our
+/// layout: transposes the weights, reorders the gate blocks, and sums the biases
+/// ([`sum_biases`]) unless the cell keeps both.
+///
+/// # Panics
+/// If a slice is shorter than its shape (callers check the shapes first).
+pub fn recurrent_from_torch<T>(
+    blocks: &[usize],
+    i: usize,
+    h: usize,
+    src: &TorchRecurrent<'_, T>,
+    mut dst: KerasRecurrent<'_, T>,
+) where
+    T: Copy + PartialEq + core::ops::Add<Output = T> + Default,
+{
+    let g = blocks.len() * h;
+    for r in 0..g {
+        let kr = keras_row(blocks, h, r);
+        for j in 0..i {
+            dst.kernel[j * g + kr] = src.w_ih[r * i + j];
+        }
+        for j in 0..h {
+            dst.recurrent[j * g + kr] = src.w_hh[r * h + j];
+        }
+        match dst.recurrent_bias.as_deref_mut() {
+            None => dst.bias[kr] = sum_biases(src.b_ih[r], src.b_hh[r]),
+            Some(rec) => {
+                dst.bias[kr] = src.b_ih[r];
+                rec[kr] = src.b_hh[r];
+            }
+        }
+    }
+}
+
+/// PyTorch `Linear.weight [O, I]` (row-major) into our column-major `O x I` kernel (Keras's
+/// `[I, O]` row-major): the same numbers, transposed.
+pub fn linear_from_torch<T: Copy>(o: usize, i: usize, weight: &[T], kernel: &mut [T]) {
+    for r in 0..o {
+        for j in 0..i {
+            kernel[j * o + r] = weight[r * i + j];
+        }
+    }
+}
+
 /// Keras's tensor names of a recurrent layer (SimpleRNN, LSTM, GRU).
 pub const KERAS_RECURRENT: [&str; 3] = ["kernel", "recurrent_kernel", "bias"];
 /// Keras's tensor names of a Dense layer.
@@ -138,6 +211,62 @@ mod tests {
             torch_weight_index(&LSTM_TORCH_BLOCKS, 1, 4, 3, 2),
             2 * 4 + 3
         );
+    }
+
+    #[test]
+    fn recurrent_and_linear_conversions() {
+        // A GRU with one unit: PyTorch rows r, z, n are Keras rows 1, 0, 2.
+        let (w_ih, w_hh, b_ih, b_hh) = (
+            [1.0, 2.0, 3.0],
+            [4.0, 5.0, 6.0],
+            [7.0, 8.0, 9.0],
+            [0.5, 0.0, 1.0],
+        );
+        let src = TorchRecurrent {
+            w_ih: &w_ih,
+            w_hh: &w_hh,
+            b_ih: &b_ih,
+            b_hh: &b_hh,
+        };
+        let (mut k, mut u, mut b, mut br) = ([0.0; 3], [0.0; 3], [0.0; 3], [0.0; 3]);
+        recurrent_from_torch(
+            &GRU_TORCH_BLOCKS,
+            1,
+            1,
+            &src,
+            KerasRecurrent {
+                kernel: &mut k,
+                recurrent: &mut u,
+                bias: &mut b,
+                recurrent_bias: Some(&mut br),
+            },
+        );
+        assert_eq!(
+            (k, u, b, br),
+            (
+                [2.0, 1.0, 3.0],
+                [5.0, 4.0, 6.0],
+                [8.0, 7.0, 9.0],
+                [0.0, 0.5, 1.0]
+            )
+        );
+        // One bias: the sum, with a zero recurrent bias leaving the input bias as it is.
+        recurrent_from_torch(
+            &GRU_TORCH_BLOCKS,
+            1,
+            1,
+            &src,
+            KerasRecurrent {
+                kernel: &mut k,
+                recurrent: &mut u,
+                bias: &mut b,
+                recurrent_bias: None,
+            },
+        );
+        assert_eq!(b, [8.0, 7.5, 10.0]);
+        let mut kernel = [0.0; 6];
+        linear_from_torch(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &mut kernel);
+        assert_eq!(kernel, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
     }
 
     #[test]

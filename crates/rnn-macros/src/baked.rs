@@ -168,11 +168,7 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
             let b = file.get(l, kind, &bn, &[h]).map_err(err)?;
             used.extend([wn, bn]);
             let mut kernel = vec![0.0; h * i];
-            for r in 0..h {
-                for j in 0..i {
-                    kernel[j * h + r] = w[r * i + j];
-                }
-            }
+            rnn_layout::linear_from_torch(h, i, &w, &mut kernel);
             BakedLayer {
                 kernel,
                 recurrent: Vec::new(),
@@ -198,41 +194,57 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
                 "lstm" => &rnn_layout::LSTM_TORCH_BLOCKS,
                 _ => &rnn_layout::RNN_TORCH_BLOCKS,
             };
-            let row = |r: usize| rnn_layout::keras_row(perm, h, r);
+            let two_biases = layer.kind.is("gru");
             let mut kernel = vec![0.0; g * i];
             let mut recurrent = vec![0.0; g * h];
-            for r in 0..g {
-                for j in 0..i {
-                    kernel[rnn_layout::torch_weight_index(perm, h, g, r, j)] = w_ih[r * i + j];
-                }
-                for j in 0..h {
-                    recurrent[rnn_layout::torch_weight_index(perm, h, g, r, j)] = w_hh[r * h + j];
-                }
-            }
-            let bias = if layer.kind.is("gru") {
-                let mut b = vec![0.0; 2 * g];
-                for r in 0..g {
-                    b[row(r)] = b_ih[r];
-                    b[g + row(r)] = b_hh[r];
-                }
-                b
+            let mut bias = vec![0.0; if two_biases { 2 * g } else { g }];
+            let (b_in, b_rec) = bias.split_at_mut(g);
+            // As the runtime loader, in the model's precision (the bias sum rounds).
+            if file.f32 {
+                let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+                let (wi, wh, bi, bh) = (f(&w_ih), f(&w_hh), f(&b_ih), f(&b_hh));
+                let (mut k, mut u) = (vec![0f32; g * i], vec![0f32; g * h]);
+                let (mut b0, mut b1) = (vec![0f32; g], vec![0f32; g]);
+                let src = rnn_layout::TorchRecurrent {
+                    w_ih: &wi,
+                    w_hh: &wh,
+                    b_ih: &bi,
+                    b_hh: &bh,
+                };
+                let dst = rnn_layout::KerasRecurrent {
+                    kernel: &mut k,
+                    recurrent: &mut u,
+                    bias: &mut b0,
+                    recurrent_bias: two_biases.then_some(&mut b1[..]),
+                };
+                rnn_layout::recurrent_from_torch(perm, i, h, &src, dst);
+                let back = |d: &mut [f64], s: &[f32]| {
+                    d.iter_mut().zip(s).for_each(|(d, s)| *d = *s as f64)
+                };
+                back(&mut kernel, &k);
+                back(&mut recurrent, &u);
+                back(b_in, &b0);
+                back(b_rec, &b1);
             } else {
-                let mut b = vec![0.0; g];
-                for r in 0..g {
-                    // As the runtime loader, in the model's precision.
-                    b[row(r)] = if file.f32 {
-                        rnn_layout::sum_biases(b_ih[r] as f32, b_hh[r] as f32) as f64
-                    } else {
-                        rnn_layout::sum_biases(b_ih[r], b_hh[r])
-                    };
-                    if !b[row(r)].is_finite() {
-                        return Err(err(format!(
-                            "{shown}: layer {l} ({kind}): `{p}.bias_ih_l0 + {p}.bias_hh_l0` overflows at index {r}"
-                        )));
-                    }
-                }
-                b
-            };
+                let src = rnn_layout::TorchRecurrent {
+                    w_ih: &w_ih,
+                    w_hh: &w_hh,
+                    b_ih: &b_ih,
+                    b_hh: &b_hh,
+                };
+                let dst = rnn_layout::KerasRecurrent {
+                    kernel: &mut kernel,
+                    recurrent: &mut recurrent,
+                    bias: b_in,
+                    recurrent_bias: two_biases.then_some(b_rec),
+                };
+                rnn_layout::recurrent_from_torch(perm, i, h, &src, dst);
+            }
+            if let Some(r) = (0..g).find(|&r| !bias[r].is_finite()) {
+                return Err(err(format!(
+                    "{shown}: layer {l} ({kind}): `{p}.bias_ih_l0 + {p}.bias_hh_l0` overflows at index {r}"
+                )));
+            }
             BakedLayer {
                 kernel,
                 recurrent,

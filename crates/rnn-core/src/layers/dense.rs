@@ -229,12 +229,7 @@ impl<T: Real, const I: usize, const O: usize> Leaf<T> for Dense<T, I, O> {
                     TensorName::new(prefix, rnn_layout::TORCH_LINEAR[1], ""),
                     &[O],
                 )?;
-                // PyTorch row-major [O, I] is our column-major O x I transposed.
-                for r in 0..O {
-                    for j in 0..I {
-                        self.kernel[(r, j)] = w[r * I + j];
-                    }
-                }
+                rnn_layout::linear_from_torch(O, I, w, self.kernel.as_mut_slice());
                 self.bias.as_mut_slice().copy_from_slice(b);
                 Ok(())
             }

@@ -50,11 +50,6 @@ pub(crate) struct TorchRecurrent<'a, T> {
 }
 
 impl<T: Real> TorchRecurrent<'_, T> {
-    /// Keras row of PyTorch row `r`.
-    fn row(&self, r: usize) -> usize {
-        rnn_layout::keras_row(self.perm, self.h, r)
-    }
-
     pub fn load<S: WeightSource<T> + ?Sized>(
         self,
         src: &S,
@@ -100,27 +95,19 @@ impl<T: Real> TorchRecurrent<'_, T> {
                 });
             }
         }
-        for r in 0..g {
-            let kr = self.row(r);
-            for j in 0..i {
-                self.kernel[j * g + kr] = w_ih[r * i + j];
-            }
-            for j in 0..h {
-                self.recurrent[j * g + kr] = w_hh[r * h + j];
-            }
-        }
-        for r in 0..g {
-            let kr = self.row(r);
-            self.bias_in[kr] = match &self.bias_rec {
-                Some(_) => b_ih[r],
-                None => rnn_layout::sum_biases(b_ih[r], b_hh[r]),
-            };
-        }
-        if let Some(rec) = self.bias_rec {
-            for r in 0..g {
-                rec[rnn_layout::keras_row(self.perm, h, r)] = b_hh[r];
-            }
-        }
+        let src = rnn_layout::TorchRecurrent {
+            w_ih,
+            w_hh,
+            b_ih,
+            b_hh,
+        };
+        let dst = rnn_layout::KerasRecurrent {
+            kernel: self.kernel,
+            recurrent: self.recurrent,
+            bias: self.bias_in,
+            recurrent_bias: self.bias_rec,
+        };
+        rnn_layout::recurrent_from_torch(self.perm, i, h, &src, dst);
         Ok(())
     }
 
