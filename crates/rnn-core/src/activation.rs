@@ -35,7 +35,12 @@ impl Activation {
     pub fn apply<M: Math, T: Real>(self, v: &mut [T]) {
         match self {
             Activation::Linear => {}
-            Activation::Relu => v.iter_mut().for_each(|x| *x = x.max(T::ZERO)),
+            // NaN stays NaN, as in Keras and PyTorch (a plain `max` would make it 0).
+            Activation::Relu => v.iter_mut().for_each(|x| {
+                if *x < T::ZERO {
+                    *x = T::ZERO
+                }
+            }),
             Activation::Sigmoid => v.iter_mut().for_each(|x| *x = M::sigmoid(*x)),
             Activation::Tanh => v.iter_mut().for_each(|x| *x = M::tanh(*x)),
             Activation::Softmax => softmax(v),

@@ -113,7 +113,7 @@ impl Loss {
                 let eps = T::from_f64(PROB_EPS);
                 let mut s = T::ZERO;
                 for ((g, &p), &y) in grad.iter_mut().zip(y_pred).zip(y_true) {
-                    let pc = p.max(eps).min(T::ONE - eps);
+                    let pc = clip_prob(p, eps);
                     s -= y * pc.ln() + (T::ONE - y) * (T::ONE - pc).ln();
                     if pc == p {
                         *g += scale * (-y / p + (T::ONE - y) / (T::ONE - p)) / k;
@@ -155,7 +155,7 @@ impl Loss {
                 let mut ysum_free = T::ZERO;
                 for (&p, &y) in y_pred.iter().zip(y_true) {
                     let q = p / psum;
-                    let qc = q.max(eps).min(T::ONE - eps);
+                    let qc = clip_prob(q, eps);
                     s -= y * qc.ln();
                     if qc == q {
                         ysum_free += y;
@@ -163,7 +163,7 @@ impl Loss {
                 }
                 for ((g, &p), &y) in grad.iter_mut().zip(y_pred).zip(y_true) {
                     let q = p / psum;
-                    let own = if q.max(eps).min(T::ONE - eps) == q {
+                    let own = if clip_prob(q, eps) == q {
                         -y / p
                     } else {
                         T::ZERO
@@ -173,6 +173,19 @@ impl Loss {
                 s
             }
         }
+    }
+}
+
+/// `p` clipped to `[eps, 1 - eps]` as Keras clips probabilities, a NaN kept (so a NaN
+/// prediction gives a NaN loss, as in Keras, never a finite one).
+#[inline(always)]
+fn clip_prob<T: Real>(p: T, eps: T) -> T {
+    #[allow(clippy::eq_op)]
+    let nan = p != p;
+    if nan {
+        p
+    } else {
+        p.max(eps).min(T::ONE - eps)
     }
 }
 

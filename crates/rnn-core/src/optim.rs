@@ -93,9 +93,12 @@ fn sq_norm<T: Real>(g: &[T]) -> f64 {
 #[inline(always)]
 fn clipped<T: Real>(g: T, scale: T, value: Option<T>) -> T {
     let g = g * scale;
+    #[allow(clippy::eq_op)]
+    let nan = g != g;
     match value {
-        Some(c) => g.max(-c).min(c),
-        None => g,
+        // A NaN gradient stays NaN (Keras's clip_by_value propagates it).
+        Some(c) if !nan => g.max(-c).min(c),
+        _ => g,
     }
 }
 
@@ -103,10 +106,64 @@ fn clipped<T: Real>(g: T, scale: T, value: Option<T>) -> T {
 pub trait Optimizer<M: Model> {
     /// One update: `params` moves against `grads` (same type, same layout).
     fn step(&mut self, params: &mut M, grads: &M);
+    /// Whether the hyper-parameters can train at all (checked by `fit` before any work, and
+    /// by the optimizers' `try_new`): a learning rate that is negative or not finite, a
+    /// decay outside `[0, 1)`, or an epsilon that is not positive is an [`OptimError`].
+    fn check(&self) -> Result<(), OptimError> {
+        check_lr(self.learning_rate())
+    }
     /// Learning rate.
     fn learning_rate(&self) -> f64;
     /// Changes the learning rate (schedules, reduce-on-plateau).
     fn set_learning_rate(&mut self, lr: f64);
+}
+
+/// A hyper-parameter that cannot train: its name, its value and what it must be.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[error("{name} = {value} is refused: it must be {needs}")]
+pub struct OptimError {
+    /// The hyper-parameter (`"lr"`, `"beta_1"`, ...).
+    pub name: &'static str,
+    /// Its value.
+    pub value: f64,
+    /// What it must be.
+    pub needs: &'static str,
+}
+
+fn check_lr(lr: f64) -> Result<(), OptimError> {
+    if lr.is_finite() && lr >= 0.0 {
+        Ok(())
+    } else {
+        Err(OptimError {
+            name: "lr",
+            value: lr,
+            needs: "a finite number, 0 or more",
+        })
+    }
+}
+
+fn check_decay(name: &'static str, v: f64) -> Result<(), OptimError> {
+    if (0.0..1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(OptimError {
+            name,
+            value: v,
+            needs: "in [0, 1)",
+        })
+    }
+}
+
+fn check_epsilon(eps: f64) -> Result<(), OptimError> {
+    if eps.is_finite() && eps > 0.0 {
+        Ok(())
+    } else {
+        Err(OptimError {
+            name: "epsilon",
+            value: eps,
+            needs: "a finite number above 0",
+        })
+    }
 }
 
 /// Stochastic gradient descent with optional (Nesterov) momentum.
@@ -157,6 +214,18 @@ impl<M: Model> Sgd<M> {
 }
 
 impl<M: Model> Optimizer<M> for Sgd<M> {
+    fn check(&self) -> Result<(), OptimError> {
+        check_lr(self.lr)?;
+        if (0.0..=1.0).contains(&self.momentum) {
+            Ok(())
+        } else {
+            Err(OptimError {
+                name: "momentum",
+                value: self.momentum,
+                needs: "in [0, 1]",
+            })
+        }
+    }
     fn step(&mut self, params: &mut M, grads: &M) {
         let lr = M::Scalar::from_f64(self.lr);
         let mu = M::Scalar::from_f64(self.momentum);
@@ -250,9 +319,27 @@ impl<M: Model> Adam<M> {
         self.clip = clip;
         self
     }
+    /// Keras's Adam with every hyper-parameter given, refused when it cannot train
+    /// (`beta_1 = 1` never moves, `epsilon = 0` divides by zero on a zero gradient).
+    pub fn try_new(lr: f64, beta_1: f64, beta_2: f64, epsilon: f64) -> Result<Self, OptimError> {
+        let a = Adam {
+            beta_1,
+            beta_2,
+            epsilon,
+            ..Self::new(lr)
+        };
+        Optimizer::<M>::check(&a)?;
+        Ok(a)
+    }
 }
 
 impl<M: Model> Optimizer<M> for Adam<M> {
+    fn check(&self) -> Result<(), OptimError> {
+        check_lr(self.lr)?;
+        check_decay("beta_1", self.beta_1)?;
+        check_decay("beta_2", self.beta_2)?;
+        check_epsilon(self.epsilon)
+    }
     fn step(&mut self, params: &mut M, grads: &M) {
         self.t += 1;
         self.powers = (self.powers.0 * self.beta_1, self.powers.1 * self.beta_2);
@@ -334,6 +421,11 @@ impl<M: Model> RmsProp<M> {
 }
 
 impl<M: Model> Optimizer<M> for RmsProp<M> {
+    fn check(&self) -> Result<(), OptimError> {
+        check_lr(self.lr)?;
+        check_decay("rho", self.rho)?;
+        check_epsilon(self.epsilon)
+    }
     fn step(&mut self, params: &mut M, grads: &M) {
         let lr = M::Scalar::from_f64(self.lr);
         let rho = M::Scalar::from_f64(self.rho);

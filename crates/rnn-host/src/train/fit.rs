@@ -26,6 +26,11 @@ impl<M: Model, const N: usize> Worker<M, N> {
     }
 }
 
+/// Whether every parameter is a finite number.
+fn all_finite<M: Model>(m: &M) -> bool {
+    (0..M::TENSORS).all(|k| m.tensor(k).iter().all(|v| v.is_finite()))
+}
+
 /// The pool's size: `requested`, or [`auto_threads`] for 0; never more than there is work.
 fn threads<M: Model, const N: usize>(requested: usize, batch: usize) -> usize {
     match requested {
@@ -112,8 +117,11 @@ fn mean_loss<M: Model + Sync, const N: usize>(
 /// Each batch's gradient is the mean over its sequences (computed by the workers: one tape
 /// and one gradient accumulator each, allocated once per call; the steps themselves allocate
 /// nothing), then one optimizer step, as Keras's `fit` with `shuffle=True`. The reported
-/// epoch loss is the mean of the batch losses. Arguments are checked first; a bad one is a
-/// [`TrainError`].
+/// epoch loss is the mean of the batch losses. Arguments and the optimizer's hyper-parameters
+/// are checked first; a bad one is a [`TrainError`]. The first NaN or infinity (in a batch's
+/// loss or gradient, in the weights after a step, in the validation loss) stops training with
+/// [`TrainError::NonFinite`], naming the epoch and batch; the model then holds the last finite
+/// weights, or the best epoch's under early stopping.
 pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
     model: &mut M,
     opt: &mut O,
@@ -129,6 +137,7 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
     if let Some(v) = &valid {
         check_set("validation", v, k)?;
     }
+    opt.check()?;
     let nt = threads::<M, N>(cfg.threads, cfg.batch_size);
     let pool = (nt > 1).then(|| pool::<M>(nt));
     let mut workers: Vec<Worker<M, N>> = (0..nt).map(|_| Worker::new()).collect();
@@ -136,8 +145,26 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
     let mut batches = rnn_core::data::Batches::new(&mut order, cfg.batch_size);
     let mut rng = Rng::new(cfg.seed);
     let mut hist = History::default();
+    // The weights before the current batch's step, to restore if it makes them non-finite.
+    let mut before = Box::new(M::zeros());
     let mut best = Box::new(M::zeros());
+    let mut have_best = false;
     let mut best_val = f64::INFINITY;
+    // Stops with the last finite weights, or the best epoch's under early stopping.
+    let fail = |model: &mut M, best: &M, have_best: bool, epoch: usize, batch, what| {
+        let kept = if cfg.patience.is_some() && have_best {
+            model.copy_from(best);
+            "the best epoch's weights"
+        } else {
+            "the weights before that batch"
+        };
+        Err(TrainError::NonFinite {
+            epoch: epoch + 1,
+            batch,
+            what,
+            kept,
+        })
+    };
     let mut since_best = 0;
     let n_batches = train.len().div_ceil(cfg.batch_size);
     for epoch in 0..cfg.epochs {
@@ -190,8 +217,22 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
                 add_params(&mut *first[0].grads, &w.grads);
                 w.grads.set_zero();
             }
-            opt.step(model, &first[0].grads);
+            let bad = if !batch_loss_sum.is_finite() {
+                Some("training loss")
+            } else if !all_finite(&*first[0].grads) {
+                Some("gradient")
+            } else {
+                before.copy_from(model);
+                opt.step(model, &first[0].grads);
+                (!all_finite(model)).then(|| {
+                    model.copy_from(&before);
+                    "weights after the optimizer step"
+                })
+            };
             first[0].grads.set_zero();
+            if let Some(what) = bad {
+                return fail(model, &best, have_best, epoch, Some(bi + 1), what);
+            }
             progress.batch(bi + 1, epoch_loss / (bi + 1) as f64);
         }
         let loss = epoch_loss / n_batches as f64;
@@ -200,12 +241,16 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
         let mut stop = false;
         if let Some(v) = valid {
             let vl = mean_loss(model, v, cfg.steps, cfg.loss, k, pool.as_ref());
+            if !vl.is_finite() {
+                return fail(model, &best, have_best, epoch, None, "validation loss");
+            }
             hist.val_loss.push(vl);
             line += &format!(" - val_loss {vl:.5}");
             if vl < best_val {
                 best_val = vl;
                 hist.best_epoch = epoch;
                 best.copy_from(model);
+                have_best = true;
                 since_best = 0;
             } else {
                 since_best += 1;

@@ -48,7 +48,7 @@ impl Default for FitConfig {
 }
 
 /// Why [`fit`] or [`evaluate`] refused its arguments (checked before any work).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum TrainError {
     /// `batch_size` is zero.
     #[error("batch_size must be at least 1")]
@@ -78,6 +78,25 @@ pub enum TrainError {
     Empty {
         /// Which set.
         set: &'static str,
+    },
+    /// The optimizer's hyper-parameters cannot train.
+    #[error("the optimizer is refused: {0}")]
+    Optimizer(#[from] rnn_core::optim::OptimError),
+    /// Training stopped at the first NaN or infinity: in a batch's loss or gradient, in the
+    /// weights after an optimizer step, or in the validation loss. The model then holds the
+    /// last finite weights (those before that batch), or the best epoch's under early
+    /// stopping.
+    #[error("training stopped in epoch {epoch}{}: the {what} is NaN or infinite; the model keeps {kept}", batch.map(|b| format!(", batch {b}")).unwrap_or_default())]
+    NonFinite {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch within the epoch (`None` for the validation loss).
+        batch: Option<usize>,
+        /// `"training loss"`, `"gradient"`, `"weights after the optimizer step"` or
+        /// `"validation loss"`.
+        what: &'static str,
+        /// `"the weights before that batch"` or `"the best epoch's weights"`.
+        kept: &'static str,
     },
 }
 
