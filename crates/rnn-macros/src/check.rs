@@ -347,6 +347,19 @@ fn check_layer(
         );
         return None;
     };
+    check_kind(kind, l, idx, n, prev, errs)
+}
+
+/// [`check_layer`] once the layer's kind is known.
+fn check_kind(
+    kind: Kind,
+    l: &LayerDef,
+    idx: usize,
+    n: usize,
+    prev: Option<&(usize, String)>,
+    errs: &mut Errors,
+) -> Option<Layer> {
+    let kind_s = kind.name;
     let widths: Vec<Option<(usize, Span)>> = l.widths.iter().map(|w| width(w, errs)).collect();
     let (activation, flags) = check_options(kind, &l.options, errs);
     if widths.iter().any(Option::is_none) {
@@ -364,6 +377,16 @@ fn check_layer(
             );
             return None;
         }
+        [(u, uspan)] if kind.keeps_width => match prev {
+            Some((p, desc)) if p != u => {
+                errs.at(
+                    *uspan,
+                    format!("`{kind_s}` keeps its width, so it takes {u} inputs, but `{desc}` outputs {p}"),
+                );
+                return None;
+            }
+            _ => (*u, *u),
+        },
         [(u, _)] => match prev {
             Some((p, _)) => (*p, *u),
             None if idx == 0 => {
@@ -378,6 +401,13 @@ fn check_layer(
             }
             None => return None, // the previous layer already has an error
         },
+        [(i, _), (u, uspan)] if kind.keeps_width && i != u => {
+            errs.at(
+                *uspan,
+                format!("`{kind_s}` keeps its width: `{kind_s}({i})` has {i} outputs, found `{kind_s}({i}, {u})`"),
+            );
+            return None;
+        }
         [(i, ispan), (u, _)] => {
             if let Some((p, desc)) = prev {
                 if p != i {
@@ -423,4 +453,52 @@ fn check_layer(
         flags,
         keras_name: String::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::LayerKind;
+
+    /// A layer that keeps its width (none of today's layers does; a scale or a normalisation
+    /// layer will).
+    static SCALE: LayerKind = LayerKind {
+        name: "scale",
+        keras: ("scale", "Scale"),
+        cell: "Scale",
+        gates: 1,
+        rows_param: false,
+        activations: &[],
+        flags: &[],
+        logits: false,
+        keeps_width: true,
+    };
+
+    fn check(text: &str, prev: Option<(usize, &str)>) -> Result<(usize, usize), String> {
+        let l: LayerDef = syn::parse_str(text).unwrap();
+        let prev = prev.map(|(w, d)| (w, d.to_string()));
+        let mut errs = Errors::default();
+        let idx = usize::from(prev.is_some());
+        let layer = check_kind(&SCALE, &l, idx, 2, prev.as_ref(), &mut errs);
+        match (layer, errs.0) {
+            (Some(l), None) => Ok((l.input, l.units)),
+            (_, Some(e)) => Err(e.to_string()),
+            (None, None) => Err("no layer, no error".into()),
+        }
+    }
+
+    #[test]
+    fn a_layer_that_keeps_its_width() {
+        assert_eq!(check("scale(4)", None), Ok((4, 4)));
+        assert_eq!(check("scale(4)", Some((4, "lstm(3, 4)"))), Ok((4, 4)));
+        assert_eq!(check("scale(4, 4)", Some((4, "lstm(3, 4)"))), Ok((4, 4)));
+        assert_eq!(
+            check("scale(4, 5)", None),
+            Err("`scale` keeps its width: `scale(4)` has 4 outputs, found `scale(4, 5)`".into())
+        );
+        assert_eq!(
+            check("scale(5)", Some((4, "lstm(3, 4)"))),
+            Err("`scale` keeps its width, so it takes 5 inputs, but `lstm(3, 4)` outputs 4".into())
+        );
+    }
 }

@@ -29,6 +29,9 @@ pub struct LayerKind {
     /// The output is an activation of a pre-activation the cell records (cross-entropy from
     /// the logits): `Model::OUTPUT_ACTIVATION` when last.
     pub logits: bool,
+    /// The layer keeps its width (units = inputs, e.g. a scale or a normalisation): written
+    /// `kind(width)` even first, and `kind(i, u)` with `i != u` is an error.
+    pub keeps_width: bool,
 }
 
 const ALL_ACTIVATIONS: &[Act] = &[
@@ -50,6 +53,7 @@ pub const KINDS: &[LayerKind] = &[
         activations: &[Act::Tanh, Act::Relu],
         flags: &[],
         logits: false,
+        keeps_width: false,
     },
     LayerKind {
         name: "lstm",
@@ -60,6 +64,7 @@ pub const KINDS: &[LayerKind] = &[
         activations: &[],
         flags: &[],
         logits: false,
+        keeps_width: false,
     },
     LayerKind {
         name: "gru",
@@ -70,6 +75,7 @@ pub const KINDS: &[LayerKind] = &[
         activations: &[],
         flags: &[("reset_after", true)],
         logits: false,
+        keeps_width: false,
     },
     LayerKind {
         name: "dense",
@@ -80,6 +86,7 @@ pub const KINDS: &[LayerKind] = &[
         activations: ALL_ACTIVATIONS,
         flags: &[],
         logits: true,
+        keeps_width: false,
     },
 ];
 
