@@ -250,12 +250,38 @@ pub fn to_bytes<M: Model>(
     ::safetensors::serialize(views, None).map_err(|e| FileError::Format(e.to_string()))
 }
 
-/// Saves a model as a safetensors file with default names.
+/// Saves a model as a safetensors file with default names, atomically ([`write_atomic`]): on
+/// any failure the file that was at `path` is left as it was.
 pub fn save<M: Model>(model: &M, path: impl AsRef<Path>, layout: Layout) -> Result<(), FileError> {
     let path = path.as_ref();
-    let bytes = to_bytes(model, layout, None)?;
-    std::fs::write(path, bytes).map_err(|source| FileError::Io {
+    write_atomic(path, &to_bytes(model, layout, None)?).map_err(|source| FileError::Io {
         path: path.display().to_string(),
         source,
     })
+}
+
+/// Writes `bytes` to `path` so that a reader sees the old file or the new one, never a part:
+/// a temporary file in the same folder, written, synced to disk, then renamed over `path`
+/// (and the folder synced, so the rename survives a crash). On any failure (disk full, a file
+/// size limit, a folder that refuses the write, a killed process) the previous file at `path`
+/// is untouched and the temporary file is removed (by the OS on the next boot if the process
+/// was killed before it could).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".rnn-save-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    // The rename itself reaches the disk with the folder's metadata.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }

@@ -99,9 +99,10 @@ pub const PALETTE: [[u8; 3]; 10] = [
     [23, 190, 207],
 ];
 
-/// Renders `chart` and writes it as a PNG file at `path`.
+/// Renders `chart` and writes it as a PNG file at `path`, atomically
+/// ([`write_atomic`](crate::files::write_atomic)): a failed write leaves the old file.
 pub fn write_png(chart: &Chart, path: &Path) -> io::Result<()> {
-    std::fs::write(path, encode_png(chart))
+    crate::files::write_atomic(path, &encode_png(chart))
 }
 
 /// Renders `chart` and returns the bytes of a PNG file (8-bit RGB, not interlaced).
