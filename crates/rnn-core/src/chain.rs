@@ -184,6 +184,21 @@ impl<T: Real, A: Cell<T>, B: Cell<T, Input = A::Output>> Cell<T> for Chain<A, B>
                 .load_layer(layer - A::LAYERS, layout, src, prefix, suffix)
         }
     }
+    fn check_layer<S: WeightSource<T> + ?Sized>(
+        &mut self,
+        layer: usize,
+        layout: Layout,
+        src: &S,
+        prefix: &str,
+        suffix: &str,
+    ) -> Result<(), WeightError> {
+        if layer < A::LAYERS {
+            self.first.check_layer(layer, layout, src, prefix, suffix)
+        } else {
+            self.rest
+                .check_layer(layer - A::LAYERS, layout, src, prefix, suffix)
+        }
+    }
     fn export_layer(
         &self,
         layer: usize,

@@ -50,7 +50,11 @@ pub fn windows<X, const N: usize>(
     series: &[X],
     horizon: usize,
 ) -> impl Iterator<Item = (&[X; N], &[X])> {
-    let count = (series.len() + 1).saturating_sub(N + horizon);
+    // Saturating: a horizon near usize::MAX gives no windows, never an overflow.
+    let count = series
+        .len()
+        .saturating_add(1)
+        .saturating_sub(N.saturating_add(horizon));
     (0..count).map(move |s| {
         let w: &[X; N] = series[s..s + N]
             .try_into()
@@ -63,7 +67,7 @@ pub fn windows<X, const N: usize>(
 /// (clamped to the data's length).
 pub fn split3<X>(data: &[X], n_train: usize, n_valid: usize) -> (&[X], &[X], &[X]) {
     let a = n_train.min(data.len());
-    let b = (n_train + n_valid).min(data.len());
+    let b = n_train.saturating_add(n_valid).min(data.len());
     (&data[..a], &data[a..b], &data[b..])
 }
 
@@ -165,5 +169,18 @@ mod tests {
         let d = [1, 2, 3, 4, 5];
         assert_eq!(split3(&d, 2, 2), (&d[..2], &d[2..4], &d[4..]));
         assert_eq!(split3(&d, 4, 4), (&d[..4], &d[4..], &d[5..]));
+        assert_eq!(
+            split3(&d, usize::MAX, usize::MAX),
+            (&d[..], &d[5..], &d[5..])
+        );
+        assert_eq!(split3(&d, 1, usize::MAX), (&d[..1], &d[1..], &d[5..]));
+    }
+
+    #[test]
+    fn windows_with_huge_horizons_are_empty_not_a_panic() {
+        let s = [0u8; 10];
+        assert_eq!(windows::<_, 3>(&s, usize::MAX).count(), 0);
+        assert_eq!(windows::<_, 3>(&s, usize::MAX - 2).count(), 0);
+        assert_eq!(windows::<_, 3>(&s, 7).count(), 1);
     }
 }

@@ -182,7 +182,26 @@ pub trait Model: Sized {
         Self::Chain::tensor_info(k)
     }
 
-    /// Loads layer `layer`'s tensors named `prefix + base + suffix` in `layout`.
+    /// Checks that layer `layer`'s tensors would load (present, of their shapes, finite),
+    /// writing nothing.
+    fn check_layer<S: WeightSource<Self::Scalar> + ?Sized>(
+        &mut self,
+        layer: usize,
+        layout: Layout,
+        src: &S,
+        prefix: &str,
+        suffix: &str,
+    ) -> Result<(), WeightError> {
+        let layers = Self::LAYERS.len();
+        if layer >= layers {
+            return Err(WeightError::NoLayer { layer, layers });
+        }
+        self.chain_mut()
+            .check_layer(layer, layout, src, prefix, suffix)
+            .map_err(|e| e.at_layer(layer))
+    }
+    /// Loads layer `layer`'s tensors named `prefix + base + suffix` in `layout`; all or
+    /// nothing: on an error the layer is unchanged.
     fn load_layer<S: WeightSource<Self::Scalar> + ?Sized>(
         &mut self,
         layer: usize,
@@ -290,7 +309,8 @@ pub trait Model: Sized {
         )
     }
 
-    /// Loads every layer with the default names: Keras `"{layer}/kernel"`, ...; PyTorch
+    /// Loads every layer with the default names, all or nothing (on an error the model is
+    /// unchanged): Keras `"{layer}/kernel"`, ...; PyTorch
     /// `"{layer}.weight_ih_l0"`, ..., where `{layer}` is Keras's automatic layer name
     /// ([`LayerInfo::name`]).
     fn load<S: WeightSource<Self::Scalar> + ?Sized>(
@@ -298,6 +318,11 @@ pub trait Model: Sized {
         layout: Layout,
         src: &S,
     ) -> Result<(), WeightError> {
+        // All or nothing: every layer is checked before any is written.
+        for (l, info) in Self::LAYERS.iter().enumerate() {
+            let (prefix, suffix) = default_names(info.name, layout);
+            self.check_layer(l, layout, src, prefix.as_str(), suffix)?;
+        }
         for (l, info) in Self::LAYERS.iter().enumerate() {
             let (prefix, suffix) = default_names(info.name, layout);
             self.load_layer(l, layout, src, prefix.as_str(), suffix)?;
@@ -318,6 +343,10 @@ pub trait Model: Sized {
                 layers: Self::LAYERS.len(),
                 given: names.len(),
             });
+        }
+        // All or nothing: every layer is checked before any is written.
+        for (l, (p, s)) in names.iter().enumerate() {
+            self.check_layer(l, layout, src, p, s)?;
         }
         for (l, (p, s)) in names.iter().enumerate() {
             self.load_layer(l, layout, src, p, s)?;
@@ -469,8 +498,9 @@ pub trait Model: Sized {
     }
 }
 
-/// Default `(prefix, suffix)` of a layer's tensor names.
-fn default_names(layer: &str, layout: Layout) -> (crate::weights::TensorName, &'static str) {
+/// Default `(prefix, suffix)` of a layer's tensor names: Keras `("{layer}/", "")`, PyTorch
+/// `("{layer}.", "_l0")`, where `{layer}` is [`LayerInfo::name`].
+pub fn default_names(layer: &str, layout: Layout) -> (crate::weights::TensorName, &'static str) {
     match layout {
         Layout::Keras => (
             crate::weights::TensorName::new(layer, rnn_layout::KERAS_SEPARATOR, ""),

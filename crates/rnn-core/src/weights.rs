@@ -19,30 +19,47 @@ pub enum Layout {
     PyTorch,
 }
 
-/// A tensor shape of up to four dimensions.
+/// Dimensions a [`Shape`] keeps; a longer shape keeps its rank and first eight dimensions.
+pub const SHAPE_MAX_DIMS: usize = 8;
+
+/// A tensor shape (no allocation): its rank, and its first [`SHAPE_MAX_DIMS`] dimensions.
+/// Two shapes are equal only if their ranks and kept dimensions are.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Shape {
-    dims: [usize; 4],
-    len: u8,
+    dims: [usize; SHAPE_MAX_DIMS],
+    rank: usize,
 }
 
 impl Shape {
-    /// A shape from its dimensions (at most four; extra ones are dropped).
+    /// A shape from its dimensions.
     pub fn new(dims: &[usize]) -> Self {
         let mut s = Shape {
-            dims: [0; 4],
-            len: dims.len().min(4) as u8,
+            dims: [0; SHAPE_MAX_DIMS],
+            rank: dims.len(),
         };
-        s.dims[..s.len as usize].copy_from_slice(&dims[..s.len as usize]);
+        let kept = dims.len().min(SHAPE_MAX_DIMS);
+        s.dims[..kept].copy_from_slice(&dims[..kept]);
         s
     }
-    /// The dimensions.
+    /// The dimensions kept (all of them up to [`SHAPE_MAX_DIMS`]).
     pub fn dims(&self) -> &[usize] {
-        &self.dims[..self.len as usize]
+        &self.dims[..self.rank.min(SHAPE_MAX_DIMS)]
     }
-    /// Number of elements.
+    /// The rank (number of dimensions), also beyond [`SHAPE_MAX_DIMS`].
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+    /// Number of elements, `None` if it overflows `usize` or the shape is longer than the
+    /// dimensions kept.
+    pub fn checked_numel(&self) -> Option<usize> {
+        if self.rank > SHAPE_MAX_DIMS {
+            return None;
+        }
+        self.dims().iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+    }
+    /// Number of elements (`usize::MAX` where [`checked_numel`](Self::checked_numel) is `None`).
     pub fn numel(&self) -> usize {
-        self.dims().iter().product()
+        self.checked_numel().unwrap_or(usize::MAX)
     }
 }
 
@@ -61,23 +78,34 @@ impl fmt::Display for Shape {
             }
             write!(f, "{d}")?;
         }
+        if self.rank > SHAPE_MAX_DIMS {
+            write!(f, ", ... ({} dimensions)", self.rank)?;
+        }
         f.write_str("]")
     }
 }
 
-/// A tensor name built on the stack (prefix + base name + suffix), at most 120 bytes.
+/// The longest [`TensorName`], in bytes.
+pub const TENSOR_NAME_MAX: usize = 120;
+
+/// A tensor name built on the stack (prefix + base name + suffix), at most
+/// [`TENSOR_NAME_MAX`] bytes; a longer one is kept truncated and marked
+/// ([`is_truncated`](Self::is_truncated)), and loading or exporting it is an error.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TensorName {
-    buf: [u8; 120],
+    buf: [u8; TENSOR_NAME_MAX],
     len: u8,
+    truncated: bool,
 }
 
 impl TensorName {
-    /// `prefix` + `base` + `suffix` (truncated at 120 bytes, on a character boundary).
+    /// `prefix` + `base` + `suffix` (truncated at [`TENSOR_NAME_MAX`] bytes, on a character
+    /// boundary, and marked so).
     pub fn new(prefix: &str, base: &str, suffix: &str) -> Self {
         let mut n = TensorName {
-            buf: [0; 120],
+            buf: [0; TENSOR_NAME_MAX],
             len: 0,
+            truncated: false,
         };
         for part in [prefix, base, suffix] {
             for ch in part.chars() {
@@ -85,6 +113,7 @@ impl TensorName {
                 let s = ch.encode_utf8(&mut b);
                 let l = n.len as usize;
                 if l + s.len() > n.buf.len() {
+                    n.truncated = true;
                     return n;
                 }
                 n.buf[l..l + s.len()].copy_from_slice(s.as_bytes());
@@ -93,7 +122,11 @@ impl TensorName {
         }
         n
     }
-    /// The name.
+    /// Whether the name was longer than [`TENSOR_NAME_MAX`] bytes (and is cut).
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+    /// The name (its first [`TENSOR_NAME_MAX`] bytes if truncated).
     pub fn as_str(&self) -> &str {
         // Only whole UTF-8 characters are ever copied in.
         core::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or("")
@@ -108,7 +141,11 @@ impl fmt::Debug for TensorName {
 
 impl fmt::Display for TensorName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.as_str())?;
+        if self.truncated {
+            f.write_str("...")?;
+        }
+        Ok(())
     }
 }
 
@@ -155,6 +192,30 @@ pub enum WeightError {
         expected: Shape,
         /// Shape found.
         found: Shape,
+    },
+    /// The tensor's data length does not match its own shape (a broken source).
+    #[error("layer {layer} ({kind}): tensor `{tensor}` has shape {shape} but {found} values")]
+    Length {
+        /// Layer index in the model (0-based).
+        layer: usize,
+        /// Layer kind.
+        kind: &'static str,
+        /// Full tensor name.
+        tensor: TensorName,
+        /// Its shape.
+        shape: Shape,
+        /// Values it holds.
+        found: usize,
+    },
+    /// A tensor name (prefix + name + suffix) longer than [`TENSOR_NAME_MAX`] bytes.
+    #[error("layer {layer} ({kind}): tensor name `{tensor}` is longer than {max} bytes", max = TENSOR_NAME_MAX)]
+    NameTooLong {
+        /// Layer index in the model (0-based).
+        layer: usize,
+        /// Layer kind.
+        kind: &'static str,
+        /// The name's first bytes.
+        tensor: TensorName,
     },
     /// The layer has no equivalent in that layout (Keras GRU with `reset_after = false` in
     /// PyTorch).
@@ -206,6 +267,8 @@ impl WeightError {
             WeightError::Missing { layer, .. }
             | WeightError::Shape { layer, .. }
             | WeightError::NoEquivalent { layer, .. }
+            | WeightError::Length { layer, .. }
+            | WeightError::NameTooLong { layer, .. }
             | WeightError::NonFinite { layer, .. } => *layer = l,
             WeightError::NameCount { .. } | WeightError::NoLayer { .. } => {}
         }
@@ -221,19 +284,35 @@ pub fn fetch<'a, T: Real, S: WeightSource<T> + ?Sized>(
     expected: &[usize],
 ) -> Result<&'a [T], WeightError> {
     let expected = Shape::new(expected);
+    if name.is_truncated() {
+        return Err(WeightError::NameTooLong {
+            layer: 0,
+            kind,
+            tensor: name,
+        });
+    }
     let t = src.tensor(name.as_str()).ok_or(WeightError::Missing {
         layer: 0,
         kind,
         tensor: name,
         expected,
     })?;
-    if t.shape != expected || t.data.len() != expected.numel() {
+    if t.shape != expected {
         return Err(WeightError::Shape {
             layer: 0,
             kind,
             tensor: name,
             expected,
             found: t.shape,
+        });
+    }
+    if Some(t.data.len()) != expected.checked_numel() {
+        return Err(WeightError::Length {
+            layer: 0,
+            kind,
+            tensor: name,
+            shape: t.shape,
+            found: t.data.len(),
         });
     }
     if let Some(index) = t.data.iter().position(|v| !v.is_finite()) {

@@ -16,7 +16,8 @@
 
 use ::safetensors::tensor::{Dtype, SafeTensors, TensorView as StView};
 use rnn_core::{Layout, Model, Real, Shape, TensorName, TensorView, WeightError, WeightSource};
-use std::cell::RefCell;
+use std::cell::OnceCell;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// Why a model could not be loaded from or saved to a file.
@@ -41,13 +42,35 @@ pub enum FileError {
         /// Its dtype.
         dtype: String,
     },
-    /// Tensors in the file that the model does not use (unless `allow_extra`).
+    /// Tensors in the file that the model does not use (unless `allow_extra`). The message
+    /// names the first ten, each cut at 64 characters.
     #[error(
         "the file has {} tensor(s) the model does not use: {} (set allow_extra to ignore them)",
         .0.len(),
-        .0.join(", ")
+        listed(.0)
     )]
     Extra(Vec<String>),
+    /// A finite value beyond the model's scalar (`1e300` into an f32 model).
+    #[error(
+        "tensor `{tensor}` holds {value:e} at flat index {index}, beyond the range of {scalar}"
+    )]
+    Range {
+        /// The tensor (its first 64 characters).
+        tensor: String,
+        /// Flat index of the value.
+        index: usize,
+        /// The value.
+        value: f64,
+        /// The model's scalar.
+        scalar: &'static str,
+    },
+    /// A tensor name (prefix + name + suffix) longer than the 120 bytes a name may have.
+    #[error("the tensor name `{0}` is longer than {max} bytes", max = rnn_core::weights::TENSOR_NAME_MAX)]
+    NameTooLong(String),
+    /// Two tensors the model would write have the same name (two layers given the same
+    /// prefix and suffix).
+    #[error("two tensors would be saved as `{0}`: give each layer its own (prefix, suffix)")]
+    Duplicate(String),
     /// A tensor is missing, has the wrong shape, or holds a NaN.
     #[error("{0}")]
     Weight(#[from] WeightError),
@@ -60,6 +83,19 @@ pub enum FileError {
         /// Pairs given.
         given: usize,
     },
+}
+
+/// The first ten names, each cut at 64 characters, and how many more there are.
+fn listed(names: &[String]) -> String {
+    let mut s: Vec<String> = names
+        .iter()
+        .take(10)
+        .map(|n| format!("`{}`", shown(n)))
+        .collect();
+    if names.len() > 10 {
+        s.push(format!("and {} more", names.len() - 10));
+    }
+    s.join(", ")
 }
 
 /// How to read a file.
@@ -86,19 +122,38 @@ impl LoadOptions {
 
 /// All tensors of a file, converted to `T` (or the error for a dtype we do not convert, raised
 /// only if the model asks for that tensor), with a record of which were asked for.
-struct FileSource<T> {
-    tensors: Vec<(String, Shape, Result<Vec<T>, FileError>)>,
-    used: RefCell<Vec<bool>>,
+/// A safetensors file as a [`WeightSource`]: each tensor is converted to the model's scalar
+/// only when a layer asks for it (an unused tensor, however large, is never converted).
+struct FileSource<'a, T> {
+    st: &'a SafeTensors<'a>,
+    data: HashMap<&'a str, OnceCell<Result<Vec<T>, FileError>>>,
 }
 
-impl<T: Real> WeightSource<T> for FileSource<T> {
+impl<'a, T: Real> FileSource<'a, T> {
+    fn new(st: &'a SafeTensors<'a>) -> Self {
+        let data = st.iter().map(|(n, _)| (n, OnceCell::new())).collect();
+        FileSource { st, data }
+    }
+    /// The conversion error of a tensor a layer asked for, if any (the first by name).
+    fn into_conversion_error(self) -> Option<FileError> {
+        let mut bad: Vec<(&str, FileError)> = self
+            .data
+            .into_iter()
+            .filter_map(|(n, c)| Some((n, c.into_inner()?.err()?)))
+            .collect();
+        bad.sort_by_key(|(n, _)| *n);
+        bad.into_iter().next().map(|(_, e)| e)
+    }
+}
+
+impl<T: Real> WeightSource<T> for FileSource<'_, T> {
     fn tensor(&self, name: &str) -> Option<TensorView<'_, T>> {
-        let i = self.tensors.iter().position(|t| t.0 == name)?;
-        self.used.borrow_mut()[i] = true;
-        let t = &self.tensors[i];
+        let cell = self.data.get(name)?;
+        let v = self.st.tensor(name).ok()?;
+        let data = cell.get_or_init(|| convert::<T>(name, &v));
         Some(TensorView {
-            shape: t.1,
-            data: t.2.as_ref().ok()?,
+            shape: Shape::new(v.shape()),
+            data: data.as_ref().ok()?,
         })
     }
 }
@@ -114,6 +169,14 @@ fn check_names(layers: usize, names: Option<&[(String, String)]>) -> Result<(), 
     }
 }
 
+/// At most 64 characters of a name from a file, for error messages.
+fn shown(name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((i, _)) => format!("{}...", &name[..i]),
+        None => name.to_string(),
+    }
+}
+
 fn convert<T: Real>(name: &str, v: &StView<'_>) -> Result<Vec<T>, FileError> {
     let dtype = match v.dtype() {
         Dtype::F32 => rnn_layout::Dtype::F32,
@@ -122,71 +185,112 @@ fn convert<T: Real>(name: &str, v: &StView<'_>) -> Result<Vec<T>, FileError> {
         Dtype::F16 => rnn_layout::Dtype::F16,
         other => {
             return Err(FileError::Dtype {
-                tensor: name.to_string(),
+                tensor: shown(name),
                 dtype: format!("{other:?}"),
             })
         }
     };
     let b = v.data();
-    Ok((0..b.len() / dtype.size())
+    let mut out = Vec::with_capacity(b.len() / dtype.size());
+    for (index, x) in (0..b.len() / dtype.size())
         .map_while(|i| dtype.get(b, i))
-        .map(T::from_f64)
-        .collect())
+        .enumerate()
+    {
+        let t = T::from_f64(x);
+        // A finite value the model's scalar cannot hold (1e300 into f32) is its own error,
+        // not "a NaN or infinity".
+        if x.is_finite() && !t.is_finite() {
+            return Err(FileError::Range {
+                tensor: shown(name),
+                index,
+                value: x,
+                scalar: T::NAME,
+            });
+        }
+        out.push(t);
+    }
+    Ok(out)
 }
 
-/// Loads every layer of `model` from safetensors bytes. Returns the names of unused tensors
-/// (always empty unless `allow_extra`).
+/// The tensor names `model` reads and writes in `layout` (with `names` per layer, if given).
+fn model_names<M: Model>(
+    model: &M,
+    layout: Layout,
+    names: Option<&[(String, String)]>,
+) -> Result<Vec<String>, FileError> {
+    let mut out = Vec::new();
+    let mut sink = |name: TensorName, _: Shape, _: &dyn Fn(usize) -> M::Scalar| {
+        out.push(name.as_str().to_string());
+    };
+    match names {
+        None => model.export(layout, &mut sink)?,
+        Some(names) => {
+            for (l, (p, s)) in names.iter().enumerate() {
+                model.export_layer(l, layout, p, s, &mut sink)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Loads every layer of `model` from safetensors bytes, all or nothing: on any error the
+/// model is unchanged. Returns the names of unused tensors (always empty unless
+/// `allow_extra`). Memory: the file's bytes plus the tensors the model uses, converted.
 pub fn load_bytes<M: Model>(
     model: &mut M,
     bytes: &[u8],
     opts: &LoadOptions,
 ) -> Result<Vec<String>, FileError> {
     check_names(M::LAYERS.len(), opts.names.as_deref())?;
-    let st = SafeTensors::deserialize(bytes).map_err(|e| FileError::Format(e.to_string()))?;
-    let mut tensors = Vec::new();
-    let mut names: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
-    names.sort();
-    for name in names {
-        let v = st
-            .tensor(&name)
-            .map_err(|e| FileError::Format(e.to_string()))?;
-        // A dtype we do not convert is an error only if the model uses the tensor.
-        let data = convert::<M::Scalar>(&name, &v);
-        tensors.push((name, Shape::new(v.shape()), data));
-    }
-    let n = tensors.len();
-    let src = FileSource {
-        tensors,
-        used: RefCell::new(std::vec![false; n]),
-    };
-    // Load into a copy, so a failure leaves the model as it was.
-    let mut fresh = M::zeros();
-    fresh.copy_from(model);
-    let loaded = match &opts.names {
-        None => fresh.load(opts.layout, &src),
-        Some(names) => names
+    let st = SafeTensors::deserialize(bytes).map_err(|e| FileError::Format(shown_error(&e)))?;
+    let pairs: Vec<(String, String)> = match &opts.names {
+        Some(n) => n.clone(),
+        None => M::LAYERS
             .iter()
-            .enumerate()
-            .try_for_each(|(l, (p, s))| fresh.load_layer(l, opts.layout, &src, p, s)),
+            .map(|info| {
+                let (p, s) = rnn_core::model::default_names(info.name, opts.layout);
+                (p.as_str().to_string(), s.to_string())
+            })
+            .collect(),
     };
-    let FileSource { mut tensors, used } = src;
-    let used = used.into_inner();
-    // A tensor the model asked for in a dtype we do not convert (seen as missing by the layer).
-    if let Some(i) = (0..used.len()).find(|&i| used[i] && tensors[i].2.is_err()) {
-        return Err(tensors.swap_remove(i).2.unwrap_err());
+    let src = FileSource::<M::Scalar>::new(&st);
+    // 1. Every tensor the model needs is there, of its shape, finite (nothing written yet).
+    let checked = (0..pairs.len())
+        .try_for_each(|l| model.check_layer(l, opts.layout, &src, &pairs[l].0, &pairs[l].1));
+    if let Err(e) = checked {
+        // A tensor the model asked for in a dtype we do not convert, or out of range, looks
+        // missing or non-finite to the layer: report why.
+        return Err(src.into_conversion_error().unwrap_or(FileError::Weight(e)));
     }
-    loaded?;
-    let extra: Vec<String> = tensors
-        .iter()
-        .zip(&used)
-        .filter(|(_, u)| !**u)
-        .map(|(t, _)| t.0.clone())
+    // 2. No tensor the model does not use, unless allowed (found from the names alone: an
+    //    unused tensor is never converted).
+    let wanted: HashSet<String> = model_names(model, opts.layout, Some(&pairs))?
+        .into_iter()
         .collect();
+    let mut extra: Vec<String> = st
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| !wanted.contains(*n))
+        .map(str::to_string)
+        .collect();
+    extra.sort();
     if !extra.is_empty() && !opts.allow_extra {
         return Err(FileError::Extra(extra));
     }
-    model.copy_from(&fresh);
+    // 3. Load: every check passed, so this writes every layer.
+    for (l, (p, s)) in pairs.iter().enumerate() {
+        model.load_layer(l, opts.layout, &src, p, s)?;
+    }
     Ok(extra)
+}
+
+/// A safetensors error message, bounded (it may quote a hostile header).
+fn shown_error(e: &impl std::fmt::Display) -> String {
+    let m = e.to_string();
+    match m.char_indices().nth(300) {
+        Some((i, _)) => format!("{}...", &m[..i]),
+        None => m,
+    }
 }
 
 /// Loads a model from a safetensors file with default names.
@@ -221,9 +325,16 @@ pub fn to_bytes<M: Model>(
     check_names(M::LAYERS.len(), names)?;
     let mut out: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     let f64_model = M::Scalar::NAME == "f64";
+    let mut too_long: Option<String> = None;
     let mut sink = |name: TensorName, shape: Shape, value: &dyn Fn(usize) -> M::Scalar| {
-        let mut bytes = Vec::with_capacity(shape.numel() * if f64_model { 8 } else { 4 });
-        for i in 0..shape.numel() {
+        if name.is_truncated() {
+            too_long.get_or_insert_with(|| shown(name.as_str()));
+            return;
+        }
+        // The model's own shapes: small and known at compile time.
+        let n = shape.checked_numel().unwrap_or(0);
+        let mut bytes = Vec::with_capacity(n * if f64_model { 8 } else { 4 });
+        for i in 0..n {
             let v = value(i).to_f64();
             if f64_model {
                 bytes.extend_from_slice(&v.to_le_bytes());
@@ -240,6 +351,13 @@ pub fn to_bytes<M: Model>(
                 model.export_layer(l, layout, p, s, &mut sink)?;
             }
         }
+    }
+    if let Some(name) = too_long {
+        return Err(FileError::NameTooLong(name));
+    }
+    let mut seen = HashSet::new();
+    if let Some((n, _, _)) = out.iter().find(|(n, _, _)| !seen.insert(n.as_str())) {
+        return Err(FileError::Duplicate(shown(n)));
     }
     let dtype = if f64_model { Dtype::F64 } else { Dtype::F32 };
     let views: Vec<(String, StView<'_>)> = out

@@ -213,9 +213,10 @@ impl<T: Real, const I: usize, const O: usize> Leaf<T> for Dense<T, I, O> {
         src: &S,
         prefix: &str,
         _suffix: &str,
+        apply: bool,
     ) -> Result<(), WeightError> {
         match layout {
-            Layout::Keras => load_keras(self, src, prefix),
+            Layout::Keras => load_keras(self, src, prefix, apply),
             Layout::PyTorch => {
                 let w = fetch(
                     src,
@@ -229,8 +230,10 @@ impl<T: Real, const I: usize, const O: usize> Leaf<T> for Dense<T, I, O> {
                     TensorName::new(prefix, rnn_layout::TORCH_LINEAR[1], ""),
                     &[O],
                 )?;
-                rnn_layout::linear_from_torch(O, I, w, self.kernel.as_mut_slice());
-                self.bias.as_mut_slice().copy_from_slice(b);
+                if apply {
+                    rnn_layout::linear_from_torch(O, I, w, self.kernel.as_mut_slice());
+                    self.bias.as_mut_slice().copy_from_slice(b);
+                }
                 Ok(())
             }
         }

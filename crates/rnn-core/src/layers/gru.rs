@@ -303,10 +303,11 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool> Le
         src: &S,
         prefix: &str,
         suffix: &str,
+        apply: bool,
     ) -> Result<(), WeightError> {
         match layout {
-            Layout::Keras => load_keras(self, src, prefix),
-            Layout::PyTorch if RA => self.torch().load(src, prefix, suffix),
+            Layout::Keras => load_keras(self, src, prefix, apply),
+            Layout::PyTorch if RA => self.torch().load(src, prefix, suffix, apply),
             Layout::PyTorch => Err(WeightError::NoEquivalent {
                 layer: 0,
                 kind: "gru",

@@ -44,10 +44,11 @@ macro_rules! one_bias_recurrent_layer {
             src: &S,
             prefix: &str,
             suffix: &str,
+            apply: bool,
         ) -> Result<(), WeightError> {
             match layout {
-                Layout::Keras => load_keras(self, src, prefix),
-                Layout::PyTorch => self.torch().load(src, prefix, suffix),
+                Layout::Keras => load_keras(self, src, prefix, apply),
+                Layout::PyTorch => self.torch().load(src, prefix, suffix, apply),
             }
         }
         fn export(
@@ -201,6 +202,16 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
         prefix: &str,
         suffix: &str,
     ) -> Result<(), WeightError>;
+    /// What [`load_layer`](Self::load_layer) would do, without writing anything: `Ok` when
+    /// every tensor of layer `layer` is present, of its shape and finite.
+    fn check_layer<S: WeightSource<T> + ?Sized>(
+        &mut self,
+        layer: usize,
+        layout: Layout,
+        src: &S,
+        prefix: &str,
+        suffix: &str,
+    ) -> Result<(), WeightError>;
     /// Hands layer `layer`'s tensors, converted to `layout`, to `sink`.
     fn export_layer(
         &self,
@@ -228,13 +239,15 @@ pub trait Leaf<T: Real>: Sized {
     fn leaf_tensor(&self, k: usize) -> &[T];
     /// Tensor `k`, mutable.
     fn leaf_tensor_mut(&mut self, k: usize) -> &mut [T];
-    /// Loads every tensor from `src`.
+    /// Loads every tensor from `src`, all or nothing: every tensor is checked before any is
+    /// written. With `apply` false it only checks.
     fn load<S: WeightSource<T> + ?Sized>(
         &mut self,
         layout: Layout,
         src: &S,
         prefix: &str,
         suffix: &str,
+        apply: bool,
     ) -> Result<(), WeightError>;
     /// Hands every tensor, converted to `layout`, to `sink`.
     fn export(
@@ -274,7 +287,17 @@ macro_rules! leaf_cell {
             prefix: &str,
             suffix: &str,
         ) -> Result<(), $crate::weights::WeightError> {
-            $crate::layers::Leaf::load(self, layout, src, prefix, suffix)
+            $crate::layers::Leaf::load(self, layout, src, prefix, suffix, true)
+        }
+        fn check_layer<S: $crate::weights::WeightSource<T> + ?Sized>(
+            &mut self,
+            _layer: usize,
+            layout: $crate::weights::Layout,
+            src: &S,
+            prefix: &str,
+            suffix: &str,
+        ) -> Result<(), $crate::weights::WeightError> {
+            $crate::layers::Leaf::load(self, layout, src, prefix, suffix, false)
         }
         fn export_layer(
             &self,

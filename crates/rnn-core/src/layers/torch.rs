@@ -5,16 +5,30 @@ use super::Leaf;
 use crate::real::Real;
 use crate::weights::{fetch, Shape, Sink, TensorName, WeightError, WeightSource};
 
-/// Loads the Keras tensors of any layer: our memory layout is Keras's, so it is a copy.
+/// Loads the Keras tensors of any layer: our memory layout is Keras's, so it is a copy. With
+/// `apply` false it only checks that every tensor would load.
 pub(crate) fn load_keras<T: Real, L: Leaf<T>, S: WeightSource<T> + ?Sized>(
     layer: &mut L,
     src: &S,
     prefix: &str,
+    apply: bool,
 ) -> Result<(), WeightError> {
+    let get = |k| {
+        fetch(
+            src,
+            L::KIND,
+            TensorName::new(prefix, L::tensor_name(k), ""),
+            L::tensor_shape(k).dims(),
+        )
+    };
+    // Every tensor present, of its shape and finite, before any is written.
     for k in 0..L::TENSORS {
-        let name = TensorName::new(prefix, L::tensor_name(k), "");
-        let data = fetch(src, L::KIND, name, L::tensor_shape(k).dims())?;
-        layer.leaf_tensor_mut(k).copy_from_slice(data);
+        get(k)?;
+    }
+    if apply {
+        for k in 0..L::TENSORS {
+            layer.leaf_tensor_mut(k).copy_from_slice(get(k)?);
+        }
     }
     Ok(())
 }
@@ -55,6 +69,7 @@ impl<T: Real> TorchRecurrent<'_, T> {
         src: &S,
         prefix: &str,
         suffix: &str,
+        apply: bool,
     ) -> Result<(), WeightError> {
         let (g, i, h) = (self.g, self.i, self.h);
         let w_ih = fetch(
@@ -94,6 +109,9 @@ impl<T: Real> TorchRecurrent<'_, T> {
                     index,
                 });
             }
+        }
+        if !apply {
+            return Ok(());
         }
         let src = rnn_layout::TorchRecurrent {
             w_ih,
