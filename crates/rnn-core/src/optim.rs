@@ -112,6 +112,16 @@ pub trait Optimizer<M: Model> {
     fn check(&self) -> Result<(), OptimError> {
         check_lr(self.learning_rate())
     }
+    /// The running state, for checkpoints: up to two model-shaped buffers (momentum, moments)
+    /// and up to three counters (Adam's step and the powers of its decays). Restoring it with
+    /// [`restore`](Self::restore) continues training bit for bit.
+    fn state(&self) -> ([Option<&M>; 2], [f64; 3]) {
+        ([None, None], [0.0; 3])
+    }
+    /// Restores what [`state`](Self::state) returned (the buffers are copied).
+    fn restore(&mut self, buffers: [Option<&M>; 2], counters: [f64; 3]) {
+        let _ = (buffers, counters);
+    }
     /// Learning rate.
     fn learning_rate(&self) -> f64;
     /// Changes the learning rate (schedules, reduce-on-plateau).
@@ -224,6 +234,14 @@ impl<M: Model> Optimizer<M> for Sgd<M> {
                 value: self.momentum,
                 needs: "in [0, 1]",
             })
+        }
+    }
+    fn state(&self) -> ([Option<&M>; 2], [f64; 3]) {
+        ([Some(&self.velocity), None], [0.0; 3])
+    }
+    fn restore(&mut self, buffers: [Option<&M>; 2], _: [f64; 3]) {
+        if let Some(v) = buffers[0] {
+            self.velocity.copy_from(v);
         }
     }
     fn step(&mut self, params: &mut M, grads: &M) {
@@ -340,6 +358,18 @@ impl<M: Model> Optimizer<M> for Adam<M> {
         check_decay("beta_2", self.beta_2)?;
         check_epsilon(self.epsilon)
     }
+    fn state(&self) -> ([Option<&M>; 2], [f64; 3]) {
+        let c = [self.t as f64, self.powers.0, self.powers.1];
+        ([Some(&self.m), Some(&self.v)], c)
+    }
+    fn restore(&mut self, buffers: [Option<&M>; 2], counters: [f64; 3]) {
+        if let [Some(m), Some(v)] = buffers {
+            self.m.copy_from(m);
+            self.v.copy_from(v);
+        }
+        self.t = counters[0] as u64;
+        self.powers = (counters[1], counters[2]);
+    }
     fn step(&mut self, params: &mut M, grads: &M) {
         self.t += 1;
         self.powers = (self.powers.0 * self.beta_1, self.powers.1 * self.beta_2);
@@ -425,6 +455,14 @@ impl<M: Model> Optimizer<M> for RmsProp<M> {
         check_lr(self.lr)?;
         check_decay("rho", self.rho)?;
         check_epsilon(self.epsilon)
+    }
+    fn state(&self) -> ([Option<&M>; 2], [f64; 3]) {
+        ([Some(&self.v), None], [0.0; 3])
+    }
+    fn restore(&mut self, buffers: [Option<&M>; 2], _: [f64; 3]) {
+        if let Some(v) = buffers[0] {
+            self.v.copy_from(v);
+        }
     }
     fn step(&mut self, params: &mut M, grads: &M) {
         let lr = M::Scalar::from_f64(self.lr);

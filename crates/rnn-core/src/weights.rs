@@ -55,7 +55,9 @@ impl Shape {
         if self.rank > SHAPE_MAX_DIMS {
             return None;
         }
-        self.dims().iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+        self.dims()
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
     }
     /// Number of elements (`usize::MAX` where [`checked_numel`](Self::checked_numel) is `None`).
     pub fn numel(&self) -> usize {

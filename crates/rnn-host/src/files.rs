@@ -322,50 +322,95 @@ pub fn to_bytes<M: Model>(
     layout: Layout,
     names: Option<&[(String, String)]>,
 ) -> Result<Vec<u8>, FileError> {
-    check_names(M::LAYERS.len(), names)?;
-    let mut out: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    let f64_model = M::Scalar::NAME == "f64";
-    let mut too_long: Option<String> = None;
-    let mut sink = |name: TensorName, shape: Shape, value: &dyn Fn(usize) -> M::Scalar| {
-        if name.is_truncated() {
-            too_long.get_or_insert_with(|| shown(name.as_str()));
-            return;
+    let mut out = Tensors::new::<M>();
+    out.add(model, layout, names)?;
+    out.serialize(None)
+}
+
+/// Tensors gathered from one or more models, then serialized as one safetensors file (what
+/// [`to_bytes`] and the training checkpoints write).
+pub(crate) struct Tensors {
+    f64: bool,
+    out: Vec<(String, Vec<usize>, Vec<u8>)>,
+}
+
+impl Tensors {
+    pub(crate) fn new<M: Model>() -> Self {
+        Tensors {
+            f64: M::Scalar::NAME == "f64",
+            out: Vec::new(),
         }
-        // The model's own shapes: small and known at compile time.
-        let n = shape.checked_numel().unwrap_or(0);
-        let mut bytes = Vec::with_capacity(n * if f64_model { 8 } else { 4 });
-        for i in 0..n {
-            let v = value(i).to_f64();
-            if f64_model {
-                bytes.extend_from_slice(&v.to_le_bytes());
-            } else {
-                bytes.extend_from_slice(&(v as f32).to_le_bytes());
+    }
+
+    /// Adds every tensor of `model`, with the default names or one `(prefix, suffix)` per
+    /// layer.
+    pub(crate) fn add<M: Model>(
+        &mut self,
+        model: &M,
+        layout: Layout,
+        names: Option<&[(String, String)]>,
+    ) -> Result<(), FileError> {
+        check_names(M::LAYERS.len(), names)?;
+        let f64_model = self.f64;
+        let out = &mut self.out;
+        let mut too_long: Option<String> = None;
+        let mut sink = |name: TensorName, shape: Shape, value: &dyn Fn(usize) -> M::Scalar| {
+            if name.is_truncated() {
+                too_long.get_or_insert_with(|| shown(name.as_str()));
+                return;
+            }
+            // The model's own shapes: small and known at compile time.
+            let n = shape.checked_numel().unwrap_or(0);
+            let mut bytes = Vec::with_capacity(n * if f64_model { 8 } else { 4 });
+            for i in 0..n {
+                let v = value(i).to_f64();
+                if f64_model {
+                    bytes.extend_from_slice(&v.to_le_bytes());
+                } else {
+                    bytes.extend_from_slice(&(v as f32).to_le_bytes());
+                }
+            }
+            out.push((name.as_str().to_string(), shape.dims().to_vec(), bytes));
+        };
+        match names {
+            None => model.export(layout, &mut sink)?,
+            Some(names) => {
+                for (l, (p, s)) in names.iter().enumerate() {
+                    model.export_layer(l, layout, p, s, &mut sink)?;
+                }
             }
         }
-        out.push((name.as_str().to_string(), shape.dims().to_vec(), bytes));
-    };
-    match names {
-        None => model.export(layout, &mut sink)?,
-        Some(names) => {
-            for (l, (p, s)) in names.iter().enumerate() {
-                model.export_layer(l, layout, p, s, &mut sink)?;
-            }
+        match too_long {
+            Some(name) => Err(FileError::NameTooLong(name)),
+            None => Ok(()),
         }
     }
-    if let Some(name) = too_long {
-        return Err(FileError::NameTooLong(name));
+
+    /// The safetensors bytes, with `metadata` in the header if given.
+    pub(crate) fn serialize(
+        &self,
+        metadata: Option<HashMap<String, String>>,
+    ) -> Result<Vec<u8>, FileError> {
+        let mut seen = HashSet::new();
+        if let Some((n, _, _)) = self.out.iter().find(|(n, _, _)| !seen.insert(n.as_str())) {
+            return Err(FileError::Duplicate(shown(n)));
+        }
+        let dtype = if self.f64 { Dtype::F64 } else { Dtype::F32 };
+        let views: Vec<(String, StView<'_>)> = self
+            .out
+            .iter()
+            .map(|(n, s, b)| StView::new(dtype, s.clone(), b).map(|v| (n.clone(), v)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| FileError::Format(e.to_string()))?;
+        ::safetensors::serialize(views, metadata).map_err(|e| FileError::Format(e.to_string()))
     }
-    let mut seen = HashSet::new();
-    if let Some((n, _, _)) = out.iter().find(|(n, _, _)| !seen.insert(n.as_str())) {
-        return Err(FileError::Duplicate(shown(n)));
-    }
-    let dtype = if f64_model { Dtype::F64 } else { Dtype::F32 };
-    let views: Vec<(String, StView<'_>)> = out
-        .iter()
-        .map(|(n, s, b)| StView::new(dtype, s.clone(), b).map(|v| (n.clone(), v)))
-        .collect::<Result<_, _>>()
-        .map_err(|e| FileError::Format(e.to_string()))?;
-    ::safetensors::serialize(views, None).map_err(|e| FileError::Format(e.to_string()))
+}
+
+/// The header metadata of safetensors bytes (empty when it has none).
+pub(crate) fn metadata(bytes: &[u8]) -> Result<HashMap<String, String>, FileError> {
+    let (_, m) =
+        SafeTensors::read_metadata(bytes).map_err(|e| FileError::Format(shown_error(&e)))?;
+    Ok(m.metadata().clone().unwrap_or_default())
 }
 
 /// Saves a model as a safetensors file with default names, atomically ([`write_atomic`]): on

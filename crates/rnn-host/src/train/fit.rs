@@ -1,5 +1,6 @@
 //! [`fit`] and [`evaluate`]: mini-batches over a pool of workers that lives for the whole call.
 
+use super::checkpoint::{self, SaveWhen};
 use super::progress::Progress;
 use super::{add_params, auto_threads, check_set, check_steps};
 use super::{Dataset, FitConfig, History, TrainError};
@@ -167,7 +168,18 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
     };
     let mut since_best = 0;
     let n_batches = train.len().div_ceil(cfg.batch_size);
-    for epoch in 0..cfg.epochs {
+    let ck_err = |e: crate::files::FileError| TrainError::Checkpoint(e.to_string());
+    let mut start = 0;
+    if let Some(path) = &cfg.resume {
+        let p = checkpoint::load(path, model, opt, &mut best, cfg.seed).map_err(ck_err)?;
+        (start, hist) = (p.epochs_done, p.hist);
+        (best_val, since_best, have_best) = (p.best_val, p.since_best, p.have_best);
+        // The shuffles of the epochs done, replayed: the next epoch sees the same order.
+        for _ in 0..start {
+            let _ = batches.epoch(&mut rng);
+        }
+    }
+    for epoch in start..cfg.epochs {
         let t0 = std::time::Instant::now();
         let progress = Progress::epoch(cfg.verbose, epoch, cfg.epochs, n_batches);
         let mut epoch_loss = 0.0;
@@ -263,6 +275,19 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
             hist.best_epoch = epoch;
         }
         progress.finish(&format!("{line} ({:.1}s)", t0.elapsed().as_secs_f64()));
+        if let Some(c) = &cfg.checkpoint {
+            let improved = valid.is_none() || hist.best_epoch == epoch;
+            if c.when == SaveWhen::EveryEpoch || improved {
+                let p = checkpoint::Progress {
+                    epochs_done: epoch + 1,
+                    hist: hist.clone(),
+                    best_val,
+                    since_best,
+                    have_best,
+                };
+                checkpoint::save(&c.path, model, opt, &best, cfg.seed, &p).map_err(ck_err)?;
+            }
+        }
         if stop {
             // Keras's `restore_best_weights`: only when training stops early.
             model.copy_from(&best);

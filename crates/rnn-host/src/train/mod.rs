@@ -1,15 +1,17 @@
 //! The training loop (`fit`, `evaluate`), its configuration, errors and history.
 
+mod checkpoint;
 mod fit;
 mod progress;
 
+pub use checkpoint::{Checkpoint, SaveWhen};
 pub use fit::{evaluate, fit};
 
 use rnn_core::loss::{Loss, Steps};
 use rnn_core::{Model, Real};
 
 /// How [`fit`] trains.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct FitConfig {
     /// Passes over the training set.
     pub epochs: usize,
@@ -30,6 +32,13 @@ pub struct FitConfig {
     pub threads: usize,
     /// Print a progress line per epoch (and a live bar on a terminal).
     pub verbose: bool,
+    /// Save a checkpoint (model, optimizer state, best weights, progress) after every epoch or
+    /// on improvement, atomically.
+    pub checkpoint: Option<Checkpoint>,
+    /// Resume from this checkpoint: the model, the optimizer's state, the best weights, the
+    /// history and the shuffle continue where it stopped, so the result equals an
+    /// uninterrupted run's bit for bit (same seed, same threads). `epochs` is the total.
+    pub resume: Option<std::path::PathBuf>,
 }
 
 impl Default for FitConfig {
@@ -43,6 +52,8 @@ impl Default for FitConfig {
             patience: None,
             threads: 0,
             verbose: true,
+            checkpoint: None,
+            resume: None,
         }
     }
 }
@@ -79,6 +90,9 @@ pub enum TrainError {
         /// Which set.
         set: &'static str,
     },
+    /// A checkpoint could not be written or read.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
     /// The optimizer's hyper-parameters cannot train.
     #[error("the optimizer is refused: {0}")]
     Optimizer(#[from] rnn_core::optim::OptimError),
