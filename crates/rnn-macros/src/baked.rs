@@ -1,11 +1,119 @@
+// Over 400 lines: about 390 of code (bounded reading, checks against the model, conversion to our layout) and 280 of tests.
 //! Baked weights: `weights = "model.safetensors"` is read at compile time (relative to the
 //! crate's manifest), every tensor is checked against the declared model, and the values are
 //! converted to our layout so `expand` can emit them as constant data. Every problem is a
 //! compile error at the path, naming the tensor and both shapes.
+//!
+//! Only a regular file of at most [`MAX_FILE`] bytes (256 MiB) is read: a FIFO or a device
+//! (`/dev/zero`) would hang the compiler or exhaust its memory. Text from the file (tensor
+//! names, the parser's messages) is quoted in errors at most [`MAX_QUOTED`] characters long,
+//! control characters escaped, and at most [`MAX_LISTED`] names are listed.
 
 use crate::ir::Layer;
 use safetensors::tensor::{Dtype, SafeTensors};
+use std::io::Read;
+use std::path::Path;
 use syn::LitStr;
+
+/// The largest weights file `weights = "..."` reads: 256 MiB (checked before reading, and
+/// the read itself stops there, should the file grow meanwhile).
+pub const MAX_FILE: u64 = 256 << 20;
+/// The most characters of a name from the file quoted in an error.
+const MAX_QUOTED: usize = 64;
+/// The most extra tensor names an error lists.
+const MAX_LISTED: usize = 10;
+
+/// `s` (a name or message from the file) for an error: at most `max` characters, control
+/// characters escaped (`\n`, `\u{1b}`), and `…` when it was cut.
+fn bounded(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in s.chars().enumerate() {
+        if n == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `n` bytes in MiB, rounded up to a tenth (so a file just over the limit never reads as the
+/// limit): `300 MiB`, `256.1 MiB`.
+fn mib(n: u64) -> String {
+    let tenths = (u128::from(n) * 10).div_ceil(1 << 20);
+    if tenths % 10 == 0 {
+        format!("{} MiB", tenths / 10)
+    } else {
+        format!("{}.{} MiB", tenths / 10, tenths % 10)
+    }
+}
+
+/// What a path that is not a regular file is, for the error.
+fn kind_of(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "neither a file nor a directory"
+    }
+}
+
+/// At most `limit` bytes from `r`; more is an error (a file that grew after its size was
+/// checked).
+fn read_bounded(r: impl Read, limit: u64, shown: &str) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    r.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read weights file `{shown}`: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "`{shown}` grew past {} while it was read; baked weights files are limited to {}",
+            mib(limit),
+            mib(limit)
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The file's bytes, if it is a regular file of at most `limit` bytes: its type and size are
+/// checked before it is opened (opening a FIFO blocks until a writer comes).
+fn read_file(path: &Path, shown: &str, limit: u64) -> Result<Vec<u8>, String> {
+    let cannot = |e: std::io::Error| format!("cannot read weights file `{}`: {e}", path.display());
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(format!(
+            "`{shown}` is not a regular file (it is {}); `weights = \"...\"` reads a safetensors file",
+            kind_of(meta.file_type())
+        ));
+    }
+    if meta.len() > limit {
+        return Err(format!(
+            "`{shown}` is {}; baked weights files are limited to {}",
+            mib(meta.len()),
+            mib(limit)
+        ));
+    }
+    read_bounded(std::fs::File::open(path).map_err(cannot)?, limit, shown)
+}
 
 #[derive(Debug)]
 /// One layer's tensors in our memory layout (what `Layer::tensor(k)` exposes), as f64.
@@ -110,14 +218,13 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     let path = std::path::Path::new(&dir).join(lit.value());
     let shown = lit.value();
-    let bytes = std::fs::read(&path).map_err(|e| {
+    let bytes = read_file(&path, &shown, MAX_FILE).map_err(err)?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
         err(format!(
-            "cannot read weights file `{}`: {e}",
-            path.display()
+            "{shown}: not a valid safetensors file: {}",
+            bounded(&e.to_string(), 4 * MAX_QUOTED)
         ))
     })?;
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| err(format!("{shown}: not a valid safetensors file: {e}")))?;
     let file = File {
         st,
         path: &shown,
@@ -261,13 +368,17 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
         .collect();
     extra.sort();
     if !extra.is_empty() {
+        let mut listed = extra
+            .iter()
+            .take(MAX_LISTED)
+            .map(|n| format!("`{}`", bounded(n, MAX_QUOTED)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if extra.len() > MAX_LISTED {
+            listed += &format!(" and {} more", extra.len() - MAX_LISTED);
+        }
         return Err(err(format!(
-            "{shown}: the file has tensor(s) the model does not use: {}",
-            extra
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "{shown}: the file has tensor(s) the model does not use: {listed}"
         )));
     }
     Ok(Baked {
@@ -407,5 +518,153 @@ mod tests {
         // In an f64 model the same file is fine.
         assert!(load(&m.layers, &lit, false, false).is_ok());
         let _ = std::fs::remove_file(path);
+    }
+    /// A fresh directory for one test's files.
+    fn temp_dir(test: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("rnn-macros-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// `load` of a dense(2, 1) model from `path`, on another thread: a regression that opens
+    /// a FIFO would block forever, and fails here after 20 s instead.
+    fn load_path(path: &Path) -> Result<Baked, String> {
+        let path = path.to_str().unwrap().to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let def: ModelDef = syn::parse_str("struct M { dense(2, 1) }").unwrap();
+            let m = crate::check::validate(&def).unwrap();
+            let lit = LitStr::new(&path, proc_macro2::Span::call_site());
+            let _ = tx.send(load(&m.layers, &lit, false, true).map_err(|e| e.to_string()));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("reading the weights file did not return (it blocked or read forever)")
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_opening_it() {
+        let dir = temp_dir("fifo");
+        let fifo = dir.join("weights.safetensors");
+        match std::process::Command::new("mkfifo").arg(&fifo).status() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!("skipped: no mkfifo");
+                return;
+            }
+            r => assert!(r.unwrap().success(), "mkfifo failed"),
+        }
+        let e = load_path(&fifo).unwrap_err();
+        assert!(
+            e.contains(&format!(
+                "`{}` is not a regular file (it is a FIFO)",
+                fifo.display()
+            )),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_device_and_a_directory_are_refused() {
+        if Path::new("/dev/zero").exists() {
+            let e = load_path(Path::new("/dev/zero")).unwrap_err();
+            assert!(
+                e.contains("`/dev/zero` is not a regular file (it is a character device)"),
+                "{e}"
+            );
+        }
+        let dir = temp_dir("dir");
+        let e = load_path(&dir).unwrap_err();
+        assert!(
+            e.contains("is not a regular file (it is a directory)"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_unread() {
+        let dir = temp_dir("big");
+        let path = dir.join("x.safetensors");
+        // Sparse: its size is checked, its bytes are never read.
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(300 << 20).unwrap();
+        let e = load_path(&path).unwrap_err();
+        assert!(
+            e.contains(&format!(
+                "`{}` is 300 MiB; baked weights files are limited to 256 MiB",
+                path.display()
+            )),
+            "{e}"
+        );
+        f.set_len(MAX_FILE + 1).unwrap();
+        let e = load_path(&path).unwrap_err();
+        assert!(
+            e.contains("is 256.1 MiB; baked weights files are limited to 256 MiB"),
+            "{e}"
+        );
+        drop(f);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_file_that_grows_is_read_only_up_to_the_limit() {
+        // An endless reader stands in for a file that grows after its size was checked.
+        let e = read_bounded(std::io::repeat(0), 3 << 20, "w.safetensors").unwrap_err();
+        assert_eq!(
+            e,
+            "`w.safetensors` grew past 3 MiB while it was read; baked weights files are limited to 3 MiB"
+        );
+        assert_eq!(read_bounded(&[1u8, 2, 3][..], 3, "w").unwrap(), [1, 2, 3]);
+        assert_eq!(mib(MAX_FILE), "256 MiB");
+        assert_eq!(mib(1), "0.1 MiB");
+    }
+
+    #[test]
+    fn names_from_the_file_are_quoted_bounded() {
+        use safetensors::tensor::TensorView;
+        let one = 0.5f32.to_le_bytes();
+        let two: Vec<u8> = [0.5f32, 0.25]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let mut views = vec![
+            (
+                "dense/kernel".to_string(),
+                TensorView::new(Dtype::F32, vec![2, 1], &two).unwrap(),
+            ),
+            (
+                "dense/bias".to_string(),
+                TensorView::new(Dtype::F32, vec![1], &one).unwrap(),
+            ),
+        ];
+        for i in 0..15 {
+            let name = format!("{i:02}\n\u{1b}[31m{}", "x".repeat(10_000));
+            views.push((name, TensorView::new(Dtype::F32, vec![1], &one).unwrap()));
+        }
+        let dir = temp_dir("names");
+        let path = dir.join("hostile.safetensors");
+        std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
+        let e = load_path(&path).unwrap_err();
+        assert!(e.len() < 2000, "{} bytes: {e}", e.len());
+        assert!(!e.contains('\n') && !e.contains('\u{1b}'), "{e}");
+        let first = format!("`00\\n\\u{{1b}}[31m{}…`", "x".repeat(MAX_QUOTED - 8));
+        assert!(e.contains(&first), "{e}");
+        assert!(e.contains("`09\\n") && !e.contains("`10\\n"), "{e}");
+        assert!(e.ends_with(" and 5 more"), "{e}");
+
+        // The parser's own messages quote the header (serde's "unknown variant `...`").
+        let header = format!(
+            r#"{{"t":{{"dtype":"{}","shape":[1],"data_offsets":[0,4]}}}}"#,
+            "Q".repeat(10_000)
+        );
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend(header.as_bytes());
+        bytes.extend([0; 4]);
+        std::fs::write(&path, bytes).unwrap();
+        let e = load_path(&path).unwrap_err();
+        assert!(e.contains("not a valid safetensors file"), "{e}");
+        assert!(e.len() < 1000 && e.contains('…'), "{} bytes: {e}", e.len());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -1,200 +1,31 @@
 //! Validation: turns the parsed text into a model whose every size is known, collecting every
 //! mistake as an error at the token that caused it.
 
-use crate::ir::{Act, Kind, Layer, Model, ACTIVATIONS};
+use crate::ir::{Act, Kind, Layer, Model};
 use crate::layers::{self, LayerKind};
-use crate::parse::{LayerDef, ModelDef, Opt};
+use crate::options::{check_options, ident_value, ungrouped, width};
+use crate::parse::{LayerDef, ModelDef};
 use crate::suggest::closest;
 use proc_macro2::Span;
-use syn::{Expr, Ident, Lit};
+use syn::{Expr, Lit};
 
 /// Collects errors instead of stopping at the first (serde's `Ctxt`).
 #[derive(Default)]
-struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(pub(crate) Option<syn::Error>);
 
 impl Errors {
-    fn push(&mut self, e: syn::Error) {
+    pub(crate) fn push(&mut self, e: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(e),
             None => self.0 = Some(e),
         }
     }
-    fn at(&mut self, span: Span, msg: impl std::fmt::Display) {
+    pub(crate) fn at(&mut self, span: Span, msg: impl std::fmt::Display) {
         self.push(syn::Error::new(span, msg));
     }
-    fn spanned(&mut self, t: impl quote::ToTokens, msg: impl std::fmt::Display) {
+    pub(crate) fn spanned(&mut self, t: impl quote::ToTokens, msg: impl std::fmt::Display) {
         self.push(syn::Error::new_spanned(t, msg));
     }
-}
-
-fn width(e: &Expr, errs: &mut Errors) -> Option<(usize, Span)> {
-    let span = syn::spanned::Spanned::span(e);
-    match e {
-        Expr::Lit(l) => match &l.lit {
-            Lit::Int(i) => match i.base10_parse::<usize>() {
-                Ok(0) => {
-                    errs.at(span, "a width must be at least 1, found 0");
-                    None
-                }
-                Ok(n) if n > 1 << 20 => {
-                    errs.at(span, format!("a width must be at most 1048576, found {n}"));
-                    None
-                }
-                Ok(n) => Some((n, span)),
-                Err(_) => {
-                    errs.at(span, format!("expected an integer width, found `{}`", i));
-                    None
-                }
-            },
-            other => {
-                errs.spanned(
-                    other,
-                    format!(
-                        "expected an integer width, found `{}`",
-                        quote::quote!(#other)
-                    ),
-                );
-                None
-            }
-        },
-        other => {
-            errs.spanned(
-                other,
-                format!(
-                    "expected an integer width, found `{}`",
-                    quote::quote!(#other)
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn ident_value(e: &Expr) -> Option<&Ident> {
-    match e {
-        Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
-        _ => None,
-    }
-}
-
-fn check_options(kind: Kind, opts: &[Opt], errs: &mut Errors) -> (Option<(Act, Span)>, Vec<bool>) {
-    let mut activation = None;
-    let mut flags: Vec<bool> = kind.flags.iter().map(|f| f.1).collect();
-    let mut seen: Vec<String> = Vec::new();
-    for o in opts {
-        let name = o.name.to_string();
-        if seen.contains(&name) {
-            errs.spanned(&o.name, format!("option `{name}` is given twice"));
-            continue;
-        }
-        seen.push(name.clone());
-        let allowed = kind.options();
-        let allowed = allowed.as_slice();
-        if !allowed.contains(&name.as_str()) {
-            let takes = if allowed.is_empty() {
-                format!("`{}` takes no options", kind.name)
-            } else {
-                format!(
-                    "`{}` takes {}",
-                    kind.name,
-                    allowed
-                        .iter()
-                        .map(|a| format!("`{a}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            if layers::all_options().contains(&name.as_str()) {
-                errs.spanned(
-                    &o.name,
-                    format!("option `{name}` does not apply to `{}`; {takes}", kind.name),
-                );
-            } else if let Some(s) = closest(&name, allowed) {
-                errs.spanned(
-                    &o.name,
-                    format!("unknown option `{name}`; did you mean `{s}`? {takes}"),
-                );
-            } else {
-                errs.spanned(&o.name, format!("unknown option `{name}`; {takes}"));
-            }
-            continue;
-        }
-        match name.as_str() {
-            "activation" => match ident_value(&o.value) {
-                Some(id) => {
-                    let s = id.to_string();
-                    let act = match s.as_str() {
-                        "linear" => Some(Act::Linear),
-                        "relu" => Some(Act::Relu),
-                        "sigmoid" => Some(Act::Sigmoid),
-                        "tanh" => Some(Act::Tanh),
-                        "softmax" => Some(Act::Softmax),
-                        _ => None,
-                    };
-                    match act {
-                        None => {
-                            let hint = closest(&s, ACTIVATIONS)
-                                .map(|c| format!("did you mean `{c}`? "))
-                                .unwrap_or_default();
-                            errs.spanned(
-                                id,
-                                format!(
-                                    "unknown activation `{s}`; {hint}expected one of `linear`, `relu`, `sigmoid`, `tanh`, `softmax`"
-                                ),
-                            )
-                        }
-                        Some(a) if !kind.activations.contains(&a) => errs.spanned(
-                            id,
-                            format!(
-                                "`{}` supports {}, found `{s}`",
-                                kind.name,
-                                kind.activations
-                                    .iter()
-                                    .map(|a| format!("`activation = {}`", a.name()))
-                                    .collect::<Vec<_>>()
-                                    .join(" or ")
-                            ),
-                        ),
-                        Some(a) => activation = Some((a, id.span())),
-                    }
-                }
-                None => {
-                    let v = &o.value;
-                    errs.spanned(
-                        v,
-                        format!(
-                            "expected an activation name such as `relu`, found `{}`",
-                            quote::quote!(#v)
-                        ),
-                    )
-                }
-            },
-            flag => match &o.value {
-                Expr::Lit(l) => match &l.lit {
-                    Lit::Bool(b) => {
-                        let i = kind.flags.iter().position(|f| f.0 == flag);
-                        flags[i.expect("an allowed option that is not `activation` is a flag")] =
-                            b.value
-                    }
-                    other => errs.spanned(
-                        other,
-                        format!(
-                            "expected `true` or `false`, found `{}`",
-                            quote::quote!(#other)
-                        ),
-                    ),
-                },
-                other => errs.spanned(
-                    other,
-                    format!(
-                        "expected `true` or `false`, found `{}`",
-                        quote::quote!(#other)
-                    ),
-                ),
-            },
-        }
-    }
-    (activation, flags)
 }
 
 /// Checks a model; every problem becomes an error at its token.
@@ -205,6 +36,8 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
     let mut weights: Option<syn::LitStr> = None;
     let mut torch_layout = false;
     let mut seen: Vec<String> = Vec::new();
+    crate::names::check_name(&def.name, &mut errs);
+    crate::names::check_attrs(def, &mut errs);
     for o in &def.options {
         let name = o.name.to_string();
         if seen.contains(&name) {
@@ -232,7 +65,7 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
                     format!("expected `fast` or `exact`, found `{}`", quote::quote!(#v)),
                 )
             }
-            ("weights", _) => match &o.value {
+            ("weights", _) => match ungrouped(&o.value) {
                 Expr::Lit(syn::ExprLit {
                     lit: Lit::Str(s), ..
                 }) => weights = Some(s.clone()),
@@ -262,6 +95,16 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
                     .unwrap_or_default();
                 errs.spanned(&o.name, format!("unknown model option `{name}`; {hint}model options are `scalar = f32 | f64`, `math = fast | exact`, `weights = \"file.safetensors\"` and `layout = keras | pytorch`"))
             }
+        }
+    }
+    if let Some(o) = def.options.iter().find(|o| o.name == "layout") {
+        if !seen.iter().any(|s| s == "weights") {
+            errs.spanned(
+                &o.name,
+                "`layout` applies to `weights = \"...\"`, which this model does not have; remove it \
+                 (a file loaded at run time takes its layout as an argument, e.g. \
+                 `rnn::files::load(&mut model, path, rnn::Layout::PyTorch)`)",
+            );
         }
     }
     if def.layers.is_empty() {

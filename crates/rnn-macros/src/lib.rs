@@ -9,6 +9,8 @@ mod check;
 mod expand;
 mod ir;
 mod layers;
+mod names;
+mod options;
 mod parse;
 mod suggest;
 
@@ -19,12 +21,23 @@ use proc_macro::TokenStream;
 pub fn rnn_model(input: TokenStream) -> TokenStream {
     let file = syn::parse_macro_input!(input as parse::File);
     let mut out = proc_macro2::TokenStream::new();
-    for def in &file.models {
+    for (def, clash) in file.models.iter().zip(names::clashes(&file.models)) {
+        // A model whose names an earlier one already declares: that one error only.
+        if let Some(c) = clash {
+            out.extend(c.error.to_compile_error());
+            if c.placeholder && !names::is_primitive(&def.name) {
+                out.extend(expand::fallback(def));
+            }
+            continue;
+        }
         out.extend(match check::validate(def) {
             Ok(m) => expand::model(&m),
             Err(e) => {
                 let mut t = e.to_compile_error();
-                t.extend(expand::fallback(def));
+                // No placeholder `struct f32;`: it would shadow the primitive type.
+                if !names::is_primitive(&def.name) {
+                    t.extend(expand::fallback(def));
+                }
                 t
             }
         });
