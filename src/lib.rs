@@ -7,7 +7,7 @@ pub use rnn_core::*;
 pub use rnn_macros::rnn_model;
 
 #[cfg(feature = "std")]
-pub use rnn_host::{csv, files, plot, summary, train, Summary};
+pub use rnn_host::{boxed, csv, files, plot, summary, train, Summary};
 
 /// What generated code reaches, and nothing else: one path, so that a renamed dependency
 /// works with `crate = path;` and the public modules can move without breaking models.

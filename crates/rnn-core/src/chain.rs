@@ -72,6 +72,31 @@ impl<T: Real, A: Cell<T>, B: Cell<T, Input = A::Output>> Cell<T> for Chain<A, B>
         let first = A::init(config.0, rng);
         Chain::new(first, B::init(config.1, rng))
     }
+    const INIT_SCRATCH: usize = if A::INIT_SCRATCH > B::INIT_SCRATCH {
+        A::INIT_SCRATCH
+    } else {
+        B::INIT_SCRATCH
+    };
+    unsafe fn zeros_in_place(slot: *mut Self, config: Self::Config) {
+        // SAFETY: the caller's promise, passed on to each field.
+        unsafe {
+            A::zeros_in_place(core::ptr::addr_of_mut!((*slot).first), config.0);
+            B::zeros_in_place(core::ptr::addr_of_mut!((*slot).rest), config.1);
+        }
+    }
+    fn reinit(&mut self, config: Self::Config, rng: &mut Rng, scratch: &mut [f64]) {
+        self.first.reinit(config.0, rng, scratch);
+        self.rest.reinit(config.1, rng, scratch);
+    }
+    unsafe fn transposed_in_place(&self, slot: *mut Self::Transposed) {
+        // SAFETY: the caller's promise, passed on to each field of the pair.
+        unsafe {
+            self.first
+                .transposed_in_place(core::ptr::addr_of_mut!((*slot).0));
+            self.rest
+                .transposed_in_place(core::ptr::addr_of_mut!((*slot).1));
+        }
+    }
     #[inline(always)]
     fn zero_state() -> Self::State {
         (A::zero_state(), B::zero_state())

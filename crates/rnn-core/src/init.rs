@@ -29,37 +29,50 @@ pub fn orthogonal<T: Real, const R: usize, const C: usize>(
     rng: &mut Rng,
 ) {
     let mut a = SMatrix::<f64, R, C>::zeros();
+    orthogonal_in(w.as_mut_slice(), R, C, rng, a.as_mut_slice());
+}
+
+/// [`orthogonal`] over a column-major `r x c` slice, with `scratch` (at least `r * c` values)
+/// for the f64 work matrix: the same values from the same `rng`, for a matrix too large to
+/// have its scratch on the stack.
+///
+/// # Panics
+/// If `w` or `scratch` holds fewer than `r * c` values.
+pub fn orthogonal_in<T: Real>(w: &mut [T], r: usize, c: usize, rng: &mut Rng, scratch: &mut [f64]) {
+    let (rows, cols) = (r, c);
+    let a = &mut scratch[..rows * cols];
+    let at = |i: usize, j: usize| j * rows + i;
     for v in a.iter_mut() {
         *v = rng.normal();
     }
-    if R >= C {
-        for j in 0..C {
+    if rows >= cols {
+        for j in 0..cols {
             for k in 0..j {
-                let d: f64 = (0..R).map(|r| a[(r, j)] * a[(r, k)]).sum();
-                for r in 0..R {
-                    a[(r, j)] -= d * a[(r, k)];
+                let d: f64 = (0..rows).map(|i| a[at(i, j)] * a[at(i, k)]).sum();
+                for i in 0..rows {
+                    a[at(i, j)] -= d * a[at(i, k)];
                 }
             }
-            let n = libm::sqrt((0..R).map(|r| a[(r, j)] * a[(r, j)]).sum::<f64>());
-            for r in 0..R {
-                a[(r, j)] /= n;
+            let n = libm::sqrt((0..rows).map(|i| a[at(i, j)] * a[at(i, j)]).sum::<f64>());
+            for i in 0..rows {
+                a[at(i, j)] /= n;
             }
         }
     } else {
-        for i in 0..R {
+        for i in 0..rows {
             for k in 0..i {
-                let d: f64 = (0..C).map(|c| a[(i, c)] * a[(k, c)]).sum();
-                for c in 0..C {
-                    a[(i, c)] -= d * a[(k, c)];
+                let d: f64 = (0..cols).map(|j| a[at(i, j)] * a[at(k, j)]).sum();
+                for j in 0..cols {
+                    a[at(i, j)] -= d * a[at(k, j)];
                 }
             }
-            let n = libm::sqrt((0..C).map(|c| a[(i, c)] * a[(i, c)]).sum::<f64>());
-            for c in 0..C {
-                a[(i, c)] /= n;
+            let n = libm::sqrt((0..cols).map(|j| a[at(i, j)] * a[at(i, j)]).sum::<f64>());
+            for j in 0..cols {
+                a[at(i, j)] /= n;
             }
         }
     }
-    for (d, s) in w.iter_mut().zip(a.iter()) {
+    for (d, s) in w[..rows * cols].iter_mut().zip(a.iter()) {
         *d = T::from_f64(*s);
     }
 }

@@ -161,6 +161,37 @@ pub fn transpose<T: Real, const R: usize, const C: usize>(
     t
 }
 
+/// Writes `w^T` into `out`, element by element, never building it on the stack.
+///
+/// # Safety
+/// `out` must be valid for writes and aligned; it need not be initialized.
+pub unsafe fn transpose_in_place<T: Real, const R: usize, const C: usize>(
+    w: &SMatrix<T, R, C>,
+    out: *mut SMatrix<T, C, R>,
+) {
+    // An `SMatrix<T, C, R>` is `[[T; C]; R]` (column-major array storage): element (c, r)
+    // is at `r * C + c`.
+    let base = out as *mut T;
+    for (c, col) in w.data.0.iter().enumerate() {
+        for (r, &v) in col.iter().enumerate() {
+            // SAFETY: `r * C + c < R * C`, inside `out`.
+            unsafe { base.add(r * C + c).write(v) };
+        }
+    }
+}
+
+/// Writes zeros into every element of `m`, never building a matrix on the stack.
+///
+/// # Safety
+/// `m` must be valid for writes and aligned; it need not be initialized.
+pub unsafe fn zero_in_place<T: Real, const R: usize, const C: usize>(m: *mut SMatrix<T, R, C>) {
+    let base = m as *mut T;
+    for i in 0..R * C {
+        // SAFETY: inside the `R * C` elements of `m`.
+        unsafe { base.add(i).write(T::ZERO) };
+    }
+}
+
 /// `out += W[:, col0 .. col0 + N] v` for a block of `N` columns of `W: R x C`.
 #[inline(always)]
 pub fn gemv_cols_acc<M: Math, T: Real, const R: usize, const C: usize, const N: usize>(

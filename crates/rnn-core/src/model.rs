@@ -108,6 +108,11 @@ pub trait Model: Sized {
     fn chain_mut(&mut self) -> &mut Self::Chain;
     /// The model made of these layers.
     fn from_chain(chain: Self::Chain) -> Self;
+    /// Where the chain of a model being built in place is (a field projection).
+    ///
+    /// # Safety
+    /// `slot` must point to memory valid for a `Self` (it need not be initialized).
+    unsafe fn chain_ptr(slot: *mut Self) -> *mut Self::Chain;
 
     // ---- provided -------------------------------------------------------------------------
 
@@ -118,6 +123,21 @@ pub trait Model: Sized {
     /// Keras's default initializers, from a seed.
     fn init(seed: u64) -> Self {
         Self::from_chain(Cell::init(Self::CONFIG, &mut crate::Rng::new(seed)))
+    }
+    /// Writes [`zeros`](Self::zeros) into `slot` without building the model on the stack
+    /// (see `rnn::boxed` for models too large for it).
+    ///
+    /// # Safety
+    /// `slot` must be valid for writes and aligned; it need not be initialized.
+    unsafe fn zeros_in_place(slot: *mut Self) {
+        // SAFETY: the caller's promise.
+        unsafe { Self::Chain::zeros_in_place(Self::chain_ptr(slot), Self::CONFIG) }
+    }
+    /// Draws every weight again, in place, exactly as [`init`](Self::init)`(seed)` draws it;
+    /// `scratch` holds at least `Self::Chain::INIT_SCRATCH` values.
+    fn reinit(&mut self, seed: u64, scratch: &mut [f64]) {
+        let mut rng = crate::Rng::new(seed);
+        self.chain_mut().reinit(Self::CONFIG, &mut rng, scratch);
     }
     /// The initial state (all zeros).
     #[inline(always)]

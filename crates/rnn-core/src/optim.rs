@@ -195,14 +195,29 @@ pub struct Sgd<M: Model> {
 impl<M: Model> Sgd<M> {
     /// Plain SGD with Keras's rule.
     pub fn new(lr: f64) -> Self {
-        Sgd {
-            lr,
-            momentum: 0.0,
-            nesterov: false,
-            clip: Clip::default(),
-            flavor: Flavor::Keras,
-            velocity: M::zeros(),
-            t: 0,
+        let mut s = core::mem::MaybeUninit::<Self>::uninit();
+        // SAFETY: `write_new` writes every field.
+        unsafe {
+            Self::write_new(s.as_mut_ptr(), lr);
+            s.assume_init()
+        }
+    }
+    /// [`new`](Self::new) written into `slot` in place: the model-sized buffers are never
+    /// built on the stack (`rnn::boxed::sgd` puts it on the heap this way).
+    ///
+    /// # Safety
+    /// `slot` must be valid for writes and aligned; it need not be initialized.
+    pub unsafe fn write_new(slot: *mut Self, lr: f64) {
+        use core::ptr::addr_of_mut;
+        // SAFETY: the caller's promise; every field is written once.
+        unsafe {
+            addr_of_mut!((*slot).lr).write(lr);
+            addr_of_mut!((*slot).momentum).write(0.0);
+            addr_of_mut!((*slot).nesterov).write(false);
+            addr_of_mut!((*slot).clip).write(Clip::default());
+            addr_of_mut!((*slot).flavor).write(Flavor::Keras);
+            addr_of_mut!((*slot).t).write(0);
+            M::zeros_in_place(addr_of_mut!((*slot).velocity));
         }
     }
     /// Sets the momentum.
@@ -237,12 +252,13 @@ impl<M: Model> Optimizer<M> for Sgd<M> {
         }
     }
     fn state(&self) -> ([Option<&M>; 2], [f64; 3]) {
-        ([Some(&self.velocity), None], [0.0; 3])
+        ([Some(&self.velocity), None], [self.t as f64, 0.0, 0.0])
     }
-    fn restore(&mut self, buffers: [Option<&M>; 2], _: [f64; 3]) {
+    fn restore(&mut self, buffers: [Option<&M>; 2], counters: [f64; 3]) {
         if let Some(v) = buffers[0] {
             self.velocity.copy_from(v);
         }
+        self.t = counters[0] as u64;
     }
     fn step(&mut self, params: &mut M, grads: &M) {
         let lr = M::Scalar::from_f64(self.lr);
@@ -311,17 +327,32 @@ pub struct Adam<M: Model> {
 impl<M: Model> Adam<M> {
     /// Keras's Adam with its defaults and the given learning rate.
     pub fn new(lr: f64) -> Self {
-        Adam {
-            lr,
-            beta_1: 0.9,
-            beta_2: 0.999,
-            epsilon: 1e-7,
-            clip: Clip::default(),
-            flavor: Flavor::Keras,
-            m: M::zeros(),
-            v: M::zeros(),
-            t: 0,
-            powers: (1.0, 1.0),
+        let mut s = core::mem::MaybeUninit::<Self>::uninit();
+        // SAFETY: `write_new` writes every field.
+        unsafe {
+            Self::write_new(s.as_mut_ptr(), lr);
+            s.assume_init()
+        }
+    }
+    /// [`new`](Self::new) written into `slot` in place: the model-sized buffers are never
+    /// built on the stack (`rnn::boxed::adam` puts it on the heap this way).
+    ///
+    /// # Safety
+    /// `slot` must be valid for writes and aligned; it need not be initialized.
+    pub unsafe fn write_new(slot: *mut Self, lr: f64) {
+        use core::ptr::addr_of_mut;
+        // SAFETY: the caller's promise; every field is written once.
+        unsafe {
+            addr_of_mut!((*slot).lr).write(lr);
+            addr_of_mut!((*slot).beta_1).write(0.9);
+            addr_of_mut!((*slot).beta_2).write(0.999);
+            addr_of_mut!((*slot).epsilon).write(1e-7);
+            addr_of_mut!((*slot).clip).write(Clip::default());
+            addr_of_mut!((*slot).flavor).write(Flavor::Keras);
+            addr_of_mut!((*slot).t).write(0);
+            addr_of_mut!((*slot).powers).write((1.0, 1.0));
+            M::zeros_in_place(addr_of_mut!((*slot).m));
+            M::zeros_in_place(addr_of_mut!((*slot).v));
         }
     }
     /// PyTorch's Adam with its defaults and the given learning rate.
@@ -425,13 +456,28 @@ pub struct RmsProp<M: Model> {
 impl<M: Model> RmsProp<M> {
     /// Keras's RMSprop with its defaults.
     pub fn new(lr: f64) -> Self {
-        RmsProp {
-            lr,
-            rho: 0.9,
-            epsilon: 1e-7,
-            clip: Clip::default(),
-            flavor: Flavor::Keras,
-            v: M::zeros(),
+        let mut s = core::mem::MaybeUninit::<Self>::uninit();
+        // SAFETY: `write_new` writes every field.
+        unsafe {
+            Self::write_new(s.as_mut_ptr(), lr);
+            s.assume_init()
+        }
+    }
+    /// [`new`](Self::new) written into `slot` in place: the model-sized buffers are never
+    /// built on the stack (`rnn::boxed::rmsprop` puts it on the heap this way).
+    ///
+    /// # Safety
+    /// `slot` must be valid for writes and aligned; it need not be initialized.
+    pub unsafe fn write_new(slot: *mut Self, lr: f64) {
+        use core::ptr::addr_of_mut;
+        // SAFETY: the caller's promise; every field is written once.
+        unsafe {
+            addr_of_mut!((*slot).lr).write(lr);
+            addr_of_mut!((*slot).rho).write(0.9);
+            addr_of_mut!((*slot).epsilon).write(1e-7);
+            addr_of_mut!((*slot).clip).write(Clip::default());
+            addr_of_mut!((*slot).flavor).write(Flavor::Keras);
+            M::zeros_in_place(addr_of_mut!((*slot).v));
         }
     }
     /// PyTorch's RMSprop with its defaults.

@@ -5,6 +5,7 @@
 // Errors carry the tensor name inline (no allocator), so they are ~230 bytes on purpose.
 #![allow(clippy::result_large_err)]
 
+pub mod boxed;
 pub mod csv;
 pub mod files;
 pub mod plot;

@@ -69,6 +69,25 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> Transposed<T, I, H
         }
     }
 
+    /// [`of`](Self::of) written into `slot` in place.
+    ///
+    /// # Safety
+    /// `slot` must be valid for writes and aligned; it need not be initialized.
+    pub unsafe fn write_of(
+        slot: *mut Self,
+        kernel: &nalgebra::SMatrix<T, G, I>,
+        recurrent_kernel: &nalgebra::SMatrix<T, G, H>,
+    ) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            crate::kernels::transpose_in_place(kernel, core::ptr::addr_of_mut!((*slot).kernel_t));
+            crate::kernels::transpose_in_place(
+                recurrent_kernel,
+                core::ptr::addr_of_mut!((*slot).recurrent_t),
+            );
+        }
+    }
+
     /// `dx += kernel^T dz` (a dot product per input when the input is narrow).
     #[inline(always)]
     pub(crate) fn input_grad<M: crate::math::Math>(

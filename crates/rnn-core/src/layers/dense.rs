@@ -138,6 +138,23 @@ impl<T: Real, const I: usize, const O: usize> Cell<T> for Dense<T, I, O> {
     fn init(activation: Activation, rng: &mut Rng) -> Self {
         Self::init(activation, rng)
     }
+    unsafe fn zeros_in_place(slot: *mut Self, activation: Activation) {
+        // SAFETY: the caller's promise; the fields are plain matrices of `T` and the activation.
+        unsafe {
+            crate::kernels::zero_in_place(core::ptr::addr_of_mut!((*slot).kernel));
+            crate::kernels::zero_in_place(core::ptr::addr_of_mut!((*slot).bias));
+            core::ptr::addr_of_mut!((*slot).activation).write(activation);
+        }
+    }
+    fn reinit(&mut self, activation: Activation, rng: &mut Rng, _: &mut [f64]) {
+        self.activation = activation;
+        glorot_uniform(self.kernel.as_mut_slice(), I, O, rng);
+        self.bias.iter_mut().for_each(|b| *b = T::ZERO);
+    }
+    unsafe fn transposed_in_place(&self, slot: *mut SMatrix<T, I, O>) {
+        // SAFETY: the caller's promise.
+        unsafe { crate::kernels::transpose_in_place(&self.kernel, slot) }
+    }
     #[inline(always)]
     fn zero_state() {}
     #[inline(always)]

@@ -1,7 +1,7 @@
 //! Gated recurrent unit, as Keras `GRU` (both `reset_after` variants) and PyTorch `nn.GRU`.
 
 use super::{export_keras, load_keras, Cell, Leaf, Pending, TorchRecurrent, Transposed};
-use crate::init::{glorot_uniform, orthogonal};
+use crate::init::{glorot_uniform, orthogonal_in};
 use crate::kernels::{add_assign, gemv_acc, gemv_block_acc, gemv_cols_acc, ger_block_acc};
 use crate::math::Math;
 use crate::real::Real;
@@ -85,10 +85,20 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
     /// Keras defaults: glorot_uniform kernel, orthogonal recurrent kernel, zero biases.
     pub fn init(rng: &mut Rng) -> Self {
         let mut c = Self::zeros();
-        glorot_uniform(c.kernel.as_mut_slice(), I, G, rng);
-        orthogonal(&mut c.recurrent_kernel, rng);
+        let mut scratch = SMatrix::<f64, G, H>::zeros();
+        c.fill_init((), rng, scratch.as_mut_slice());
         c
     }
+
+    /// [`init`](Self::init)'s draws, in place (`scratch`: `G * H` values).
+    fn fill_init(&mut self, (): (), rng: &mut Rng, scratch: &mut [f64]) {
+        glorot_uniform(self.kernel.as_mut_slice(), I, G, rng);
+        orthogonal_in(self.recurrent_kernel.as_mut_slice(), G, H, rng, scratch);
+        self.bias.iter_mut().for_each(|b| *b = T::ZERO);
+    }
+
+    /// A GRU's options are type parameters: nothing to set.
+    unsafe fn set_config(_: *mut Self, (): ()) {}
 
     /// Gates and the auxiliary vector for one step.
     #[inline(always)]

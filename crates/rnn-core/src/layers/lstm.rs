@@ -1,7 +1,7 @@
 //! Long short-term memory, as Keras `LSTM` and PyTorch `nn.LSTM` compute it.
 
 use super::{export_keras, load_keras, Cell, Leaf, Pending, TorchRecurrent, Transposed};
-use crate::init::{glorot_uniform, orthogonal};
+use crate::init::{glorot_uniform, orthogonal_in};
 use crate::kernels::{add_assign, gemv_acc};
 use crate::math::Math;
 use crate::real::Real;
@@ -85,13 +85,26 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
     /// forget block set to one (`unit_forget_bias`).
     pub fn init(rng: &mut Rng) -> Self {
         let mut c = Self::zeros();
-        glorot_uniform(c.kernel.as_mut_slice(), I, G, rng);
-        orthogonal(&mut c.recurrent_kernel, rng);
-        for k in H..2 * H {
-            c.bias[k] = T::ONE;
-        }
+        let mut scratch = SMatrix::<f64, G, H>::zeros();
+        c.fill_init((), rng, scratch.as_mut_slice());
         c
     }
+
+    /// [`init`](Self::init)'s draws, in place (`scratch`: `G * H` values).
+    fn fill_init(&mut self, (): (), rng: &mut Rng, scratch: &mut [f64]) {
+        glorot_uniform(self.kernel.as_mut_slice(), I, G, rng);
+        orthogonal_in(self.recurrent_kernel.as_mut_slice(), G, H, rng, scratch);
+        for (k, b) in self.bias.iter_mut().enumerate() {
+            *b = if (H..2 * H).contains(&k) {
+                T::ONE
+            } else {
+                T::ZERO
+            };
+        }
+    }
+
+    /// An LSTM has no options to set.
+    unsafe fn set_config(_: *mut Self, (): ()) {}
 
     #[inline(always)]
     fn gates<M: Math>(&self, x: &[T; I], h: &[T; H]) -> [T; G] {

@@ -151,6 +151,34 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
     /// An empty step record.
     fn zero_cache() -> Self::Cache;
 
+    /// f64 scratch values [`reinit`](Self::reinit) needs (the orthogonal initializer's work
+    /// matrix).
+    const INIT_SCRATCH: usize = 0;
+    /// Writes [`zeros`](Self::zeros) into `slot` without building the cell on the stack
+    /// first, where a large layer's weights may not fit.
+    ///
+    /// # Safety
+    /// `slot` must be valid for writes and aligned; it need not be initialized.
+    unsafe fn zeros_in_place(slot: *mut Self, config: Self::Config) {
+        // SAFETY: the caller's promise.
+        unsafe { slot.write(Self::zeros(config)) }
+    }
+    /// Draws the weights again, in place, exactly as [`init`](Self::init) draws them (the
+    /// same values from the same `rng`); `scratch` holds at least
+    /// [`INIT_SCRATCH`](Self::INIT_SCRATCH) values.
+    fn reinit(&mut self, config: Self::Config, rng: &mut Rng, scratch: &mut [f64]) {
+        let _ = scratch;
+        *self = Self::init(config, rng);
+    }
+    /// Writes [`transposed`](Self::transposed) into `slot` without building it on the stack.
+    ///
+    /// # Safety
+    /// `slot` must be valid for writes and aligned; it need not be initialized.
+    unsafe fn transposed_in_place(&self, slot: *mut Self::Transposed) {
+        // SAFETY: the caller's promise.
+        unsafe { slot.write(self.transposed()) }
+    }
+
     /// One time step: updates `state`, returns the output.
     fn step<M: Math>(&self, state: &mut Self::State, x: &Self::Input) -> Self::Output;
     /// [`step`](Self::step), recording what [`backward`](Self::backward) needs into `cache`.
@@ -349,6 +377,23 @@ macro_rules! recurrent_cell {
         #[inline(always)]
         fn transposed(&self) -> Transposed<T, I, H, $g> {
             Transposed::of(&self.kernel, &self.recurrent_kernel)
+        }
+        const INIT_SCRATCH: usize = $g * H;
+        unsafe fn zeros_in_place(slot: *mut Self, config: Self::Config) {
+            // SAFETY: the caller's promise; the fields are plain matrices of `T`.
+            unsafe {
+                $crate::kernels::zero_in_place(core::ptr::addr_of_mut!((*slot).kernel));
+                $crate::kernels::zero_in_place(core::ptr::addr_of_mut!((*slot).recurrent_kernel));
+                $crate::kernels::zero_in_place(core::ptr::addr_of_mut!((*slot).bias));
+                Self::set_config(slot, config);
+            }
+        }
+        fn reinit(&mut self, config: Self::Config, rng: &mut Rng, scratch: &mut [f64]) {
+            self.fill_init(config, rng, scratch);
+        }
+        unsafe fn transposed_in_place(&self, slot: *mut Transposed<T, I, H, $g>) {
+            // SAFETY: the caller's promise.
+            unsafe { Transposed::write_of(slot, &self.kernel, &self.recurrent_kernel) }
         }
         #[inline(always)]
         fn pending() -> Pending<T, I, H, $g> {

@@ -2,7 +2,7 @@
 
 use super::{export_keras, load_keras, Cell, Leaf, Pending, TorchRecurrent, Transposed};
 use crate::activation::Activation;
-use crate::init::{glorot_uniform, orthogonal};
+use crate::init::{glorot_uniform, orthogonal_in};
 use crate::kernels::{add_assign, gemv_acc};
 use crate::math::Math;
 use crate::real::Real;
@@ -73,9 +73,26 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
     /// Keras defaults: glorot_uniform, orthogonal, zeros.
     pub fn init(activation: Activation, rng: &mut Rng) -> Self {
         let mut c = Self::zeros(activation);
-        glorot_uniform(c.kernel.as_mut_slice(), I, H, rng);
-        orthogonal(&mut c.recurrent_kernel, rng);
+        let mut scratch = SMatrix::<f64, H, H>::zeros();
+        c.fill_init(activation, rng, scratch.as_mut_slice());
         c
+    }
+
+    /// [`init`](Self::init)'s draws, in place (`scratch`: `H * H` values).
+    fn fill_init(&mut self, activation: Activation, rng: &mut Rng, scratch: &mut [f64]) {
+        self.activation = activation;
+        glorot_uniform(self.kernel.as_mut_slice(), I, H, rng);
+        orthogonal_in(self.recurrent_kernel.as_mut_slice(), H, H, rng, scratch);
+        self.bias.iter_mut().for_each(|b| *b = T::ZERO);
+    }
+
+    /// Writes the activation into a cell being built in place.
+    ///
+    /// # Safety
+    /// `slot` must be valid for writes and aligned.
+    unsafe fn set_config(slot: *mut Self, activation: Activation) {
+        // SAFETY: the caller's promise.
+        unsafe { core::ptr::addr_of_mut!((*slot).activation).write(activation) }
     }
 
     #[inline(always)]

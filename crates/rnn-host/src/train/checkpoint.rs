@@ -191,7 +191,7 @@ pub(crate) fn load<M: Model, O: Optimizer<M>>(
         o.allow_extra = true;
         o
     };
-    let mut buffers = [Box::new(M::zeros()), Box::new(M::zeros())];
+    let mut buffers = [crate::boxed::zeros::<M>(), crate::boxed::zeros::<M>()];
     let n = num("optimizer_buffers")?.min(2);
     for (i, b) in buffers.iter_mut().enumerate().take(n) {
         files::load_bytes(&mut **b, &bytes, &with(&format!("optimizer/{i}")))?;

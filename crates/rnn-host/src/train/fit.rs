@@ -7,7 +7,7 @@ use super::{Dataset, FitConfig, History, TrainError};
 use rayon::prelude::*;
 use rnn_core::loss::{accumulate_with, sequence_loss, Loss, Steps};
 use rnn_core::optim::Optimizer;
-use rnn_core::{Model, Real, Rng, Tape};
+use rnn_core::{Cell, Model, Real, Rng, Tape};
 
 /// A worker's scratch: its gradient accumulator, tape and output-gradient buffer (on the
 /// heap, so a large model never sits on a worker's stack).
@@ -20,9 +20,9 @@ struct Worker<M: Model, const N: usize> {
 impl<M: Model, const N: usize> Worker<M, N> {
     fn new() -> Self {
         Worker {
-            grads: Box::new(M::zeros()),
-            tape: Box::new(Tape::new()),
-            dys: Box::new([M::zero_output(); N]),
+            grads: crate::boxed::zeros(),
+            tape: crate::boxed::tape(),
+            dys: crate::boxed::array(M::zero_output()),
         }
     }
 }
@@ -85,8 +85,8 @@ fn mean_loss<M: Model + Sync, const N: usize>(
     pool: Option<&rayon::ThreadPool>,
 ) -> f64 {
     let sum = |range: core::ops::Range<usize>| {
-        let mut tape = Box::new(Tape::<M, N>::new());
-        let mut dys = Box::new([M::zero_output(); N]);
+        let mut tape = crate::boxed::tape::<M, N>();
+        let mut dys = crate::boxed::array::<_, N>(M::zero_output());
         let mut sum = 0.0;
         for i in range {
             model.forward_train(&data.inputs[i], &mut tape);
@@ -147,8 +147,10 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
     let mut rng = Rng::new(cfg.seed);
     let mut hist = History::default();
     // The weights before the current batch's step, to restore if it makes them non-finite.
-    let mut before = Box::new(M::zeros());
-    let mut best = Box::new(M::zeros());
+    let mut before = crate::boxed::zeros::<M>();
+    let mut best = crate::boxed::zeros::<M>();
+    // The transposed weights live on the heap too, refreshed in place every batch.
+    let mut tr = crate::boxed::transposed(&*model);
     let mut have_best = false;
     let mut best_val = f64::INFINITY;
     // Stops with the last finite weights, or the best epoch's under early stopping.
@@ -187,8 +189,9 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
             let scale = M::Scalar::from_f64(1.0 / batch.len() as f64);
             let m: &M = model;
             // The weights are fixed within a batch: transpose them once for every sequence.
-            let tr = m.transposed();
-            let tr = &tr;
+            // SAFETY: `tr` is a valid, aligned `M::Transposed` (of plain floats, no drop).
+            unsafe { m.chain().transposed_in_place(&mut *tr) };
+            let tr = &*tr;
             let run = |w: &mut Worker<M, N>, idx: &[usize]| {
                 let mut l = 0.0;
                 for &i in idx {
