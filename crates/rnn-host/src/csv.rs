@@ -107,7 +107,8 @@ pub enum CsvError {
         line: usize,
         /// 1-based field number within the line.
         column: usize,
-        /// The offending field as written, trimmed; empty for an empty or missing field.
+        /// The offending field as written, trimmed, at most 64 characters (then `...`); empty
+        /// for an empty or missing field.
         found: String,
         /// What was wrong: `expected a number`, `expected a finite number`,
         /// `expected a number, found an empty field`, `expected 3 fields, found 2`,
@@ -129,6 +130,14 @@ impl fmt::Display for Found<'_> {
         } else {
             write!(f, ", found `{}`", self.0)
         }
+    }
+}
+
+/// At most 64 characters of a hostile field, for an error message.
+fn bounded(field: &str) -> String {
+    match field.char_indices().nth(64) {
+        Some((i, _)) => format!("{}...", &field[..i]),
+        None => field.to_string(),
     }
 }
 
@@ -226,7 +235,7 @@ impl Parser<'_> {
         let err = |(column, found, reason): Bad<'_>| CsvError::Row {
             line: line_no,
             column,
-            found: String::from(found),
+            found: bounded(found),
             reason: String::from(reason),
         };
         if self.has_header && self.header.is_none() {
@@ -756,6 +765,19 @@ mod tests {
         assert_eq!(
             no_final_newline.unwrap().rows,
             vec![vec![1.0, 2.0], vec![3.0, 4.0]]
+        );
+    }
+
+    #[test]
+    fn a_huge_bad_field_is_quoted_by_its_first_64_characters() {
+        let text = format!("1,{}\n", "x".repeat(100_000));
+        let e = parse_csv(&text, false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "line 1, column 2: expected a number, found `{}...`",
+                "x".repeat(64)
+            )
         );
     }
 }
