@@ -207,3 +207,15 @@ fn many_unused_tensors_give_a_bounded_message() {
     assert_eq!(files::load_bytes(&mut m, &bytes, &o).unwrap().len(), 30_000);
     assert_eq!(m.tensor(0), &[0.5; 6]);
 }
+
+#[test]
+fn a_header_over_16_mib_is_refused_before_it_is_parsed() {
+    let mut bytes = ((16u64 << 20) + 1).to_le_bytes().to_vec();
+    bytes.extend_from_slice(b"{}");
+    let e = files::load_bytes(&mut Tiny::zeros(), &bytes, &LoadOptions::new(Layout::Keras))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "not a valid safetensors file: the header is 16777217 bytes; headers over 16777216 bytes (16 MiB) are refused"
+    );
+}

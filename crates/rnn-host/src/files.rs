@@ -245,6 +245,7 @@ pub fn load_bytes<M: Model>(
     opts: &LoadOptions,
 ) -> Result<Vec<String>, FileError> {
     check_names(M::LAYERS.len(), opts.names.as_deref())?;
+    check_header(bytes)?;
     let st = SafeTensors::deserialize(bytes).map_err(|e| FileError::Format(shown_error(&e)))?;
     let pairs: Vec<(String, String)> = match &opts.names {
         Some(n) => n.clone(),
@@ -285,6 +286,25 @@ pub fn load_bytes<M: Model>(
         model.load_layer(l, opts.layout, &src, p, s)?;
     }
     Ok(extra)
+}
+
+/// The largest safetensors header [`load_bytes`] parses: 16 MiB, room for about 200,000
+/// tensor entries (a model has a few per layer). A larger header is refused before it is
+/// parsed, so a hostile file cannot make a load take seconds and gigabytes.
+pub const MAX_HEADER_BYTES: u64 = 16 << 20;
+
+fn check_header(bytes: &[u8]) -> Result<(), FileError> {
+    if let Some(n) = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    {
+        if n > MAX_HEADER_BYTES {
+            return Err(FileError::Format(format!(
+                "the header is {n} bytes; headers over {MAX_HEADER_BYTES} bytes (16 MiB) are refused"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A safetensors error message, bounded (it may quote a hostile header).
@@ -411,6 +431,7 @@ impl Tensors {
 
 /// The header metadata of safetensors bytes (empty when it has none).
 pub(crate) fn metadata(bytes: &[u8]) -> Result<HashMap<String, String>, FileError> {
+    check_header(bytes)?;
     let (_, m) =
         SafeTensors::read_metadata(bytes).map_err(|e| FileError::Format(shown_error(&e)))?;
     Ok(m.metadata().clone().unwrap_or_default())
