@@ -103,3 +103,46 @@ fn a_save_that_succeeds_replaces_the_file_whole() {
     assert_eq!(entries(&d), ["model.safetensors"]);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// A folder that refuses new files: made immutable with `chattr +i` (which binds root too),
+/// or read-only with `chmod` when not root. The save fails, the old file stays whole.
+#[test]
+fn a_save_into_a_read_only_folder_keeps_the_old_file() {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ro-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let path = d.join("model.safetensors");
+    files::save(&Small::init(1), &path, Layout::Keras).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let locked = Command::new("chattr")
+        .arg("+i")
+        .arg(&d)
+        .status()
+        .is_ok_and(|s| s.success());
+    let unlock = |d: &Path| {
+        let _ = Command::new("chattr").arg("-i").arg(d).status();
+        let _ = Command::new("chmod").arg("755").arg(d).status();
+    };
+    if !locked {
+        let _ = Command::new("chmod").arg("555").arg(&d).status();
+        if std::fs::write(d.join("probe"), b"x").is_ok() {
+            unlock(&d);
+            std::fs::remove_dir_all(&d).unwrap();
+            println!("SKIPPED: no way to make a folder read-only here (chattr unsupported, running as root)");
+            return;
+        }
+    }
+    let r = files::save(&Card::init(2), &path, Layout::Keras);
+    let after = std::fs::read(&path).unwrap();
+    let left = entries(&d);
+    unlock(&d);
+    std::fs::remove_dir_all(&d).unwrap();
+    let e = r.expect_err("a save into a read-only folder succeeded");
+    assert!(e.to_string().contains("model.safetensors"), "{e}");
+    assert_eq!(after, before, "the old file changed");
+    assert_eq!(
+        left,
+        ["model.safetensors"],
+        "a temporary file was left behind"
+    );
+}

@@ -212,10 +212,7 @@ pub trait Model: Sized {
         prefix: &str,
         suffix: &str,
     ) -> Result<(), WeightError> {
-        let layers = Self::LAYERS.len();
-        if layer >= layers {
-            return Err(WeightError::NoLayer { layer, layers });
-        }
+        layer_index(layer, Self::LAYERS.len())?;
         self.chain_mut()
             .check_layer(layer, layout, src, prefix, suffix)
             .map_err(|e| e.at_layer(layer))
@@ -230,10 +227,7 @@ pub trait Model: Sized {
         prefix: &str,
         suffix: &str,
     ) -> Result<(), WeightError> {
-        let layers = Self::LAYERS.len();
-        if layer >= layers {
-            return Err(WeightError::NoLayer { layer, layers });
-        }
+        layer_index(layer, Self::LAYERS.len())?;
         self.chain_mut()
             .load_layer(layer, layout, src, prefix, suffix)
             .map_err(|e| e.at_layer(layer))
@@ -247,10 +241,7 @@ pub trait Model: Sized {
         suffix: &str,
         sink: &mut Sink<'_, Self::Scalar>,
     ) -> Result<(), WeightError> {
-        let layers = Self::LAYERS.len();
-        if layer >= layers {
-            return Err(WeightError::NoLayer { layer, layers });
-        }
+        layer_index(layer, Self::LAYERS.len())?;
         self.chain()
             .export_layer(layer, layout, prefix, suffix, sink)
             .map_err(|e| e.at_layer(layer))
@@ -515,6 +506,15 @@ pub trait Model: Sized {
                 }
             },
         );
+    }
+}
+
+/// `Ok` when `layer` is one of a model's `layers`.
+fn layer_index(layer: usize, layers: usize) -> Result<(), WeightError> {
+    if layer < layers {
+        Ok(())
+    } else {
+        Err(WeightError::NoLayer { layer, layers })
     }
 }
 
