@@ -2,7 +2,9 @@
 //! models too large for it (`lstm(512, 512)` is 8 MB of weights; a thread's stack is often
 //! 2 MiB). `Box::new(Model::init(seed))` builds the value on the stack first; these do not.
 //!
-//! ```
+//! Through the facade crate `rnn` (this example runs as `tests/large_models.rs`):
+//!
+//! ```ignore
 //! rnn::rnn_model! { pub struct Big { lstm(256, 256) -> dense(1) } }
 //! let m: Box<Big> = rnn::boxed::init(7);
 //! assert_eq!(m.tensor(0), Big::init(7).tensor(0)); // the same draws
