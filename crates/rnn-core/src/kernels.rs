@@ -14,21 +14,10 @@ use crate::math::Math;
 use crate::real::Real;
 use nalgebra::SMatrix;
 
-/// Rows per register block. On x86-64 a whole gate matrix of up to 64 rows (four AVX-512
-/// registers per accumulator, what the run-time dispatch uses); elsewhere 16, which keeps the
-/// accumulators small on a microcontroller's stack (the Cortex-M4F has no vector registers).
-/// The block size never changes a result: every row's sum is the same sequence of operations
-/// (even columns, odd columns, then their sum) whatever the block, including the remainder rows.
-#[cfg(target_arch = "x86_64")]
-const BLOCK: usize = 64;
-/// Rows per register block (see the x86-64 definition).
-#[cfg(not(target_arch = "x86_64"))]
-const BLOCK: usize = 16;
-
 /// `out += W x` for `W: R x C`.
 ///
-/// Register-blocked: for each block of at most `BLOCK` rows (all rows at once when `R <=
-/// BLOCK`), two local accumulators walk all columns (`acc += W[block, j] * x[j]`, an axpy on
+/// Register-blocked: for each block of at most [`Math::BLOCK`] rows (all rows at once when
+/// `R <= BLOCK`; the block is 64, 32 or 16 rows), two local accumulators walk all columns (`acc += W[block, j] * x[j]`, an axpy on
 /// contiguous memory), so the partial sums stay in registers and two dependency chains per
 /// vector are in flight; matrices of at most 16 rows get four accumulators. Each row's sum is
 /// computed in the same order whatever the vector width and block size, so results do not
@@ -42,13 +31,24 @@ pub fn gemv_acc<M: Math, T: Real, const R: usize, const C: usize>(
 ) {
     if R <= NARROW {
         gemv_rows4::<M, T, R, C>(_m, out, w, x);
-    } else if R <= BLOCK {
+    } else if R <= M::BLOCK {
         gemv_rows::<M, T, R, C, R>(_m, out, w, 0, x);
     } else {
+        // `M::BLOCK` as a const parameter, one branch per block size (stable Rust cannot
+        // write `{ M::BLOCK }` there); only one survives in each copy.
         let mut r0 = 0;
-        while r0 + BLOCK <= R {
-            gemv_rows::<M, T, R, C, BLOCK>(_m, out, w, r0, x);
-            r0 += BLOCK;
+        while r0 + M::BLOCK <= R {
+            match M::BLOCK {
+                64 => gemv_rows::<M, T, R, C, 64>(_m, out, w, r0, x),
+                32 => gemv_rows::<M, T, R, C, 32>(_m, out, w, r0, x),
+                _ => gemv_rows::<M, T, R, C, 16>(_m, out, w, r0, x),
+            }
+            r0 += M::BLOCK;
+        }
+        // Then blocks of 16 rows (the 48 gate rows of a GRU of 16 units under 32-row blocks).
+        while r0 + 16 <= R {
+            gemv_rows::<M, T, R, C, 16>(_m, out, w, r0, x);
+            r0 += 16;
         }
         // The remaining rows, one at a time in the same order as `gemv_rows`.
         let cols = &w.data.0;

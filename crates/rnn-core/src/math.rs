@@ -28,6 +28,10 @@ pub trait Math: Copy + Default + Send + Sync + 'static {
     /// Whether [`madd`](Self::madd) rounds once ([`Fused`]) or as the build does
     /// ([`Real::fmadd`]).
     const FUSED: bool = false;
+    /// Rows per register block in the matrix-vector kernels ([`crate::kernels::gemv_acc`]):
+    /// 64 on x86-64 (four AVX-512 registers per accumulator), 16 elsewhere; [`Narrow`] makes
+    /// it 32 for CPUs with 16 vector registers (AVX2). Never changes a result.
+    const BLOCK: usize = DEFAULT_BLOCK;
     /// The multiply-add every kernel uses: `a * b + c`.
     #[inline(always)]
     fn madd<T: Real>(a: T, b: T, c: T) -> T {
@@ -67,9 +71,53 @@ impl<M> Default for Fused<M> {
     }
 }
 
+/// Rows per register block unless a [`Math`] says otherwise.
+#[cfg(target_arch = "x86_64")]
+pub const DEFAULT_BLOCK: usize = 64;
+/// Rows per register block unless a [`Math`] says otherwise (a microcontroller has no vector
+/// registers; small blocks keep the accumulators off its stack).
+#[cfg(not(target_arch = "x86_64"))]
+pub const DEFAULT_BLOCK: usize = 16;
+
+/// `M` with 32-row register blocks, for a register file of 16 vector registers (AVX2): two
+/// accumulators of four 256-bit registers each stay in registers, where 64-row blocks spill.
+/// The same results as `M`, bit for bit. On other architectures, `M` unchanged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Narrow<M>(M);
+
+impl<M: Math> Math for Narrow<M> {
+    const NAME: &'static str = M::NAME;
+    const FUSED: bool = M::FUSED;
+    #[cfg(target_arch = "x86_64")]
+    const BLOCK: usize = 32;
+    #[cfg(not(target_arch = "x86_64"))]
+    const BLOCK: usize = M::BLOCK;
+    #[inline(always)]
+    fn tanh<T: Real>(x: T) -> T {
+        M::tanh(x)
+    }
+    #[inline(always)]
+    fn sigmoid<T: Real>(x: T) -> T {
+        M::sigmoid(x)
+    }
+    #[inline(always)]
+    fn madd<T: Real>(a: T, b: T, c: T) -> T {
+        M::madd(a, b, c)
+    }
+    #[inline(always)]
+    fn tanh_fused<T: Real>(x: T) -> T {
+        M::tanh_fused(x)
+    }
+    #[inline(always)]
+    fn sigmoid_fused<T: Real>(x: T) -> T {
+        M::sigmoid_fused(x)
+    }
+}
+
 impl<M: Math> Math for Fused<M> {
     const NAME: &'static str = M::NAME;
     const FUSED: bool = true;
+    const BLOCK: usize = M::BLOCK;
     #[inline(always)]
     fn tanh<T: Real>(x: T) -> T {
         M::tanh_fused(x)

@@ -7,18 +7,32 @@
 
 use crate::activation::Activation;
 use crate::layers::{Cell, Vector};
-use crate::math::{Fused, Math};
+use crate::math::{Fused, Math, Narrow};
 use crate::real::Real;
 use crate::weights::{Layout, Sink, WeightError, WeightSource};
 
-/// `$this.$method::<K>(args)` with `K` the model's maths, fused when `$fused` (a constant in
-/// each copy [`crate::simd::widest_fused`] compiles, so each keeps one branch).
+/// `$this.$method::<K>(args)` with `K` the model's maths, fused when `$fused`, with 32-row
+/// register blocks when `$narrow` (constants in each copy [`crate::simd::widest_fused_blocks`]
+/// and [`crate::simd::widest_blocks`] compile, so each keeps one branch).
 macro_rules! call_maths {
-    ($fused:expr, $this:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
-        if $fused {
-            $this.$method::<Fused<Self::Math>>($($arg),*)
-        } else {
-            $this.$method::<Self::Math>($($arg),*)
+    ($fused:expr, $narrow:expr, $this:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
+        match ($fused, $narrow) {
+            (true, true) => $this.$method::<Narrow<Fused<Self::Math>>>($($arg),*),
+            (true, false) => $this.$method::<Fused<Self::Math>>($($arg),*),
+            (false, true) => $this.$method::<Narrow<Self::Math>>($($arg),*),
+            (false, false) => $this.$method::<Self::Math>($($arg),*),
+        }
+    };
+}
+
+/// [`backward_steps`] with the maths `call_maths!` picks.
+macro_rules! backward_maths {
+    ($fused:expr, $narrow:expr, $($arg:expr),* $(,)?) => {
+        match ($fused, $narrow) {
+            (true, true) => backward_steps::<Self, Narrow<Fused<Self::Math>>>($($arg),*),
+            (true, false) => backward_steps::<Self, Fused<Self::Math>>($($arg),*),
+            (false, true) => backward_steps::<Self, Narrow<Self::Math>>($($arg),*),
+            (false, false) => backward_steps::<Self, Self::Math>($($arg),*),
         }
     };
 }
@@ -251,9 +265,10 @@ pub trait Model: Sized {
     /// widest vectors ([`crate::simd::widest`]).
     #[inline]
     fn step(&self, state: &mut Self::State, x: &Self::Input) -> Self::Output {
-        crate::simd::widest(
+        let c = self.chain();
+        crate::simd::widest_blocks(
             #[inline(always)]
-            || self.chain().step::<Self::Math>(state, x),
+            |narrow| call_maths!(false, narrow, c.step(state, x)),
         )
     }
 
@@ -266,9 +281,9 @@ pub trait Model: Sized {
         cache: &mut Self::Cache,
     ) -> Self::Output {
         let c = self.chain();
-        crate::simd::widest_fused(
+        crate::simd::widest_fused_blocks(
             #[inline(always)]
-            |fused| call_maths!(fused, c.step_train(state, x, cache)),
+            |fused, narrow| call_maths!(fused, narrow, c.step_train(state, x, cache)),
         )
     }
 
@@ -288,34 +303,13 @@ pub trait Model: Sized {
         grads: &mut Self,
     ) -> Self::Input {
         let c = self.chain();
-        crate::simd::widest_fused(
+        crate::simd::widest_fused_blocks(
             #[inline(always)]
-            |fused| {
+            |fused, narrow| {
                 let tr = c.transposed();
                 let g = grads.chain_mut();
-                if fused {
-                    backward_steps::<Self, Fused<Self::Math>>(
-                        c,
-                        &tr,
-                        core::slice::from_ref(cache),
-                        core::slice::from_ref(dy),
-                        wrt_logits,
-                        dstate,
-                        g,
-                        None,
-                    )
-                } else {
-                    backward_steps::<Self, Self::Math>(
-                        c,
-                        &tr,
-                        core::slice::from_ref(cache),
-                        core::slice::from_ref(dy),
-                        wrt_logits,
-                        dstate,
-                        g,
-                        None,
-                    )
-                }
+                let (cs, ds) = (core::slice::from_ref(cache), core::slice::from_ref(dy));
+                backward_maths!(fused, narrow, c, &tr, cs, ds, wrt_logits, dstate, g, None)
             },
         )
     }
@@ -402,11 +396,11 @@ pub trait Model: Sized {
         let mut s = Self::zero_state();
         let mut y = Self::zero_output();
         let c = self.chain();
-        crate::simd::widest(
+        crate::simd::widest_blocks(
             #[inline(always)]
-            || {
+            |narrow| {
                 for x in xs {
-                    y = c.step::<Self::Math>(&mut s, x);
+                    y = call_maths!(false, narrow, c.step(&mut s, x));
                 }
             },
         );
@@ -418,11 +412,11 @@ pub trait Model: Sized {
     fn forward_slice(&self, xs: &[Self::Input], out: &mut [Self::Output]) {
         let mut s = Self::zero_state();
         let c = self.chain();
-        crate::simd::widest(
+        crate::simd::widest_blocks(
             #[inline(always)]
-            || {
+            |narrow| {
                 for (o, x) in out.iter_mut().zip(xs) {
-                    *o = c.step::<Self::Math>(&mut s, x);
+                    *o = call_maths!(false, narrow, c.step(&mut s, x));
                 }
             },
         );
@@ -436,12 +430,12 @@ pub trait Model: Sized {
     ) -> &'t [Self::Output; N] {
         let mut s = Self::zero_state();
         let c = self.chain();
-        crate::simd::widest_fused(
+        crate::simd::widest_fused_blocks(
             #[inline(always)]
-            |fused| {
+            |fused, narrow| {
                 for t in 0..N {
                     let (x, cache) = (&xs[t], &mut tape.caches[t]);
-                    tape.outputs[t] = call_maths!(fused, c.step_train(&mut s, x, cache));
+                    tape.outputs[t] = call_maths!(fused, narrow, c.step_train(&mut s, x, cache));
                 }
             },
         );
@@ -492,18 +486,10 @@ pub trait Model: Sized {
         let dxs = dxs.map(|d| &mut d[..]);
         let (c, g) = (self.chain(), grads.chain_mut());
         let caches = &tape.caches;
-        crate::simd::widest_fused(
+        crate::simd::widest_fused_blocks(
             #[inline(always)]
-            |fused| {
-                if fused {
-                    backward_steps::<Self, Fused<Self::Math>>(
-                        c, tr, caches, dys, wrt_logits, &mut ds, g, dxs,
-                    );
-                } else {
-                    backward_steps::<Self, Self::Math>(
-                        c, tr, caches, dys, wrt_logits, &mut ds, g, dxs,
-                    );
-                }
+            |fused, narrow| {
+                backward_maths!(fused, narrow, c, tr, caches, dys, wrt_logits, &mut ds, g, dxs);
             },
         );
     }

@@ -101,6 +101,52 @@ pub fn widest_fused<R, F: FnOnce(bool) -> R>(f: F) -> R {
     )
 }
 
+/// [`widest`], telling `f` whether the code it runs in has 16 vector registers rather than
+/// 32 (`true` everywhere on x86-64 but in the AVX-512 copy or an AVX-512 build), so that it can
+/// pick register blocks that fit ([`crate::math::Narrow`]). A constant in each copy.
+#[inline(always)]
+pub fn widest_blocks<R, F: FnOnce(bool) -> R>(f: F) -> R {
+    match wide() {
+        #[cfg(all(
+            feature = "std",
+            target_arch = "x86_64",
+            not(target_feature = "avx512f")
+        ))]
+        // SAFETY: `wide` found AVX-512F on this CPU.
+        Wide::Avx512 => unsafe { x86::avx512(|| f(false)) },
+        #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+        // SAFETY: `wide` found AVX2 on this CPU.
+        Wide::Avx2 => unsafe { x86::avx2(|| f(true)) },
+        _ => f(NARROW_BUILD),
+    }
+}
+
+/// Whether the build's own code has 16 vector registers (x86-64 without AVX-512).
+const NARROW_BUILD: bool = cfg!(all(target_arch = "x86_64", not(target_feature = "avx512f")));
+
+/// [`widest_fused`] with [`widest_blocks`]'s register-file answer: `f(fused, narrow)`.
+#[inline(always)]
+pub fn widest_fused_blocks<R, F: FnOnce(bool, bool) -> R>(f: F) -> R {
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "fma")))]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX-512F and FMA (checked just above).
+            return unsafe { x86_fma::avx512_fma(|fused| f(fused, false)) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe { x86_fma::avx2_fma(|fused| f(fused, true)) };
+        }
+    }
+    widest_blocks(
+        #[inline(always)]
+        |narrow| f(false, narrow),
+    )
+}
+
 /// Which code path [`widest`] takes on this machine, for benchmarks and summaries.
 pub fn widest_name() -> &'static str {
     match wide() {
