@@ -1,6 +1,6 @@
 """Keras 3 (TensorFlow backend) training throughput on the workload of `benches/train.rs`.
 
-    /work/venv/bin/python benches/keras_train.py
+    "$VENV"/bin/python benches/keras_train.py
     (any Python with tensorflow-cpu and keras 3; optional: --runs 5 --sequences 1024)
 
 Model LSTM(16, return_sequences=True) -> GRU(16) -> Dense(1) on inputs [32, 50, 1] (the same

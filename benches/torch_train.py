@@ -1,6 +1,6 @@
 """PyTorch training throughput on the workload of `benches/train.rs`.
 
-    /work/venv/bin/python benches/torch_train.py
+    "$VENV"/bin/python benches/torch_train.py
     (any Python with torch; optional: --runs 5 --sequences 1024)
 
 Model LSTM(1, 16) -> GRU(16, 16) -> Linear(16, 1) on the last step, f32, CPU; inputs
