@@ -54,22 +54,14 @@ fn wide() -> Wide {
     Wide::Baseline
 }
 
-/// Calls `f`, compiled for AVX-512F or AVX2 when the host CPU has them (see the module docs).
+/// Calls `f`, compiled for AVX-512F or AVX2 when the host CPU has them (see the module docs):
+/// [`widest_blocks`] for code that does not care about the register file.
 #[inline(always)]
 pub fn widest<R, F: FnOnce() -> R>(f: F) -> R {
-    match wide() {
-        #[cfg(all(
-            feature = "std",
-            target_arch = "x86_64",
-            not(target_feature = "avx512f")
-        ))]
-        // SAFETY: `wide` found AVX-512F on this CPU.
-        Wide::Avx512 => unsafe { x86::avx512(f) },
-        #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
-        // SAFETY: `wide` found AVX2 on this CPU.
-        Wide::Avx2 => unsafe { x86::avx2(f) },
-        _ => f(),
-    }
+    widest_blocks(
+        #[inline(always)]
+        |_| f(),
+    )
 }
 
 /// For training: calls `f(true)` compiled for AVX-512F + FMA or AVX2 + FMA when the host CPU
@@ -81,23 +73,9 @@ pub fn widest<R, F: FnOnce() -> R>(f: F) -> R {
 /// fused and `f(false)` is called.
 #[inline(always)]
 pub fn widest_fused<R, F: FnOnce(bool) -> R>(f: F) -> R {
-    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "fma")))]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has AVX-512F and FMA (checked just above).
-            return unsafe { x86_fma::avx512_fma(f) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { x86_fma::avx2_fma(f) };
-        }
-    }
-    widest(
+    widest_fused_blocks(
         #[inline(always)]
-        || f(false),
+        |fused, _| f(fused),
     )
 }
 
