@@ -1,6 +1,6 @@
 //! Inference speed of the card model `lstm(32, 16) -> gru(16) -> dense(1)`, batch 1: one
 //! streaming step and one 50-step sequence, against the same maths written with nalgebra's
-//! dynamic `DMatrix` and std activations. Peer libraries (candle-nn) are measured in `peers/`.
+//! dynamic `DMatrix` and std activations; and `step_batch` / `step_batch_lanes` over B = 1 .. 32 streams. Peer libraries (candle-nn) are measured in `peers/`.
 //!
 //! `cargo bench --bench step` (default codegen) and
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench --bench step`.
@@ -78,6 +78,32 @@ fn bench(c: &mut Criterion) {
         b.iter(|| dynm.forward_last(black_box(&dxs)))
     });
     g.finish();
+
+    // Many streams: one `step_batch::<B>` call steps B streams; criterion reports the time
+    // per stream-step (throughput in elements = streams).
+    let mut g = c.benchmark_group("card_step_batch");
+    batch::<1>(&mut g, &model, &xs);
+    batch::<4>(&mut g, &model, &xs);
+    batch::<8>(&mut g, &model, &xs);
+    batch::<16>(&mut g, &model, &xs);
+    batch::<32>(&mut g, &model, &xs);
+    g.finish();
+}
+
+fn batch<const B: usize>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    model: &Card,
+    xs: &[[f32; 32]; 50],
+) {
+    let inputs: [[f32; 32]; B] = core::array::from_fn(|b| xs[b % 50]);
+    let mut states = [Card::zero_state(); B];
+    g.throughput(criterion::Throughput::Elements(B as u64));
+    g.bench_function(format!("step_batch B = {B}"), |b| {
+        b.iter(|| model.step_batch(&mut states, black_box(&inputs)))
+    });
+    g.bench_function(format!("step_batch_lanes B = {B}"), |b| {
+        b.iter(|| model.step_batch_lanes(&mut states, black_box(&inputs)))
+    });
 }
 
 criterion_group! {

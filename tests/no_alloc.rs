@@ -81,6 +81,22 @@ fn inference_allocates_nothing() {
     assert_eq!(n, 0, "forward");
     let (_, n) = allocations(|| model.forward_last(&xs));
     assert_eq!(n, 0, "forward_last");
+    let mut states = [Card::zero_state(); 32];
+    let batch = [[0.25f32; 32]; 32];
+    let (ys, n) = allocations(|| model.step_batch(&mut states, &batch));
+    assert!(ys[31][0].is_finite());
+    assert_eq!(n, 0, "step_batch");
+    let (ys, n) = allocations(|| model.step_batch_lanes(&mut states, &batch));
+    assert!(ys[31][0].is_finite());
+    assert_eq!(n, 0, "step_batch_lanes");
+    let mut states = [Others::zero_state(); 13];
+    let model = Others::init(3);
+    let (ys, n) = allocations(|| model.step_batch(&mut states, &[[0.5f64; 3]; 13]));
+    assert!(ys[12][0].is_finite());
+    assert_eq!(n, 0, "step_batch, every other layer kind");
+    let (ys, n) = allocations(|| model.step_batch_lanes(&mut states, &[[0.5f64; 3]; 13]));
+    assert!(ys[12][0].is_finite());
+    assert_eq!(n, 0, "step_batch_lanes, every other layer kind");
 }
 
 #[test]

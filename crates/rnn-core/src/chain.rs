@@ -14,7 +14,7 @@
 //! assert_eq!(Net::PARAMS, 16 * (3 + 4 + 1) + 4 + 1);
 //! ```
 
-use crate::layers::{Cell, TensorInfo};
+use crate::layers::{Cell, TensorInfo, Vector};
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -109,6 +109,33 @@ impl<T: Real, A: Cell<T>, B: Cell<T, Input = A::Output>> Cell<T> for Chain<A, B>
     fn step<M: Math>(&self, state: &mut Self::State, x: &Self::Input) -> Self::Output {
         let a = self.first.step::<M>(&mut state.0, x);
         self.rest.step::<M>(&mut state.1, &a)
+    }
+    type StateLanes<const L: usize> = (A::StateLanes<L>, B::StateLanes<L>);
+    #[inline(always)]
+    fn to_lanes<const L: usize>(get: impl Fn(usize) -> Self::State) -> Self::StateLanes<L> {
+        (
+            A::to_lanes::<L>(
+                #[inline(always)]
+                |l| get(l).0,
+            ),
+            B::to_lanes::<L>(
+                #[inline(always)]
+                |l| get(l).1,
+            ),
+        )
+    }
+    #[inline(always)]
+    fn lane<const L: usize>(lanes: &Self::StateLanes<L>, l: usize) -> Self::State {
+        (A::lane::<L>(&lanes.0, l), B::lane::<L>(&lanes.1, l))
+    }
+    #[inline(always)]
+    fn step_lanes<M: Math, const L: usize>(
+        &self,
+        state: &mut Self::StateLanes<L>,
+        x: &<Self::Input as Vector<T>>::Lanes<L>,
+    ) -> <Self::Output as Vector<T>>::Lanes<L> {
+        let a = self.first.step_lanes::<M, L>(&mut state.0, x);
+        self.rest.step_lanes::<M, L>(&mut state.1, &a)
     }
     #[inline(always)]
     fn step_train<M: Math>(

@@ -28,6 +28,7 @@ pub mod chain;
 pub mod data;
 pub mod init;
 pub mod kernels;
+pub mod lanes;
 pub mod layers;
 pub mod loss;
 pub mod math;
@@ -44,7 +45,7 @@ pub use bptt::Tape;
 pub use chain::Chain;
 pub use layers::{
     Cell, Dense, DenseCache, GruCache, GruCell, GruState, Leaf, LstmCache, LstmCell, LstmState,
-    RnnCache, RnnCell, RnnState, TensorInfo, Vector,
+    RnnCache, RnnCell, RnnState, StateLanes, TensorInfo, Vector,
 };
 pub use loss::Loss;
 pub use math::{Exact, Fast, Fused, Math};

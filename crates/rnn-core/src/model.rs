@@ -7,7 +7,7 @@
 
 use crate::activation::Activation;
 use crate::layers::{Cell, Vector};
-use crate::math::{Fused, Math, Narrow};
+use crate::math::{Avx, Fused, Math, Narrow};
 use crate::real::Real;
 use crate::weights::{Layout, Sink, WeightError, WeightSource};
 
@@ -269,6 +269,80 @@ pub trait Model: Sized {
         crate::simd::widest_blocks(
             #[inline(always)]
             |narrow| call_maths!(false, narrow, c.step(state, x)),
+        )
+    }
+
+    /// [`step`](Self::step) for `B` independent streams at once: `states[b]` and `xs[b]` are
+    /// stream `b`'s, and so is the output's element `b`. Bit-identical to `B` calls of
+    /// [`step`](Self::step); nothing is allocated.
+    ///
+    /// The streams run one after another inside one dispatch to the host's widest vectors,
+    /// each step vectorized across its own rows. Running them side by side in the vector lanes
+    /// instead ([`step_batch_lanes`](Self::step_batch_lanes)) gives the same bits but measured
+    /// slower on the machines we have (see BENCHMARKS.md): the single-stream step already keeps
+    /// the vector units busy.
+    ///
+    /// `rnn_model!(Net = lstm(2, 8) -> dense(1))` then `net.step_batch(&mut states, &xs)` with
+    /// `states: [Net::State; 8]` and `xs: [[f32; 2]; 8]`.
+    #[inline]
+    fn step_batch<const B: usize>(
+        &self,
+        states: &mut [Self::State; B],
+        xs: &[Self::Input; B],
+    ) -> [Self::Output; B] {
+        let c = self.chain();
+        crate::simd::widest_blocks(
+            #[inline(always)]
+            |narrow| {
+                let mut out = [Self::zero_output(); B];
+                for b in 0..B {
+                    out[b] = call_maths!(false, narrow, c.step(&mut states[b], &xs[b]));
+                }
+                out
+            },
+        )
+    }
+
+    /// [`step_batch`](Self::step_batch) with the streams side by side in the vector lanes
+    /// (eight `f32` or four `f64` streams per group, one pass over the weights per group; see
+    /// [`crate::lanes`]). Bit-identical to [`step`](Self::step) on each stream, allocates
+    /// nothing; kept for machines where it pays and for the benchmarks (on an AMD EPYC with AVX2
+    /// it was slower than [`step_batch`](Self::step_batch), BENCHMARKS.md).
+    ///
+    /// ```
+    /// use rnn_core::{lanes, Activation, Cell, Chain, Dense, Fast, LstmCell};
+    ///
+    /// // What a generated model's `step_batch_lanes` runs, on a bare chain of cells.
+    /// type Net = Chain<LstmCell<f32, 2, 8, 32>, Dense<f32, 8, 1>>;
+    /// let net = Net::init(((), Activation::Linear), &mut rnn_core::Rng::new(1));
+    /// let mut states = [Net::zero_state(); 8];
+    /// let xs = [[0.5f32, -1.0]; 8];
+    /// let ys = lanes::step_batch::<f32, Net, Fast, 8>(&net, &mut states, &xs);
+    ///
+    /// let mut one = Net::zero_state();
+    /// assert_eq!(ys[3], net.step::<Fast>(&mut one, &xs[3]));
+    /// ```
+    #[inline]
+    fn step_batch_lanes<const B: usize>(
+        &self,
+        states: &mut [Self::State; B],
+        xs: &[Self::Input; B],
+    ) -> [Self::Output; B] {
+        let c = self.chain();
+        crate::simd::widest_avx(
+            #[inline(always)]
+            |narrow, avx| match (narrow, avx) {
+                (true, true) => {
+                    crate::lanes::step_batch::<_, _, Avx<Narrow<Self::Math>>, B>(c, states, xs)
+                }
+                (false, true) => {
+                    crate::lanes::step_batch::<_, _, Avx<Self::Math>, B>(c, states, xs)
+                }
+                (true, false) => {
+                    crate::lanes::step_batch::<_, _, Narrow<Self::Math>, B>(c, states, xs)
+                }
+                (false, false) => crate::lanes::step_batch::<_, _, Self::Math, B>(c, states, xs),
+            },
         )
     }
 

@@ -33,6 +33,9 @@ pub trait Real:
     const ONE: Self;
     /// Name used in errors and summaries (`"f32"`, `"f64"`).
     const NAME: &'static str;
+    /// Whether this is `f32` (the batched kernels' AVX path, [`crate::lanes`], is for `f32`).
+    #[doc(hidden)]
+    const IS_F32: bool = false;
     /// Converts from `f64` (rounding to nearest for `f32`).
     fn from_f64(v: f64) -> Self;
     /// Converts to `f64` exactly.
@@ -84,11 +87,12 @@ pub trait Real:
 
 /// `impl Real` for one float type, with its libm functions and its fast `tanh`.
 macro_rules! impl_real {
-    ($t:ident, $exp:ident, $ln:ident, $ln_1p:ident, $sqrt:ident, $abs:ident, $tanh:ident, $fma:ident, $fast_tanh:path, $fast_tanh_fused:path) => {
+    ($t:ident, $exp:ident, $ln:ident, $ln_1p:ident, $sqrt:ident, $abs:ident, $tanh:ident, $fma:ident, $fast_tanh:path, $fast_tanh_fused:path, $is_f32:expr) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NAME: &'static str = stringify!($t);
+            const IS_F32: bool = $is_f32;
             #[inline(always)]
             fn fmadd(self, b: Self, c: Self) -> Self {
                 #[cfg(all(feature = "std", target_feature = "fma"))]
@@ -169,7 +173,8 @@ impl_real!(
     tanhf,
     fmaf,
     crate::math::tanh_f32,
-    crate::math::tanh_f32_fused
+    crate::math::tanh_f32_fused,
+    true
 );
 impl_real!(
     f64,
@@ -181,5 +186,6 @@ impl_real!(
     tanh,
     fma,
     libm::tanh,
-    libm::tanh
+    libm::tanh,
+    false
 );

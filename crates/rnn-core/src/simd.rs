@@ -91,13 +91,56 @@ pub fn widest_blocks<R, F: FnOnce(bool) -> R>(f: F) -> R {
             not(target_feature = "avx512f")
         ))]
         // SAFETY: `wide` found AVX-512F on this CPU.
-        Wide::Avx512 => unsafe { x86::avx512(|| f(false)) },
+        Wide::Avx512 => unsafe {
+            x86::avx512(
+                #[inline(always)]
+                || f(false),
+            )
+        },
         #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
         // SAFETY: `wide` found AVX2 on this CPU.
-        Wide::Avx2 => unsafe { x86::avx2(|| f(true)) },
+        Wide::Avx2 => unsafe {
+            x86::avx2(
+                #[inline(always)]
+                || f(true),
+            )
+        },
         _ => f(NARROW_BUILD),
     }
 }
+
+/// [`widest_blocks`], also telling `f` whether the code it runs in may use AVX2 instructions
+/// (`f(narrow, avx)`; `avx` is true in the AVX2 and AVX-512 copies, and in builds that target
+/// AVX2). A constant in each copy.
+#[inline(always)]
+pub fn widest_avx<R, F: FnOnce(bool, bool) -> R>(f: F) -> R {
+    match wide() {
+        #[cfg(all(
+            feature = "std",
+            target_arch = "x86_64",
+            not(target_feature = "avx512f")
+        ))]
+        // SAFETY: `wide` found AVX-512F on this CPU.
+        Wide::Avx512 => unsafe {
+            x86::avx512(
+                #[inline(always)]
+                || f(false, true),
+            )
+        },
+        #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+        // SAFETY: `wide` found AVX2 on this CPU.
+        Wide::Avx2 => unsafe {
+            x86::avx2(
+                #[inline(always)]
+                || f(true, true),
+            )
+        },
+        _ => f(NARROW_BUILD, AVX2_BUILD),
+    }
+}
+
+/// Whether the build's own code may use AVX2.
+const AVX2_BUILD: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx2"));
 
 /// Whether the build's own code has 16 vector registers (x86-64 without AVX-512).
 const NARROW_BUILD: bool = cfg!(all(target_arch = "x86_64", not(target_feature = "avx512f")));
@@ -111,12 +154,22 @@ pub fn widest_fused_blocks<R, F: FnOnce(bool, bool) -> R>(f: F) -> R {
             && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU has AVX-512F and FMA (checked just above).
-            return unsafe { x86_fma::avx512_fma(|fused| f(fused, false)) };
+            return unsafe {
+                x86_fma::avx512_fma(
+                    #[inline(always)]
+                    |fused| f(fused, false),
+                )
+            };
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { x86_fma::avx2_fma(|fused| f(fused, true)) };
+            return unsafe {
+                x86_fma::avx2_fma(
+                    #[inline(always)]
+                    |fused| f(fused, true),
+                )
+            };
         }
     }
     widest_blocks(

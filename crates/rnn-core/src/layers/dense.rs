@@ -4,6 +4,7 @@ use super::{export_keras, load_keras, Cell, Leaf};
 use crate::activation::Activation;
 use crate::init::glorot_uniform;
 use crate::kernels::{add_assign, gemv_acc, gemv_t_acc, ger_acc, transpose};
+use crate::lanes;
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -164,6 +165,18 @@ impl<T: Real, const I: usize, const O: usize> Cell<T> for Dense<T, I, O> {
     #[inline(always)]
     fn step<M: Math>(&self, (): &mut (), x: &[T; I]) -> [T; O] {
         self.forward::<M>(x)
+    }
+    type StateLanes<const L: usize> = ();
+    #[inline(always)]
+    fn to_lanes<const L: usize>(_: impl Fn(usize)) {}
+    #[inline(always)]
+    fn lane<const L: usize>((): &(), _: usize) {}
+    #[inline(always)]
+    fn step_lanes<M: Math, const L: usize>(&self, (): &mut (), x: &[[T; L]; I]) -> [[T; L]; O] {
+        let mut z = lanes::splat::<T, O, L>(&self.bias.data.0[0]);
+        lanes::gemv_lanes_acc::<M, T, O, I, L>(&mut z, &self.kernel, x);
+        lanes::activate::<M, T, O, L>(self.activation, &mut z);
+        z
     }
     #[inline(always)]
     fn step_train<M: Math>(&self, (): &mut (), x: &[T; I], cache: &mut Self::Cache) -> [T; O] {

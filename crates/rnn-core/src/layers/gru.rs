@@ -1,8 +1,11 @@
 //! Gated recurrent unit, as Keras `GRU` (both `reset_after` variants) and PyTorch `nn.GRU`.
 
-use super::{export_keras, load_keras, Cell, Leaf, Pending, TorchRecurrent, Transposed};
+use super::{
+    export_keras, load_keras, Cell, Leaf, Pending, StateLanes, TorchRecurrent, Transposed,
+};
 use crate::init::{glorot_uniform, orthogonal_in};
 use crate::kernels::{add_assign, gemv_acc, gemv_block_acc, gemv_cols_acc, ger_block_acc};
+use crate::lanes;
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -143,6 +146,82 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
             state.h[k] = z * state.h[k] + (T::ONE - z) * g[2 * H + k];
         }
         state.h
+    }
+
+    /// [`step`](Self::step) for `L` streams side by side (see [`crate::lanes`]): the same
+    /// operations as [`gates`](Self::gates) and [`step`](Self::step), lane by lane.
+    #[inline(always)]
+    pub fn step_lanes<M: Math, const L: usize>(
+        &self,
+        state: &mut StateLanes<T, H, L>,
+        x: &[[T; L]; I],
+    ) -> [[T; L]; H] {
+        let h = &state.h;
+        let mut a = lanes::splat::<T, G, L>(&self.bias.data.0[0]);
+        lanes::gemv_lanes_acc::<M, T, G, I, L>(&mut a, &self.kernel, x);
+        if RA {
+            let mut hz = lanes::splat::<T, G, L>(&self.bias.data.0[1]);
+            lanes::gemv_lanes_acc::<M, T, G, H, L>(&mut hz, &self.recurrent_kernel, h);
+            for k in 0..2 * H {
+                for l in 0..L {
+                    a[k][l] = M::sigmoid(a[k][l] + hz[k][l]);
+                }
+            }
+            for k in 0..H {
+                for l in 0..L {
+                    a[2 * H + k][l] = M::tanh(a[2 * H + k][l] + a[H + k][l] * hz[2 * H + k][l]);
+                }
+            }
+        } else {
+            let mut hz = [[T::ZERO; L]; G];
+            lanes::gemv_lanes_acc::<M, T, G, H, L>(&mut hz, &self.recurrent_kernel, h);
+            for k in 0..2 * H {
+                for l in 0..L {
+                    a[k][l] = M::sigmoid(a[k][l] + hz[k][l]);
+                }
+            }
+            let mut aux = [[T::ZERO; L]; H];
+            for k in 0..H {
+                for l in 0..L {
+                    aux[k][l] = a[H + k][l] * h[k][l];
+                }
+            }
+            let mut n = [[T::ZERO; L]; H];
+            lanes::gemv_block_lanes_acc::<M, T, G, H, H, L>(
+                &mut n,
+                &self.recurrent_kernel,
+                2 * H,
+                &aux,
+            );
+            for k in 0..H {
+                for l in 0..L {
+                    a[2 * H + k][l] = M::tanh(a[2 * H + k][l] + n[k][l]);
+                }
+            }
+        }
+        for k in 0..H {
+            for l in 0..L {
+                let z = a[k][l];
+                state.h[k][l] = z * state.h[k][l] + (T::ONE - z) * a[2 * H + k][l];
+            }
+        }
+        state.h
+    }
+
+    /// The cell state the batched step carries (zeros but for the LSTM).
+    #[inline(always)]
+    fn cell_state(s: &GruState<T, H>) -> [T; H] {
+        let _ = s;
+        [T::ZERO; H]
+    }
+
+    #[inline(always)]
+    fn lane<const L: usize>(lanes: &StateLanes<T, H, L>, l: usize) -> GruState<T, H> {
+        let mut s = GruState::zeros();
+        for k in 0..H {
+            s.h[k] = lanes.h[k][l];
+        }
+        s
     }
 
     /// [`step`](Self::step) that also records what [`backward`](Self::backward) needs.

@@ -1,8 +1,11 @@
 //! Long short-term memory, as Keras `LSTM` and PyTorch `nn.LSTM` compute it.
 
-use super::{export_keras, load_keras, Cell, Leaf, Pending, TorchRecurrent, Transposed};
+use super::{
+    export_keras, load_keras, Cell, Leaf, Pending, StateLanes, TorchRecurrent, Transposed,
+};
 use crate::init::{glorot_uniform, orthogonal_in};
 use crate::kernels::{add_assign, gemv_acc};
+use crate::lanes;
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -134,6 +137,55 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
             state.h[k] = g[3 * H + k] * M::tanh(state.c[k]);
         }
         state.h
+    }
+
+    /// [`step`](Self::step) for `L` streams side by side (see [`crate::lanes`]).
+    #[inline(always)]
+    pub fn step_lanes<M: Math, const L: usize>(
+        &self,
+        state: &mut StateLanes<T, H, L>,
+        x: &[[T; L]; I],
+    ) -> [[T; L]; H] {
+        let mut z = lanes::splat::<T, G, L>(&self.bias.data.0[0]);
+        lanes::gemv_lanes_acc::<M, T, G, I, L>(&mut z, &self.kernel, x);
+        lanes::gemv_lanes_acc::<M, T, G, H, L>(&mut z, &self.recurrent_kernel, &state.h);
+        for v in z[..2 * H].as_flattened_mut() {
+            *v = M::sigmoid(*v);
+        }
+        for v in z[2 * H..3 * H].as_flattened_mut() {
+            *v = M::tanh(*v);
+        }
+        for v in z[3 * H..].as_flattened_mut() {
+            *v = M::sigmoid(*v);
+        }
+        for k in 0..H {
+            for l in 0..L {
+                state.c[k][l] = z[H + k][l] * state.c[k][l] + z[k][l] * z[2 * H + k][l];
+            }
+        }
+        for k in 0..H {
+            for l in 0..L {
+                state.h[k][l] = z[3 * H + k][l] * M::tanh(state.c[k][l]);
+            }
+        }
+        state.h
+    }
+
+    /// The cell state the batched step carries (zeros but for the LSTM).
+    #[inline(always)]
+    fn cell_state(s: &LstmState<T, H>) -> [T; H] {
+        let _ = s;
+        s.c
+    }
+
+    #[inline(always)]
+    fn lane<const L: usize>(lanes: &StateLanes<T, H, L>, l: usize) -> LstmState<T, H> {
+        let mut s = LstmState::zeros();
+        for k in 0..H {
+            s.h[k] = lanes.h[k][l];
+            s.c[k] = lanes.c[k][l];
+        }
+        s
     }
 
     /// [`step`](Self::step) that also records what [`backward`](Self::backward) needs.

@@ -83,6 +83,12 @@ pub trait Vector<T>: Copy + AsRef<[T]> + AsMut<[T]> + Send + Sync + 'static {
     const LEN: usize;
     /// All zeros.
     fn zeros() -> Self;
+    /// `L` vectors side by side, one per lane: `[[T; L]; N]` (see [`crate::lanes`]).
+    type Lanes<const L: usize>: Copy;
+    /// `L` vectors side by side, lane `l` being `get(l)`.
+    fn to_lanes<const L: usize>(get: impl Fn(usize) -> Self) -> Self::Lanes<L>;
+    /// Lane `l`.
+    fn lane<const L: usize>(lanes: &Self::Lanes<L>, l: usize) -> Self;
 }
 
 impl<T: Real, const N: usize> Vector<T> for [T; N] {
@@ -90,6 +96,50 @@ impl<T: Real, const N: usize> Vector<T> for [T; N] {
     #[inline(always)]
     fn zeros() -> Self {
         [T::ZERO; N]
+    }
+    type Lanes<const L: usize> = [[T; L]; N];
+    #[inline(always)]
+    fn to_lanes<const L: usize>(get: impl Fn(usize) -> Self) -> [[T; L]; N] {
+        // Row by row, each row's lanes built in registers: scalar stores into the array
+        // followed by vector loads of it would stall store-to-load forwarding.
+        let mut out = [[T::ZERO; L]; N];
+        for k in 0..N {
+            let mut v = [T::ZERO; L];
+            for l in 0..L {
+                v[l] = get(l)[k];
+            }
+            out[k] = v;
+        }
+        out
+    }
+    #[inline(always)]
+    fn lane<const L: usize>(lanes: &[[T; L]; N], l: usize) -> Self {
+        let mut v = [T::ZERO; N];
+        for k in 0..N {
+            v[k] = lanes[k][l];
+        }
+        v
+    }
+}
+
+/// The states of `L` recurrent streams side by side: `h[k][l]` is unit `k` of stream `l`
+/// (`c` is used by the LSTM only). See [`crate::lanes`].
+#[derive(Clone, Copy, Debug)]
+pub struct StateLanes<T, const H: usize, const L: usize> {
+    /// Hidden states.
+    pub h: [[T; L]; H],
+    /// LSTM cell states (zeros for other layers).
+    pub c: [[T; L]; H],
+}
+
+impl<T: Real, const H: usize, const L: usize> StateLanes<T, H, L> {
+    /// Lane `l` holding hidden state `h(l)` and cell state `c(l)`.
+    #[inline(always)]
+    pub fn of(h: impl Fn(usize) -> [T; H], c: impl Fn(usize) -> [T; H]) -> Self {
+        StateLanes {
+            h: <[T; H] as Vector<T>>::to_lanes::<L>(h),
+            c: <[T; H] as Vector<T>>::to_lanes::<L>(c),
+        }
     }
 }
 
@@ -181,6 +231,19 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
 
     /// One time step: updates `state`, returns the output.
     fn step<M: Math>(&self, state: &mut Self::State, x: &Self::Input) -> Self::Output;
+    /// The states of `L` streams side by side (see [`crate::lanes`]).
+    type StateLanes<const L: usize>: Copy;
+    /// `L` states side by side, lane `l` being `get(l)`.
+    fn to_lanes<const L: usize>(get: impl Fn(usize) -> Self::State) -> Self::StateLanes<L>;
+    /// Stream `l`'s state.
+    fn lane<const L: usize>(lanes: &Self::StateLanes<L>, l: usize) -> Self::State;
+    /// [`step`](Self::step) for `L` independent streams side by side, bit-identical to `L`
+    /// single steps.
+    fn step_lanes<M: Math, const L: usize>(
+        &self,
+        state: &mut Self::StateLanes<L>,
+        x: &<Self::Input as Vector<T>>::Lanes<L>,
+    ) -> <Self::Output as Vector<T>>::Lanes<L>;
     /// [`step`](Self::step), recording what [`backward`](Self::backward) needs into `cache`.
     fn step_train<M: Math>(
         &self,
@@ -364,6 +427,28 @@ macro_rules! recurrent_cell {
         #[inline(always)]
         fn step<M: Math>(&self, state: &mut $state, x: &[T; I]) -> [T; H] {
             Self::step::<M>(self, state, x)
+        }
+        type StateLanes<const L: usize> = $crate::layers::StateLanes<T, H, L>;
+        #[inline(always)]
+        fn to_lanes<const L: usize>(get: impl Fn(usize) -> $state) -> Self::StateLanes<L> {
+            $crate::layers::StateLanes::of(
+                #[inline(always)]
+                |l| get(l).h,
+                #[inline(always)]
+                |l| Self::cell_state(&get(l)),
+            )
+        }
+        #[inline(always)]
+        fn lane<const L: usize>(lanes: &Self::StateLanes<L>, l: usize) -> $state {
+            Self::lane(lanes, l)
+        }
+        #[inline(always)]
+        fn step_lanes<M: Math, const L: usize>(
+            &self,
+            state: &mut Self::StateLanes<L>,
+            x: &[[T; L]; I],
+        ) -> [[T; L]; H] {
+            Self::step_lanes::<M, L>(self, state, x)
         }
         #[inline(always)]
         fn step_train<M: Math>(

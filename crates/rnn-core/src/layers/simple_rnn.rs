@@ -1,9 +1,12 @@
 //! Fully-connected recurrent layer, as Keras `SimpleRNN` and PyTorch `nn.RNN`.
 
-use super::{export_keras, load_keras, Cell, Leaf, Pending, TorchRecurrent, Transposed};
+use super::{
+    export_keras, load_keras, Cell, Leaf, Pending, StateLanes, TorchRecurrent, Transposed,
+};
 use crate::activation::Activation;
 use crate::init::{glorot_uniform, orthogonal_in};
 use crate::kernels::{add_assign, gemv_acc};
+use crate::lanes;
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -110,6 +113,37 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
         self.activation.apply::<M, T>(&mut a);
         state.h = a;
         a
+    }
+
+    /// [`step`](Self::step) for `L` streams side by side (see [`crate::lanes`]).
+    #[inline(always)]
+    pub fn step_lanes<M: Math, const L: usize>(
+        &self,
+        state: &mut StateLanes<T, H, L>,
+        x: &[[T; L]; I],
+    ) -> [[T; L]; H] {
+        let mut a = lanes::splat::<T, H, L>(&self.bias.data.0[0]);
+        lanes::gemv_lanes_acc::<M, T, H, I, L>(&mut a, &self.kernel, x);
+        lanes::gemv_lanes_acc::<M, T, H, H, L>(&mut a, &self.recurrent_kernel, &state.h);
+        lanes::activate::<M, T, H, L>(self.activation, &mut a);
+        state.h = a;
+        a
+    }
+
+    /// The cell state the batched step carries (zeros but for the LSTM).
+    #[inline(always)]
+    fn cell_state(s: &RnnState<T, H>) -> [T; H] {
+        let _ = s;
+        [T::ZERO; H]
+    }
+
+    #[inline(always)]
+    fn lane<const L: usize>(lanes: &StateLanes<T, H, L>, l: usize) -> RnnState<T, H> {
+        let mut s = RnnState::zeros();
+        for k in 0..H {
+            s.h[k] = lanes.h[k][l];
+        }
+        s
     }
 
     /// [`step`](Self::step) recording what [`backward`](Self::backward) needs.
