@@ -7,8 +7,8 @@
 //!
 //! Every comparison is numpy's `allclose`, `|ours - theirs| <= atol + rtol * |theirs|`, element
 //! by element: forward `rtol` 1e-5 in f32 and 1e-9 in f64, gradients 1e-4 in f32 and 1e-8 in
-//! f64; `atol` is 1e-7 (f32) and 1e-12 (f64), far below the values compared (outputs are
-//! O(0.1-1)). The printed figures are the fraction of the tolerance the worst element uses.
+//! f64; `atol` is 1e-7 (f32; 1e-6 for f32 gradients) and 1e-12 (f64), far below the values
+//! compared (outputs are O(0.1-1)). Three f64 framework quirks get 1e-5 (see `check`). The printed figures are the fraction of the tolerance the worst element uses.
 
 mod common;
 
@@ -20,12 +20,30 @@ fn check<M: Model, const N: usize>(fx_name: &str, states: impl Fn(&M::State) -> 
     let fx = Fixture::load(fx_name);
     let f64_case = M::Scalar::NAME == "f64";
     let (fwd, grad, atol) = if f64_case {
-        (1e-9, 1e-8, 1e-12)
+        // The framework quirks in f64 that we do not copy (see tests/fixtures/README.md):
+        // TensorFlow's gelu uses 1/sqrt(2) rounded to f32, its leaky_relu a slope of 0.2
+        // rounded to f32, and torch's hardsigmoid backward multiplies by 1/6 rounded to f32;
+        // we compute all three in f64, so those files differ from ours by ~3e-8 relative per
+        // operation, up to ~7e-6 on small gradient elements after six recurrent steps.
+        let quirk = (fx_name.starts_with("keras_") && fx_name.contains("gelu"))
+            || (fx_name.starts_with("keras_") && fx_name.contains("leaky_relu"))
+            || (fx_name.starts_with("torch_") && fx_name.contains("hard_sigmoid"));
+        // The same cases pass the other framework's f64 file at 1e-9 / 1e-8.
+        if quirk {
+            (1e-5, 1e-5, 1e-12)
+        } else {
+            (1e-9, 1e-8, 1e-12)
+        }
     } else {
         (1e-5, 1e-4, 1e-7)
     };
     let fwd_err = |a: &[f64], b: &[f64]| tol_used(a, b, fwd, atol);
-    let grad_err = |a: &[f64], b: &[f64]| tol_used(a, b, grad, atol);
+    // f32 gradients: an absolute floor of 1e-6, not 1e-7. A recurrent-kernel gradient element
+    // of ~1e-3 that sums O(0.1) terms over the steps carries ~1e-7 of f32 rounding in either
+    // implementation (torch's own f32 `rnn_softplus` file differs from its f64 one by 0.86 of
+    // the 1e-7 tolerance there).
+    let grad_atol = if f64_case { atol } else { 1e-6 };
+    let grad_err = |a: &[f64], b: &[f64]| tol_used(a, b, grad, grad_atol);
     let model: M = model_from(&fx);
     let (_, x) = tensor(&fx.v["x"]);
     let (_, y) = tensor(&fx.v["y"]);
@@ -195,6 +213,54 @@ case!(dense_tanh, 5, ["keras_dense_tanh_f32", "keras_dense_tanh_f64", "torch_den
     |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = tanh) }, f64 { dense(4, 3, activation = tanh) });
 case!(dense_softmax, 5, ["keras_dense_softmax_f32", "keras_dense_softmax_f64", "torch_dense_softmax_f32", "torch_dense_softmax_f64"],
     |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = softmax) }, f64 { dense(4, 3, activation = softmax) });
+// Keras's other activations (issue 10, item 6).
+case!(dense_elu, 5, ["keras_dense_elu_f32", "keras_dense_elu_f64", "torch_dense_elu_f32", "torch_dense_elu_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = elu) }, f64 { dense(4, 3, activation = elu) });
+case!(dense_selu, 5, ["keras_dense_selu_f32", "keras_dense_selu_f64", "torch_dense_selu_f32", "torch_dense_selu_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = selu) }, f64 { dense(4, 3, activation = selu) });
+case!(dense_gelu, 5, ["keras_dense_gelu_f32", "keras_dense_gelu_f64", "torch_dense_gelu_f32", "torch_dense_gelu_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = gelu) }, f64 { dense(4, 3, activation = gelu) });
+case!(dense_swish, 5, ["keras_dense_swish_f32", "keras_dense_swish_f64", "torch_dense_swish_f32", "torch_dense_swish_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = swish) }, f64 { dense(4, 3, activation = swish) });
+case!(dense_softplus, 5, ["keras_dense_softplus_f32", "keras_dense_softplus_f64", "torch_dense_softplus_f32", "torch_dense_softplus_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = softplus) }, f64 { dense(4, 3, activation = softplus) });
+case!(dense_softsign, 5, ["keras_dense_softsign_f32", "keras_dense_softsign_f64", "torch_dense_softsign_f32", "torch_dense_softsign_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = softsign) }, f64 { dense(4, 3, activation = softsign) });
+case!(dense_hard_sigmoid, 5, ["keras_dense_hard_sigmoid_f32", "keras_dense_hard_sigmoid_f64", "torch_dense_hard_sigmoid_f32", "torch_dense_hard_sigmoid_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = hard_sigmoid) }, f64 { dense(4, 3, activation = hard_sigmoid) });
+case!(dense_leaky_relu, 5, ["keras_dense_leaky_relu_f32", "keras_dense_leaky_relu_f64", "torch_dense_leaky_relu_f32", "torch_dense_leaky_relu_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = leaky_relu) }, f64 { dense(4, 3, activation = leaky_relu) });
+case!(dense_exponential, 5, ["keras_dense_exponential_f32", "keras_dense_exponential_f64", "torch_dense_exponential_f32", "torch_dense_exponential_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, activation = exponential) }, f64 { dense(4, 3, activation = exponential) });
+case!(simple_rnn_linear, 6, ["keras_rnn_linear_f32", "keras_rnn_linear_f64", "torch_rnn_linear_f32", "torch_rnn_linear_f64"],
+    |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = linear) }, f64 { rnn(3, 5, activation = linear) });
+case!(simple_rnn_sigmoid, 6, ["keras_rnn_sigmoid_f32", "keras_rnn_sigmoid_f64", "torch_rnn_sigmoid_f32", "torch_rnn_sigmoid_f64"],
+    |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = sigmoid) }, f64 { rnn(3, 5, activation = sigmoid) });
+case!(simple_rnn_softmax, 6, ["keras_rnn_softmax_f32", "keras_rnn_softmax_f64", "torch_rnn_softmax_f32", "torch_rnn_softmax_f64"],
+    |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = softmax) }, f64 { rnn(3, 5, activation = softmax) });
+case!(simple_rnn_elu, 6, ["keras_rnn_elu_f32", "keras_rnn_elu_f64", "torch_rnn_elu_f32", "torch_rnn_elu_f64"],
+    |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = elu) }, f64 { rnn(3, 5, activation = elu) });
+case!(simple_rnn_selu, 6, ["keras_rnn_selu_f32", "keras_rnn_selu_f64", "torch_rnn_selu_f32", "torch_rnn_selu_f64"],
+    |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = selu) }, f64 { rnn(3, 5, activation = selu) });
+case!(simple_rnn_gelu, 6, ["keras_rnn_gelu_f32", "keras_rnn_gelu_f64", "torch_rnn_gelu_f32", "torch_rnn_gelu_f64"],
+    |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = gelu) }, f64 { rnn(3, 5, activation = gelu) });
+case!(simple_rnn_swish, 6, ["keras_rnn_swish_f32", "keras_rnn_swish_f64", "torch_rnn_swish_f32", "torch_rnn_swish_f64"],
+    |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = swish) }, f64 { rnn(3, 5, activation = swish) });
+case!(simple_rnn_softplus, 6, ["keras_rnn_softplus_f32", "keras_rnn_softplus_f64", "torch_rnn_softplus_f32", "torch_rnn_softplus_f64"],
+    |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = softplus) }, f64 { rnn(3, 5, activation = softplus) });
+case!(simple_rnn_softsign, 6, ["keras_rnn_softsign_f32", "keras_rnn_softsign_f64", "torch_rnn_softsign_f32", "torch_rnn_softsign_f64"],
+    |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = softsign) }, f64 { rnn(3, 5, activation = softsign) });
+case!(simple_rnn_hard_sigmoid, 6, ["keras_rnn_hard_sigmoid_f32", "keras_rnn_hard_sigmoid_f64", "torch_rnn_hard_sigmoid_f32", "torch_rnn_hard_sigmoid_f64"],
+    |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = hard_sigmoid) }, f64 { rnn(3, 5, activation = hard_sigmoid) });
+case!(simple_rnn_leaky_relu, 6, ["keras_rnn_leaky_relu_f32", "keras_rnn_leaky_relu_f64", "torch_rnn_leaky_relu_f32", "torch_rnn_leaky_relu_f64"],
+    |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = leaky_relu) }, f64 { rnn(3, 5, activation = leaky_relu) });
+case!(simple_rnn_exponential, 6, ["keras_rnn_exponential_f32", "keras_rnn_exponential_f64", "torch_rnn_exponential_f32", "torch_rnn_exponential_f64"],
+    |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = exponential) }, f64 { rnn(3, 5, activation = exponential) });
+// Softmax on a layer that is not the last.
+case!(softmax_not_last, 5, ["keras_mid_softmax_f32", "keras_mid_softmax_f64", "torch_mid_softmax_f32", "torch_mid_softmax_f64"],
+    |s| vec![v(&s.1.0.h)],
+    f32 { dense(3, 4, activation = softmax) -> rnn(3) -> dense(2) },
+    f64 { dense(3, 4, activation = softmax) -> rnn(3) -> dense(2) });
 case!(card_model, 10, ["keras_card_f32", "keras_card_f64", "torch_card_f32", "torch_card_f64"],
     |s| vec![v(&s.0.h), v(&s.0.c), v(&s.1.0.h)],
     f32 { lstm(32, 16) -> gru(16) -> dense(1) }, f64 { lstm(32, 16) -> gru(16) -> dense(1) });

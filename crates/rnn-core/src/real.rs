@@ -52,6 +52,10 @@ pub trait Real:
     fn abs(self) -> Self;
     /// Exact hyperbolic tangent (libm).
     fn tanh(self) -> Self;
+    /// `e^self - 1`, accurate near zero (libm).
+    fn exp_m1(self) -> Self;
+    /// The error function (libm).
+    fn erf(self) -> Self;
     /// `self * b + c`: one fused multiply-add when the target has FMA and `std` is on (so
     /// `-C target-cpu=native` uses it), else a multiply and an add. Results may differ in the
     /// last bit between the two; each build is deterministic.
@@ -87,7 +91,7 @@ pub trait Real:
 
 /// `impl Real` for one float type, with its libm functions and its fast `tanh`.
 macro_rules! impl_real {
-    ($t:ident, $exp:ident, $ln:ident, $ln_1p:ident, $sqrt:ident, $abs:ident, $tanh:ident, $fma:ident, $fast_tanh:path, $fast_tanh_fused:path, $is_f32:expr) => {
+    ($t:ident, $exp:ident, $ln:ident, $ln_1p:ident, $sqrt:ident, $abs:ident, $tanh:ident, $fma:ident, $fast_tanh:path, $fast_tanh_fused:path, $is_f32:expr, $expm1:ident, $erf:ident) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -137,6 +141,14 @@ macro_rules! impl_real {
                 libm::$tanh(self)
             }
             #[inline(always)]
+            fn exp_m1(self) -> Self {
+                libm::$expm1(self)
+            }
+            #[inline(always)]
+            fn erf(self) -> Self {
+                libm::$erf(self)
+            }
+            #[inline(always)]
             fn fused_madd(self, b: Self, c: Self) -> Self {
                 #[cfg(feature = "std")]
                 {
@@ -174,7 +186,9 @@ impl_real!(
     fmaf,
     crate::math::tanh_f32,
     crate::math::tanh_f32_fused,
-    true
+    true,
+    expm1f,
+    erff
 );
 impl_real!(
     f64,
@@ -187,5 +201,7 @@ impl_real!(
     fma,
     libm::tanh,
     libm::tanh,
-    false
+    false,
+    expm1,
+    erf
 );

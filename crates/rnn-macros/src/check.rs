@@ -118,11 +118,10 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
     }
     let mut layers: Vec<Layer> = Vec::new();
     let mut counts: Vec<(&str, usize)> = Vec::new();
-    let n = def.layers.len();
     let mut prev: Option<(usize, String)> = None; // (output width, description) of the previous valid layer
     let mut chain_ok = true;
     for (idx, l) in def.layers.iter().enumerate() {
-        match check_layer(l, idx, n, prev.as_ref(), &mut errs) {
+        match check_layer(l, idx, prev.as_ref(), &mut errs) {
             Some(mut layer) => {
                 let c = match counts.iter_mut().find(|(k, _)| *k == layer.kind.name) {
                     Some((_, c)) => {
@@ -172,7 +171,6 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
 fn check_layer(
     l: &LayerDef,
     idx: usize,
-    n: usize,
     prev: Option<&(usize, String)>,
     errs: &mut Errors,
 ) -> Option<Layer> {
@@ -190,7 +188,7 @@ fn check_layer(
         );
         return None;
     };
-    check_kind(kind, l, idx, n, prev, errs)
+    check_kind(kind, l, idx, prev, errs)
 }
 
 /// [`check_layer`] once the layer's kind is known.
@@ -198,7 +196,6 @@ fn check_kind(
     kind: Kind,
     l: &LayerDef,
     idx: usize,
-    n: usize,
     prev: Option<&(usize, String)>,
     errs: &mut Errors,
 ) -> Option<Layer> {
@@ -276,18 +273,6 @@ fn check_kind(
     };
     let default_act = kind.activations.first().copied().unwrap_or(Act::Linear);
     let act = activation.map(|a| a.0).unwrap_or(default_act);
-    if let Some((Act::Softmax, span)) = activation {
-        if idx + 1 != n {
-            errs.at(
-                span,
-                format!(
-                    "`softmax` is only allowed on the last layer, found it on layer {} of {n}",
-                    idx + 1
-                ),
-            );
-            return None;
-        }
-    }
     Some(Layer {
         kind,
         input,
@@ -322,7 +307,7 @@ mod tests {
         let prev = prev.map(|(w, d)| (w, d.to_string()));
         let mut errs = Errors::default();
         let idx = usize::from(prev.is_some());
-        let layer = check_kind(&SCALE, &l, idx, 2, prev.as_ref(), &mut errs);
+        let layer = check_kind(&SCALE, &l, idx, prev.as_ref(), &mut errs);
         match (layer, errs.0) {
             (Some(l), None) => Ok((l.input, l.units)),
             (_, Some(e)) => Err(e.to_string()),

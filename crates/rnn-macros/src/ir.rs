@@ -5,7 +5,24 @@ use crate::parse::ModelDef;
 
 pub use crate::layers::Kind;
 
-pub const ACTIVATIONS: &[&str] = &["linear", "relu", "sigmoid", "tanh", "softmax"];
+/// Every activation name `activation = ...` accepts, in [`Act`]'s order (the same names and
+/// order as `rnn_core::activation::ACTIVATIONS`).
+pub const ACTIVATIONS: &[&str] = &[
+    "linear",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "elu",
+    "selu",
+    "gelu",
+    "swish",
+    "softplus",
+    "softsign",
+    "hard_sigmoid",
+    "leaky_relu",
+    "exponential",
+];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Act {
@@ -14,7 +31,34 @@ pub enum Act {
     Sigmoid,
     Tanh,
     Softmax,
+    Elu,
+    Selu,
+    Gelu,
+    Swish,
+    Softplus,
+    Softsign,
+    HardSigmoid,
+    LeakyRelu,
+    Exponential,
 }
+
+/// Every [`Act`], in order.
+pub const ALL_ACTS: &[Act] = &[
+    Act::Linear,
+    Act::Relu,
+    Act::Sigmoid,
+    Act::Tanh,
+    Act::Softmax,
+    Act::Elu,
+    Act::Selu,
+    Act::Gelu,
+    Act::Swish,
+    Act::Softplus,
+    Act::Softsign,
+    Act::HardSigmoid,
+    Act::LeakyRelu,
+    Act::Exponential,
+];
 
 impl Act {
     pub fn variant(self) -> &'static str {
@@ -24,10 +68,29 @@ impl Act {
             Act::Sigmoid => "Sigmoid",
             Act::Tanh => "Tanh",
             Act::Softmax => "Softmax",
+            Act::Elu => "Elu",
+            Act::Selu => "Selu",
+            Act::Gelu => "Gelu",
+            Act::Swish => "Swish",
+            Act::Softplus => "Softplus",
+            Act::Softsign => "Softsign",
+            Act::HardSigmoid => "HardSigmoid",
+            Act::LeakyRelu => "LeakyRelu",
+            Act::Exponential => "Exponential",
         }
     }
     pub fn name(self) -> &'static str {
         ACTIVATIONS[self as usize]
+    }
+    /// The activation named `s` (also Keras's alias `silu` for `swish`).
+    pub fn from_name(s: &str) -> Option<Act> {
+        if s == "silu" {
+            return Some(Act::Swish);
+        }
+        ACTIVATIONS
+            .iter()
+            .position(|&n| n == s)
+            .map(|k| ALL_ACTS[k])
     }
 }
 

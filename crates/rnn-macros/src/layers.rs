@@ -34,12 +34,25 @@ pub struct LayerKind {
     pub keeps_width: bool,
 }
 
-const ALL_ACTIVATIONS: &[Act] = &[
+/// Every activation, `linear` first (the default of `dense`).
+const ALL_ACTIVATIONS: &[Act] = crate::ir::ALL_ACTS;
+
+/// Every activation, `tanh` first (the default of `rnn`, as Keras's SimpleRNN).
+const RNN_ACTIVATIONS: &[Act] = &[
+    Act::Tanh,
     Act::Linear,
     Act::Relu,
     Act::Sigmoid,
-    Act::Tanh,
     Act::Softmax,
+    Act::Elu,
+    Act::Selu,
+    Act::Gelu,
+    Act::Swish,
+    Act::Softplus,
+    Act::Softsign,
+    Act::HardSigmoid,
+    Act::LeakyRelu,
+    Act::Exponential,
 ];
 
 /// Every layer kind, in the order error messages list them.
@@ -50,7 +63,7 @@ pub const KINDS: &[LayerKind] = &[
         cell: "RnnCell",
         gates: 1,
         rows_param: false,
-        activations: &[Act::Tanh, Act::Relu],
+        activations: RNN_ACTIVATIONS,
         flags: &[],
         logits: false,
         keeps_width: false,

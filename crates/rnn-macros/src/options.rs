@@ -132,14 +132,7 @@ pub(crate) fn check_options(
             "activation" => match ident_value(&o.value) {
                 Some(id) => {
                     let s = id.to_string();
-                    let act = match s.as_str() {
-                        "linear" => Some(Act::Linear),
-                        "relu" => Some(Act::Relu),
-                        "sigmoid" => Some(Act::Sigmoid),
-                        "tanh" => Some(Act::Tanh),
-                        "softmax" => Some(Act::Softmax),
-                        _ => None,
-                    };
+                    let act = Act::from_name(&s);
                     match act {
                         None => {
                             let hint = closest(&s, ACTIVATIONS)
@@ -148,7 +141,12 @@ pub(crate) fn check_options(
                             errs.spanned(
                                 id,
                                 format!(
-                                    "unknown activation `{s}`; {hint}expected one of `linear`, `relu`, `sigmoid`, `tanh`, `softmax`"
+                                    "unknown activation `{s}`; {hint}expected one of {}",
+                                    ACTIVATIONS
+                                        .iter()
+                                        .map(|a| format!("`{a}`"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
                                 ),
                             )
                         }

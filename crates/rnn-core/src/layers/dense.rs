@@ -107,7 +107,8 @@ impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
     ) -> [T; I] {
         let mut dz = *dy;
         if !wrt_logits {
-            self.activation.backprop(&cache.y, &mut dz);
+            self.activation
+                .backprop::<M, T>(&cache.z, &cache.y, &mut dz);
         }
         ger_acc(M::default(), &mut grad.kernel, &dz, &cache.x);
         add_assign(grad.bias.as_mut_slice(), &dz);

@@ -48,6 +48,8 @@ impl<T: Real, const H: usize> RnnState<T, H> {
 pub struct RnnCache<T, const I: usize, const H: usize> {
     x: [T; I],
     h_prev: [T; H],
+    /// Pre-activation (what gelu's and swish's gradients need).
+    z: [T; H],
     h: [T; H],
 }
 
@@ -57,6 +59,7 @@ impl<T: Real, const I: usize, const H: usize> RnnCache<T, I, H> {
         RnnCache {
             x: [T::ZERO; I],
             h_prev: [T::ZERO; H],
+            z: [T::ZERO; H],
             h: [T::ZERO; H],
         }
     }
@@ -156,9 +159,12 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
     ) -> [T; H] {
         cache.x = *x;
         cache.h_prev = state.h;
-        let h = self.step::<M>(state, x);
-        cache.h = h;
-        h
+        let mut a = self.pre::<M>(x, &state.h);
+        cache.z = a;
+        self.activation.apply::<M, T>(&mut a);
+        state.h = a;
+        cache.h = a;
+        a
     }
 
     /// Backward through one step; see [`crate::LstmCell::backward`] for the conventions.
@@ -176,7 +182,8 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
         for (d, s) in da.iter_mut().zip(&dstate.h) {
             *d += *s;
         }
-        self.activation.backprop(&cache.h, &mut da);
+        self.activation
+            .backprop::<M, T>(&cache.z, &cache.h, &mut da);
         pending
             .kernel
             .push(M::default(), &mut grad.kernel, &da, &cache.x);

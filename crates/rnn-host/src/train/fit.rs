@@ -1,7 +1,8 @@
-//! [`fit`] and [`evaluate`]: mini-batches over a pool of workers that lives for the whole call.
+//! [`fit`] and [`evaluate`]: mini-batches over a team of threads that lives for the whole call.
 
 use super::checkpoint::{self, SaveWhen};
 use super::progress::Progress;
+use super::team::{self, Team};
 use super::{add_params, auto_threads, check_set, check_steps};
 use super::{Dataset, FitConfig, History, TrainError};
 use rayon::prelude::*;
@@ -41,13 +42,18 @@ fn threads<M: Model, const N: usize>(requested: usize, batch: usize) -> usize {
     .min(batch.max(1))
 }
 
+/// Stack bytes of a training thread: room for the model's temporaries (the transposed weights of
+/// a step's backward pass are the size of the weights).
+fn stack<M: Model>() -> usize {
+    (2 << 20) + 4 * core::mem::size_of::<M>()
+}
+
 /// A pool of `n` workers for one call, with stacks that fit the model's temporaries (the
 /// transposed weights of a step's backward pass are the size of the weights).
 fn pool<M: Model>(n: usize) -> rayon::ThreadPool {
-    let stack = (2 << 20) + 4 * core::mem::size_of::<M>();
     rayon::ThreadPoolBuilder::new()
         .num_threads(n)
-        .stack_size(stack)
+        .stack_size(stack::<M>())
         .thread_name(|i| format!("rnn-fit-{i}"))
         .build()
         .expect("the OS refused to start the training threads")
@@ -71,18 +77,32 @@ pub fn evaluate<M: Model + Sync, const N: usize>(
         steps,
         loss,
         k,
-        (nt > 1).then(|| pool::<M>(nt)).as_ref(),
+        match (nt > 1).then(|| pool::<M>(nt)).as_ref() {
+            Some(p) => Runner::Pool(p),
+            None => Runner::One,
+        },
     ))
 }
 
-/// The mean loss over `data`, on `pool`'s workers (or this thread).
+/// Where [`mean_loss`] runs its parts.
+enum Runner<'a, 'b> {
+    /// A rayon pool (`evaluate`).
+    Pool(&'a rayon::ThreadPool),
+    /// `fit`'s team.
+    Team(&'a Team<'b>),
+    /// This thread.
+    One,
+}
+
+/// The mean loss over `data`, in parts on `runner`'s threads (or this thread); the parts'
+/// sums are added in order, so the result does not depend on timing.
 fn mean_loss<M: Model + Sync, const N: usize>(
     model: &M,
     data: Dataset<'_, M, N>,
     steps: Steps,
     loss: Loss,
     k: usize,
-    pool: Option<&rayon::ThreadPool>,
+    runner: Runner<'_, '_>,
 ) -> f64 {
     let sum = |range: core::ops::Range<usize>| {
         let mut tape = crate::boxed::tape::<M, N>();
@@ -97,17 +117,27 @@ fn mean_loss<M: Model + Sync, const N: usize>(
         }
         sum
     };
-    let total = match pool {
-        None => sum(0..data.len()),
-        Some(pool) => {
+    let part = |c: usize, nt: usize| {
+        let chunk = data.len().div_ceil(nt);
+        sum((c * chunk).min(data.len())..((c + 1) * chunk).min(data.len()))
+    };
+    let total = match runner {
+        Runner::One => sum(0..data.len()),
+        Runner::Pool(pool) => {
             let nt = pool.current_num_threads();
-            let chunk = data.len().div_ceil(nt);
-            pool.install(|| {
-                (0..nt)
-                    .into_par_iter()
-                    .map(|c| sum(c * chunk..((c + 1) * chunk).min(data.len())))
-                    .sum()
-            })
+            let parts: Vec<f64> =
+                pool.install(|| (0..nt).into_par_iter().map(|c| part(c, nt)).collect());
+            parts.iter().sum()
+        }
+        Runner::Team(team) => {
+            let nt = team.len();
+            let parts: Vec<std::sync::Mutex<f64>> =
+                (0..nt).map(|_| std::sync::Mutex::new(0.0)).collect();
+            team.run(&|c| *parts[c].lock().expect("a training thread panicked") = part(c, nt));
+            parts
+                .into_iter()
+                .map(|p| p.into_inner().expect("a training thread panicked"))
+                .sum()
         }
     };
     total / data.len() as f64
@@ -140,8 +170,10 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
     }
     opt.check()?;
     let nt = threads::<M, N>(cfg.threads, cfg.batch_size);
-    let pool = (nt > 1).then(|| pool::<M>(nt));
-    let mut workers: Vec<Worker<M, N>> = (0..nt).map(|_| Worker::new()).collect();
+    // Each worker's tape and gradients, and its share of the batch loss.
+    let mut slots: Vec<std::sync::Mutex<(Worker<M, N>, f64)>> = (0..nt)
+        .map(|_| std::sync::Mutex::new((Worker::new(), 0.0)))
+        .collect();
     let mut order = vec![0usize; train.len()];
     let mut batches = rnn_core::data::Batches::new(&mut order, cfg.batch_size);
     let mut rng = Rng::new(cfg.seed);
@@ -181,121 +213,142 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
             let _ = batches.epoch(&mut rng);
         }
     }
-    for epoch in start..cfg.epochs {
-        let t0 = std::time::Instant::now();
-        let progress = Progress::epoch(cfg.verbose, epoch, cfg.epochs, n_batches);
-        let mut epoch_loss = 0.0;
-        for (bi, batch) in batches.epoch(&mut rng).enumerate() {
-            let scale = M::Scalar::from_f64(1.0 / batch.len() as f64);
-            let m: &M = model;
-            // The weights are fixed within a batch: transpose them once for every sequence.
-            // SAFETY: `tr` is a valid, aligned `M::Transposed` (of plain floats, no drop).
-            unsafe { m.chain().transposed_in_place(&mut *tr) };
-            let tr = &*tr;
-            let run = |w: &mut Worker<M, N>, idx: &[usize]| {
-                let mut l = 0.0;
-                for &i in idx {
-                    let t = &train.targets[i * k..(i + 1) * k];
-                    l += accumulate_with(
-                        m,
-                        tr,
-                        &train.inputs[i],
-                        t,
-                        cfg.steps,
-                        cfg.loss,
-                        scale,
-                        &mut w.tape,
-                        &mut w.dys,
-                        &mut w.grads,
-                    )
-                    .to_f64();
-                }
-                l
-            };
-            let batch_loss_sum: f64 = match &pool {
-                // One worker: this thread, no hand-off at all.
-                None => run(&mut workers[0], batch),
-                Some(pool) => {
-                    let per = batch.len().div_ceil(nt);
-                    pool.install(|| {
-                        workers
-                            .par_iter_mut()
-                            .zip(batch.par_chunks(per))
-                            .map(|(w, idx)| run(w, idx))
-                            .sum()
-                    })
-                }
-            };
-            epoch_loss += batch_loss_sum / batch.len() as f64;
-            let (first, rest) = workers.split_at_mut(1);
-            for w in rest.iter_mut() {
-                add_params(&mut *first[0].grads, &w.grads);
-                w.grads.set_zero();
-            }
-            let bad = if !batch_loss_sum.is_finite() {
-                Some("training loss")
-            } else if !all_finite(&*first[0].grads) {
-                Some("gradient")
-            } else {
-                before.copy_from(model);
-                opt.step(model, &first[0].grads);
-                (!all_finite(model)).then(|| {
-                    model.copy_from(&before);
-                    "weights after the optimizer step"
-                })
-            };
-            first[0].grads.set_zero();
-            if let Some(what) = bad {
-                return fail(model, &best, have_best, epoch, Some(bi + 1), what);
-            }
-            progress.batch(bi + 1, epoch_loss / (bi + 1) as f64);
-        }
-        let loss = epoch_loss / n_batches as f64;
-        hist.loss.push(loss);
-        let mut line = format!("Epoch {}/{}: loss {:.5}", epoch + 1, cfg.epochs, loss);
-        let mut stop = false;
-        if let Some(v) = valid {
-            let vl = mean_loss(model, v, cfg.steps, cfg.loss, k, pool.as_ref());
-            if !vl.is_finite() {
-                return fail(model, &best, have_best, epoch, None, "validation loss");
-            }
-            hist.val_loss.push(vl);
-            line += &format!(" - val_loss {vl:.5}");
-            if vl < best_val {
-                best_val = vl;
-                hist.best_epoch = epoch;
-                best.copy_from(model);
-                have_best = true;
-                since_best = 0;
-            } else {
-                since_best += 1;
-                // Keras: stop once `wait >= patience` (and never after the first epoch).
-                if cfg.patience.is_some_and(|p| since_best >= p) && epoch > 0 {
-                    stop = true;
-                }
-            }
-        } else {
-            hist.best_epoch = epoch;
-        }
-        progress.finish(&format!("{line} ({:.1}s)", t0.elapsed().as_secs_f64()));
-        if let Some(c) = &cfg.checkpoint {
-            let improved = valid.is_none() || hist.best_epoch == epoch;
-            if c.when == SaveWhen::EveryEpoch || improved {
-                let p = checkpoint::Progress {
-                    epochs_done: epoch + 1,
-                    hist: hist.clone(),
-                    best_val,
-                    since_best,
-                    have_best,
+    // This thread is member 0 of the team and takes its share of every batch (see `team`).
+    let body = |team: &Team<'_>| -> Result<History, TrainError> {
+        for epoch in start..cfg.epochs {
+            let t0 = std::time::Instant::now();
+            let progress = Progress::epoch(cfg.verbose, epoch, cfg.epochs, n_batches);
+            let mut epoch_loss = 0.0;
+            for (bi, batch) in batches.epoch(&mut rng).enumerate() {
+                let scale = M::Scalar::from_f64(1.0 / batch.len() as f64);
+                let m: &M = model;
+                // The weights are fixed within a batch: transpose them once for every sequence.
+                // SAFETY: `tr` is a valid, aligned `M::Transposed` (of plain floats, no drop).
+                unsafe { m.chain().transposed_in_place(&mut *tr) };
+                let tr = &*tr;
+                let run = |w: &mut Worker<M, N>, idx: &[usize]| {
+                    let mut l = 0.0;
+                    for &i in idx {
+                        let t = &train.targets[i * k..(i + 1) * k];
+                        l += accumulate_with(
+                            m,
+                            tr,
+                            &train.inputs[i],
+                            t,
+                            cfg.steps,
+                            cfg.loss,
+                            scale,
+                            &mut w.tape,
+                            &mut w.dys,
+                            &mut w.grads,
+                        )
+                        .to_f64();
+                    }
+                    l
                 };
-                checkpoint::save(&c.path, model, opt, &best, cfg.seed, &p).map_err(ck_err)?;
+                let batch_loss_sum: f64 = match nt {
+                    // One worker: this thread, no hand-off at all.
+                    1 => run(
+                        &mut slots[0].get_mut().expect("a training worker panicked").0,
+                        batch,
+                    ),
+                    _ => {
+                        // Member `i` takes chunk `i`: a fixed assignment, so results do not
+                        // depend on timing.
+                        let per = batch.len().div_ceil(nt);
+                        let slots = &slots;
+                        team.run(&|i| {
+                            let lo = (i * per).min(batch.len());
+                            let hi = (lo + per).min(batch.len());
+                            let mut w = slots[i].lock().expect("a training worker panicked");
+                            let l = run(&mut w.0, &batch[lo..hi]);
+                            w.1 = l;
+                        });
+                        slots
+                            .iter()
+                            .map(|w| w.lock().expect("a training worker panicked").1)
+                            .sum()
+                    }
+                };
+                epoch_loss += batch_loss_sum / batch.len() as f64;
+                let (first, rest) = slots.split_at_mut(1);
+                let first = &mut first[0].get_mut().expect("a training worker panicked").0;
+                for w in rest.iter_mut() {
+                    let w = &mut w.get_mut().expect("a training worker panicked").0;
+                    add_params(&mut *first.grads, &w.grads);
+                    w.grads.set_zero();
+                }
+                let bad = if !batch_loss_sum.is_finite() {
+                    Some("training loss")
+                } else if !all_finite(&*first.grads) {
+                    Some("gradient")
+                } else {
+                    before.copy_from(model);
+                    opt.step(model, &first.grads);
+                    (!all_finite(model)).then(|| {
+                        model.copy_from(&before);
+                        "weights after the optimizer step"
+                    })
+                };
+                first.grads.set_zero();
+                if let Some(what) = bad {
+                    return fail(model, &best, have_best, epoch, Some(bi + 1), what);
+                }
+                progress.batch(bi + 1, epoch_loss / (bi + 1) as f64);
+            }
+            let loss = epoch_loss / n_batches as f64;
+            hist.loss.push(loss);
+            let mut line = format!("Epoch {}/{}: loss {:.5}", epoch + 1, cfg.epochs, loss);
+            let mut stop = false;
+            if let Some(v) = valid {
+                let runner = if nt > 1 {
+                    Runner::Team(team)
+                } else {
+                    Runner::One
+                };
+                let vl = mean_loss(model, v, cfg.steps, cfg.loss, k, runner);
+                if !vl.is_finite() {
+                    return fail(model, &best, have_best, epoch, None, "validation loss");
+                }
+                hist.val_loss.push(vl);
+                line += &format!(" - val_loss {vl:.5}");
+                if vl < best_val {
+                    best_val = vl;
+                    hist.best_epoch = epoch;
+                    best.copy_from(model);
+                    have_best = true;
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                    // Keras: stop once `wait >= patience` (and never after the first epoch).
+                    if cfg.patience.is_some_and(|p| since_best >= p) && epoch > 0 {
+                        stop = true;
+                    }
+                }
+            } else {
+                hist.best_epoch = epoch;
+            }
+            progress.finish(&format!("{line} ({:.1}s)", t0.elapsed().as_secs_f64()));
+            if let Some(c) = &cfg.checkpoint {
+                let improved = valid.is_none() || hist.best_epoch == epoch;
+                if c.when == SaveWhen::EveryEpoch || improved {
+                    let p = checkpoint::Progress {
+                        epochs_done: epoch + 1,
+                        hist: hist.clone(),
+                        best_val,
+                        since_best,
+                        have_best,
+                    };
+                    checkpoint::save(&c.path, model, opt, &best, cfg.seed, &p).map_err(ck_err)?;
+                }
+            }
+            if stop {
+                // Keras's `restore_best_weights`: only when training stops early.
+                model.copy_from(&best);
+                break;
             }
         }
-        if stop {
-            // Keras's `restore_best_weights`: only when training stops early.
-            model.copy_from(&best);
-            break;
-        }
-    }
-    Ok(hist)
+        Ok(hist)
+    };
+    team::with_team(nt, stack::<M>(), body)
 }

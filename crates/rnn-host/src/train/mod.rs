@@ -3,6 +3,7 @@
 mod checkpoint;
 mod fit;
 mod progress;
+mod team;
 
 pub use checkpoint::{Checkpoint, SaveWhen};
 pub use fit::{evaluate, fit};
