@@ -256,6 +256,9 @@ case!(simple_rnn_leaky_relu, 6, ["keras_rnn_leaky_relu_f32", "keras_rnn_leaky_re
     |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = leaky_relu) }, f64 { rnn(3, 5, activation = leaky_relu) });
 case!(simple_rnn_exponential, 6, ["keras_rnn_exponential_f32", "keras_rnn_exponential_f64", "torch_rnn_exponential_f32", "torch_rnn_exponential_f64"],
     |s| vec![v(&s.h)], f32 { rnn(3, 5, activation = exponential) }, f64 { rnn(3, 5, activation = exponential) });
+// Dense without a bias (Keras `use_bias=False`, PyTorch `bias=False`).
+case!(dense_no_bias, 5, ["keras_dense_nobias_f32", "keras_dense_nobias_f64", "torch_dense_nobias_f32", "torch_dense_nobias_f64"],
+    |_s| Vec::<Vec<f64>>::new(), f32 { dense(4, 3, use_bias = false) }, f64 { dense(4, 3, use_bias = false) });
 // Softmax on a layer that is not the last.
 case!(softmax_not_last, 5, ["keras_mid_softmax_f32", "keras_mid_softmax_f64", "torch_mid_softmax_f32", "torch_mid_softmax_f64"],
     |s| vec![v(&s.1.0.h)],

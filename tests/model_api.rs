@@ -14,6 +14,8 @@ rnn_model! {
     struct GruBefore { gru(32, 16, reset_after = false) }
     struct Simple { rnn(3, 16) }
     struct Stated { lstm(32, 16) -> gru(16, 16) -> dense(16, 1) }
+    /// Keras `Dense(4, use_bias=False)` after an LSTM.
+    struct NoBias { lstm(32, 16) -> dense(4, use_bias = false) }
     struct Wide { scalar = f64; math = exact; rnn(3, 8, activation = relu) -> lstm(5) -> lstm(4) -> dense(3, activation = softmax) }
 }
 
@@ -26,6 +28,13 @@ fn parameter_counts_equal_keras() {
     assert_eq!(GruBefore::PARAM_COUNT, 2352);
     assert_eq!(Simple::PARAM_COUNT, 320);
     assert_eq!(Stated::PARAM_COUNT, Card::PARAM_COUNT);
+    // Keras: LSTM(16) on 32 inputs (3136) + Dense(4, use_bias=False) (64).
+    assert_eq!(NoBias::PARAM_COUNT, 3200);
+    assert_eq!(NoBias::TENSORS, 4);
+    let held: usize = (0..NoBias::TENSORS)
+        .map(|k| NoBias::zeros().tensor(k).len())
+        .sum();
+    assert_eq!(held, 3200);
     // ... and equal the number of values the model actually holds.
     let held: usize = (0..Card::TENSORS)
         .map(|k| Card::zeros().tensor(k).len())

@@ -245,7 +245,9 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
         let bl = if !torch {
             let mut names = vec![format!("{p}/kernel")];
             let kernel = file.get(l, kind, &names[0], &[i, g]).map_err(err)?;
-            let (recurrent, bias) = if layer.kind.is("dense") {
+            let (recurrent, bias) = if layer.kind.is("dense") && !layer.flag("use_bias") {
+                (Vec::new(), vec![0.0; h])
+            } else if layer.kind.is("dense") {
                 names.push(format!("{p}/bias"));
                 (Vec::new(), file.get(l, kind, &names[1], &[h]).map_err(err)?)
             } else {
@@ -272,8 +274,14 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
         } else if layer.kind.is("dense") {
             let (wn, bn) = (format!("{p}.weight"), format!("{p}.bias"));
             let w = file.get(l, kind, &wn, &[h, i]).map_err(err)?;
-            let b = file.get(l, kind, &bn, &[h]).map_err(err)?;
-            used.extend([wn, bn]);
+            let b = if layer.flag("use_bias") {
+                let b = file.get(l, kind, &bn, &[h]).map_err(err)?;
+                used.push(bn);
+                b
+            } else {
+                vec![0.0; h]
+            };
+            used.push(wn);
             let mut kernel = vec![0.0; h * i];
             rnn_layout::linear_from_torch(h, i, &w, &mut kernel);
             BakedLayer {

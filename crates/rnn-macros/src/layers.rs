@@ -97,7 +97,7 @@ pub const KINDS: &[LayerKind] = &[
         gates: 1,
         rows_param: false,
         activations: ALL_ACTIVATIONS,
-        flags: &[],
+        flags: &[("use_bias", true)],
         logits: true,
         keeps_width: false,
     },

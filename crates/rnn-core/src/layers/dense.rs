@@ -14,12 +14,14 @@ use nalgebra::{SMatrix, SVector};
 /// `y = act(W x + b)`, applied to each time step.
 ///
 /// # Generics
-/// `T` scalar, `I` inputs, `O` outputs.
+/// `T` scalar, `I` inputs, `O` outputs, `BIAS` (Keras `use_bias`, default true): without a
+/// bias the layer has one tensor (Keras `kernel`, PyTorch `weight`), `O * I` parameters, and
+/// `bias` stays zero.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Dense<T: Real, const I: usize, const O: usize> {
+pub struct Dense<T: Real, const I: usize, const O: usize, const BIAS: bool = true> {
     /// Keras `kernel [I, O]` (PyTorch `weight [O, I]`).
     pub kernel: SMatrix<T, O, I>,
-    /// Keras `bias [O]`.
+    /// Keras `bias [O]` (zeros, and not a parameter, without `BIAS`).
     pub bias: SVector<T, O>,
     /// The activation.
     pub activation: Activation,
@@ -45,7 +47,7 @@ impl<T: Real, const I: usize, const O: usize> DenseCache<T, I, O> {
     }
 }
 
-impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
+impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Dense<T, I, O, BIAS> {
     /// All parameters zero.
     pub fn zeros(activation: Activation) -> Self {
         Dense {
@@ -111,7 +113,9 @@ impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
                 .backprop::<M, T>(&cache.z, &cache.y, &mut dz);
         }
         ger_acc(M::default(), &mut grad.kernel, &dz, &cache.x);
-        add_assign(grad.bias.as_mut_slice(), &dz);
+        if BIAS {
+            add_assign(grad.bias.as_mut_slice(), &dz);
+        }
         let mut dx = [T::ZERO; I];
         if O < 8 {
             gemv_t_acc(M::default(), &mut dx, &self.kernel, &dz);
@@ -122,7 +126,7 @@ impl<T: Real, const I: usize, const O: usize> Dense<T, I, O> {
     }
 }
 
-impl<T: Real, const I: usize, const O: usize> Cell<T> for Dense<T, I, O> {
+impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Cell<T> for Dense<T, I, O, BIAS> {
     type Config = Activation;
     type Input = [T; I];
     type Output = [T; O];
@@ -130,7 +134,7 @@ impl<T: Real, const I: usize, const O: usize> Cell<T> for Dense<T, I, O> {
     type Cache = DenseCache<T, I, O>;
     type Transposed = SMatrix<T, I, O>;
     type Pending = ();
-    const PARAMS: usize = O * (I + 1);
+    const PARAMS: usize = O * (I + BIAS as usize);
 
     leaf_cell!();
 
@@ -210,9 +214,9 @@ impl<T: Real, const I: usize, const O: usize> Cell<T> for Dense<T, I, O> {
     }
 }
 
-impl<T: Real, const I: usize, const O: usize> Leaf<T> for Dense<T, I, O> {
+impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Leaf<T> for Dense<T, I, O, BIAS> {
     const KIND: &'static str = "dense";
-    const TENSORS: usize = 2;
+    const TENSORS: usize = 1 + BIAS as usize;
 
     fn leaf_tensor(&self, k: usize) -> &[T] {
         if k == 0 {
@@ -255,15 +259,21 @@ impl<T: Real, const I: usize, const O: usize> Leaf<T> for Dense<T, I, O> {
                     TensorName::new(prefix, rnn_layout::TORCH_LINEAR[0], ""),
                     &[O, I],
                 )?;
-                let b = fetch(
-                    src,
-                    "dense",
-                    TensorName::new(prefix, rnn_layout::TORCH_LINEAR[1], ""),
-                    &[O],
-                )?;
+                let b = if BIAS {
+                    Some(fetch(
+                        src,
+                        "dense",
+                        TensorName::new(prefix, rnn_layout::TORCH_LINEAR[1], ""),
+                        &[O],
+                    )?)
+                } else {
+                    None
+                };
                 if apply {
                     rnn_layout::linear_from_torch(O, I, w, self.kernel.as_mut_slice());
-                    self.bias.as_mut_slice().copy_from_slice(b);
+                    if let Some(b) = b {
+                        self.bias.as_mut_slice().copy_from_slice(b);
+                    }
                 }
                 Ok(())
             }
@@ -285,11 +295,13 @@ impl<T: Real, const I: usize, const O: usize> Leaf<T> for Dense<T, I, O> {
                     Shape::new(&[O, I]),
                     &|n| k[(n / I, n % I)],
                 );
-                sink(
-                    TensorName::new(prefix, rnn_layout::TORCH_LINEAR[1], ""),
-                    Shape::new(&[O]),
-                    &|n| b[n],
-                );
+                if BIAS {
+                    sink(
+                        TensorName::new(prefix, rnn_layout::TORCH_LINEAR[1], ""),
+                        Shape::new(&[O]),
+                        &|n| b[n],
+                    );
+                }
             }
         }
         Ok(())
