@@ -70,7 +70,7 @@ pub fn gemv_acc<M: Math, T: Real, const R: usize, const C: usize>(
 
 /// Matrices at most this tall get four accumulators (shorter vectors, longer column walks: the
 /// backward pass's `W^T v` for 16 units walks 64 columns).
-const NARROW: usize = 16;
+pub(crate) const NARROW: usize = 16;
 
 /// `out += W x` for a short `W` (`R <= NARROW`) with four accumulators (columns mod 4).
 #[inline(always)]

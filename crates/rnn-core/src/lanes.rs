@@ -18,8 +18,19 @@ use crate::math::Math;
 use crate::real::Real;
 use nalgebra::SMatrix;
 
-/// Matrices at most this tall get four partial sums, as in [`crate::kernels::gemv_acc`].
-const NARROW: usize = 16;
+// Matrices at most this tall get four partial sums: `kernels::gemv_acc`'s threshold.
+use crate::kernels::NARROW;
+
+/// Whether the AVX path may run: `T` is `f32`, eight lanes, unfused maths that say they run
+/// where AVX2 may be used, and (whatever a `Math` claims) a CPU that has AVX2.
+#[inline(always)]
+fn avx_path<M: Math, T: Real, const L: usize>() -> bool {
+    M::AVX
+        && !M::FUSED
+        && L == 8
+        && core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>()
+        && crate::simd::has_avx2()
+}
 
 /// `out[r][l] += (W x_l)[r]` for `L` vectors `x_l` side by side (`x[j][l]` is element `j` of
 /// stream `l`), each row summed in [`crate::kernels::gemv_acc`]'s order.
@@ -30,9 +41,10 @@ pub fn gemv_lanes_acc<M: Math, T: Real, const R: usize, const C: usize, const L:
     x: &[[T; L]; C],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if M::AVX && T::IS_F32 && L == 8 && !M::FUSED {
-        // SAFETY: `M::AVX` says this code runs where AVX2 may be used; `T` is `f32` and `L` is
-        // 8, so `[[T; L]; N]` is `N` rows of eight `f32`, and `w` is `C` columns of `R` `f32`.
+    if avx_path::<M, T, L>() {
+        // SAFETY: `avx_path` checked that the CPU has AVX2, that `T` is `f32` and `L` is 8, so
+        // `out` is `R` rows of eight `f32`, `x` is `C` rows of eight, and `w` is `C` columns
+        // of `R` `f32` (nalgebra's column-major storage).
         unsafe {
             avx::gemv(
                 out.as_mut_ptr() as *mut f32,
@@ -173,9 +185,14 @@ pub fn gemv_block_lanes_acc<
     row0: usize,
     x: &[[T; L]; C],
 ) {
+    assert!(
+        row0 <= R && N <= R - row0,
+        "rows {row0}..{} of a {R}-row matrix",
+        row0 + N
+    );
     #[cfg(target_arch = "x86_64")]
-    if M::AVX && T::IS_F32 && L == 8 && !M::FUSED {
-        // SAFETY: as in `gemv_lanes_acc`; rows `row0 .. row0 + N` are inside `R`.
+    if avx_path::<M, T, L>() {
+        // SAFETY: as in `gemv_lanes_acc`; rows `row0 .. row0 + N` are inside `R` (asserted).
         unsafe {
             avx::gemv_block(
                 out.as_mut_ptr() as *mut f32,

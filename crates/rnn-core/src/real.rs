@@ -33,9 +33,6 @@ pub trait Real:
     const ONE: Self;
     /// Name used in errors and summaries (`"f32"`, `"f64"`).
     const NAME: &'static str;
-    /// Whether this is `f32` (the batched kernels' AVX path, [`crate::lanes`], is for `f32`).
-    #[doc(hidden)]
-    const IS_F32: bool = false;
     /// Converts from `f64` (rounding to nearest for `f32`).
     fn from_f64(v: f64) -> Self;
     /// Converts to `f64` exactly.
@@ -91,12 +88,11 @@ pub trait Real:
 
 /// `impl Real` for one float type, with its libm functions and its fast `tanh`.
 macro_rules! impl_real {
-    ($t:ident, $exp:ident, $ln:ident, $ln_1p:ident, $sqrt:ident, $abs:ident, $tanh:ident, $fma:ident, $fast_tanh:path, $fast_tanh_fused:path, $is_f32:expr, $expm1:ident, $erf:ident) => {
+    ($t:ident, $exp:ident, $ln:ident, $ln_1p:ident, $sqrt:ident, $abs:ident, $tanh:ident, $fma:ident, $fast_tanh:path, $fast_tanh_fused:path, $expm1:ident, $erf:ident) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NAME: &'static str = stringify!($t);
-            const IS_F32: bool = $is_f32;
             #[inline(always)]
             fn fmadd(self, b: Self, c: Self) -> Self {
                 #[cfg(all(feature = "std", target_feature = "fma"))]
@@ -186,7 +182,6 @@ impl_real!(
     fmaf,
     crate::math::tanh_f32,
     crate::math::tanh_f32_fused,
-    true,
     expm1f,
     erff
 );
@@ -201,7 +196,6 @@ impl_real!(
     fma,
     libm::tanh,
     libm::tanh,
-    false,
     expm1,
     erf
 );

@@ -139,6 +139,23 @@ pub fn widest_avx<R, F: FnOnce(bool, bool) -> R>(f: F) -> R {
     }
 }
 
+/// Whether this CPU has AVX2: the build targets it, or (under `std` on x86-64) the CPU says so
+/// (cached by `std`). What the batched kernels' AVX path checks, whatever a `Math` claims.
+#[inline(always)]
+pub(crate) fn has_avx2() -> bool {
+    if cfg!(all(target_arch = "x86_64", target_feature = "avx2")) {
+        return true;
+    }
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    {
+        false
+    }
+}
+
 /// Whether the build's own code may use AVX2.
 const AVX2_BUILD: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx2"));
 

@@ -29,10 +29,13 @@ struct Shared {
     job: AtomicPtr<&'static Job<'static>>,
 }
 
-/// `n` threads: the caller (member 0) and `n - 1` spawned members.
+/// `n` threads: the caller (member 0) and `n - 1` spawned members. Not `Sync`: only the
+/// thread that made it can start a round, so rounds never overlap (a job cannot capture the
+/// team and start a round inside a round).
 pub(crate) struct Team<'a> {
     shared: &'a Shared,
     n: usize,
+    _one_leader: core::marker::PhantomData<core::cell::Cell<()>>,
 }
 
 impl Team<'_> {
@@ -42,7 +45,8 @@ impl Team<'_> {
     }
 
     /// Runs `job(i)` for every member `i` (`job(0)` on this thread) and returns when all have
-    /// finished. A panic in a member's part panics here.
+    /// finished. A panic in a member's part panics here (and every later round panics too:
+    /// `fit` does not go on after one).
     pub(crate) fn run(&self, job: &(dyn Fn(usize) + Sync)) {
         if self.n > 1 {
             let mut r: &Job<'_> = job;
@@ -99,15 +103,8 @@ pub(crate) fn with_team<R>(n: usize, stack: usize, f: impl FnOnce(&Team<'_>) -> 
     };
     let n = n.max(1);
     std::thread::scope(|s| {
-        for i in 1..n {
-            let shared = &shared;
-            std::thread::Builder::new()
-                .name(format!("rnn-fit-{i}"))
-                .stack_size(stack)
-                .spawn_scoped(s, move || member(shared, i))
-                .expect("the OS refused to start a training thread");
-        }
-        // Stops the members however `f` ends (a panic included), so the scope can join them.
+        // Stops the members however this ends (a failed spawn or a panic in `f` included),
+        // so the scope can join them.
         struct Stop<'a>(&'a Shared);
         impl Drop for Stop<'_> {
             fn drop(&mut self) {
@@ -116,7 +113,19 @@ pub(crate) fn with_team<R>(n: usize, stack: usize, f: impl FnOnce(&Team<'_>) -> 
             }
         }
         let _stop = Stop(&shared);
-        f(&Team { shared: &shared, n })
+        for i in 1..n {
+            let shared = &shared;
+            std::thread::Builder::new()
+                .name(format!("rnn-fit-{i}"))
+                .stack_size(stack)
+                .spawn_scoped(s, move || member(shared, i))
+                .expect("the OS refused to start a training thread");
+        }
+        f(&Team {
+            shared: &shared,
+            n,
+            _one_leader: core::marker::PhantomData,
+        })
     })
 }
 
