@@ -57,6 +57,32 @@ pub trait Math: Copy + Default + Send + Sync + 'static {
     }
 }
 
+/// The functions of a wrapper `Math` that only changes constants: `M`'s, unchanged.
+macro_rules! forward_maths {
+    () => {
+        #[inline(always)]
+        fn tanh<T: Real>(x: T) -> T {
+            M::tanh(x)
+        }
+        #[inline(always)]
+        fn sigmoid<T: Real>(x: T) -> T {
+            M::sigmoid(x)
+        }
+        #[inline(always)]
+        fn madd<T: Real>(a: T, b: T, c: T) -> T {
+            M::madd(a, b, c)
+        }
+        #[inline(always)]
+        fn tanh_fused<T: Real>(x: T) -> T {
+            M::tanh_fused(x)
+        }
+        #[inline(always)]
+        fn sigmoid_fused<T: Real>(x: T) -> T {
+            M::sigmoid_fused(x)
+        }
+    };
+}
+
 /// `M` with every multiply-add fused (rounded once). Training on the host runs with it when the
 /// CPU has FMA ([`crate::simd::widest_fused`]): results differ from the default build's only in
 /// rounding. Inference never does, so its results stay bit-identical to the Cortex-M4F's.
@@ -97,26 +123,7 @@ impl<M: Math> Math for Narrow<M> {
     const BLOCK: usize = 32;
     #[cfg(not(target_arch = "x86_64"))]
     const BLOCK: usize = M::BLOCK;
-    #[inline(always)]
-    fn tanh<T: Real>(x: T) -> T {
-        M::tanh(x)
-    }
-    #[inline(always)]
-    fn sigmoid<T: Real>(x: T) -> T {
-        M::sigmoid(x)
-    }
-    #[inline(always)]
-    fn madd<T: Real>(a: T, b: T, c: T) -> T {
-        M::madd(a, b, c)
-    }
-    #[inline(always)]
-    fn tanh_fused<T: Real>(x: T) -> T {
-        M::tanh_fused(x)
-    }
-    #[inline(always)]
-    fn sigmoid_fused<T: Real>(x: T) -> T {
-        M::sigmoid_fused(x)
-    }
+    forward_maths!();
 }
 
 /// `M`, in code compiled with AVX2 (the run-time dispatch's AVX2 and AVX-512 copies, or a build
@@ -130,26 +137,7 @@ impl<M: Math> Math for Avx<M> {
     const FUSED: bool = M::FUSED;
     const BLOCK: usize = M::BLOCK;
     const AVX: bool = true;
-    #[inline(always)]
-    fn tanh<T: Real>(x: T) -> T {
-        M::tanh(x)
-    }
-    #[inline(always)]
-    fn sigmoid<T: Real>(x: T) -> T {
-        M::sigmoid(x)
-    }
-    #[inline(always)]
-    fn madd<T: Real>(a: T, b: T, c: T) -> T {
-        M::madd(a, b, c)
-    }
-    #[inline(always)]
-    fn tanh_fused<T: Real>(x: T) -> T {
-        M::tanh_fused(x)
-    }
-    #[inline(always)]
-    fn sigmoid_fused<T: Real>(x: T) -> T {
-        M::sigmoid_fused(x)
-    }
+    forward_maths!();
 }
 
 impl<M: Math> Math for Fused<M> {

@@ -84,29 +84,10 @@ pub fn widest_fused<R, F: FnOnce(bool) -> R>(f: F) -> R {
 /// pick register blocks that fit ([`crate::math::Narrow`]). A constant in each copy.
 #[inline(always)]
 pub fn widest_blocks<R, F: FnOnce(bool) -> R>(f: F) -> R {
-    match wide() {
-        #[cfg(all(
-            feature = "std",
-            target_arch = "x86_64",
-            not(target_feature = "avx512f")
-        ))]
-        // SAFETY: `wide` found AVX-512F on this CPU.
-        Wide::Avx512 => unsafe {
-            x86::avx512(
-                #[inline(always)]
-                || f(false),
-            )
-        },
-        #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
-        // SAFETY: `wide` found AVX2 on this CPU.
-        Wide::Avx2 => unsafe {
-            x86::avx2(
-                #[inline(always)]
-                || f(true),
-            )
-        },
-        _ => f(NARROW_BUILD),
-    }
+    widest_avx(
+        #[inline(always)]
+        |narrow, _| f(narrow),
+    )
 }
 
 /// [`widest_blocks`], also telling `f` whether the code it runs in may use AVX2 instructions

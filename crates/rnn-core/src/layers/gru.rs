@@ -217,11 +217,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
 
     #[inline(always)]
     fn lane<const L: usize>(lanes: &StateLanes<T, H, L>, l: usize) -> GruState<T, H> {
-        let mut s = GruState::zeros();
-        for k in 0..H {
-            s.h[k] = lanes.h[k][l];
-        }
-        s
+        GruState { h: lanes.h_of(l) }
     }
 
     /// [`step`](Self::step) that also records what [`backward`](Self::backward) needs.

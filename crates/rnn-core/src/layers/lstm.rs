@@ -180,12 +180,10 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
 
     #[inline(always)]
     fn lane<const L: usize>(lanes: &StateLanes<T, H, L>, l: usize) -> LstmState<T, H> {
-        let mut s = LstmState::zeros();
-        for k in 0..H {
-            s.h[k] = lanes.h[k][l];
-            s.c[k] = lanes.c[k][l];
+        LstmState {
+            h: lanes.h_of(l),
+            c: lanes.c_of(l),
         }
-        s
     }
 
     /// [`step`](Self::step) that also records what [`backward`](Self::backward) needs.

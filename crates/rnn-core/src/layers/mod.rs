@@ -133,6 +133,16 @@ pub struct StateLanes<T, const H: usize, const L: usize> {
 }
 
 impl<T: Real, const H: usize, const L: usize> StateLanes<T, H, L> {
+    /// Stream `l`'s hidden state.
+    #[inline(always)]
+    pub fn h_of(&self, l: usize) -> [T; H] {
+        <[T; H] as Vector<T>>::lane::<L>(&self.h, l)
+    }
+    /// Stream `l`'s cell state.
+    #[inline(always)]
+    pub fn c_of(&self, l: usize) -> [T; H] {
+        <[T; H] as Vector<T>>::lane::<L>(&self.c, l)
+    }
     /// Lane `l` holding hidden state `h(l)` and cell state `c(l)`.
     #[inline(always)]
     pub fn of(h: impl Fn(usize) -> [T; H], c: impl Fn(usize) -> [T; H]) -> Self {

@@ -142,11 +142,7 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
 
     #[inline(always)]
     fn lane<const L: usize>(lanes: &StateLanes<T, H, L>, l: usize) -> RnnState<T, H> {
-        let mut s = RnnState::zeros();
-        for k in 0..H {
-            s.h[k] = lanes.h[k][l];
-        }
-        s
+        RnnState { h: lanes.h_of(l) }
     }
 
     /// [`step`](Self::step) recording what [`backward`](Self::backward) needs.
