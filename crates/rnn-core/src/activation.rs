@@ -42,7 +42,7 @@ pub enum Activation {
     Exponential,
 }
 
-/// Every activation, in the order of [`Activation::name`]'s table.
+/// Every activation, in the enum's order (that of `rnn_layout::ACTIVATIONS`).
 pub const ACTIVATIONS: [Activation; 14] = [
     Activation::Linear,
     Activation::Relu,
@@ -70,22 +70,7 @@ pub const LEAKY_RELU_SLOPE: f64 = 0.2;
 impl Activation {
     /// The Keras name (`"linear"`, `"relu"`, ...).
     pub const fn name(self) -> &'static str {
-        match self {
-            Activation::Linear => "linear",
-            Activation::Relu => "relu",
-            Activation::Sigmoid => "sigmoid",
-            Activation::Tanh => "tanh",
-            Activation::Softmax => "softmax",
-            Activation::Elu => "elu",
-            Activation::Selu => "selu",
-            Activation::Gelu => "gelu",
-            Activation::Swish => "swish",
-            Activation::Softplus => "softplus",
-            Activation::Softsign => "softsign",
-            Activation::HardSigmoid => "hard_sigmoid",
-            Activation::LeakyRelu => "leaky_relu",
-            Activation::Exponential => "exponential",
-        }
+        rnn_layout::ACTIVATIONS[self as usize].0
     }
 
     /// Applies the activation in place.

@@ -192,15 +192,24 @@ pub struct Sgd<M: Model> {
     t: u64,
 }
 
+/// The value `write(slot, lr)` builds in place.
+///
+/// # Safety
+/// `write` must initialize every field of the slot it is given.
+unsafe fn built_by<O>(write: unsafe fn(*mut O, f64), lr: f64) -> O {
+    let mut s = core::mem::MaybeUninit::<O>::uninit();
+    // SAFETY: the caller's promise: `write` initializes all of `s`.
+    unsafe {
+        write(s.as_mut_ptr(), lr);
+        s.assume_init()
+    }
+}
+
 impl<M: Model> Sgd<M> {
     /// Plain SGD with Keras's rule.
     pub fn new(lr: f64) -> Self {
-        let mut s = core::mem::MaybeUninit::<Self>::uninit();
         // SAFETY: `write_new` writes every field.
-        unsafe {
-            Self::write_new(s.as_mut_ptr(), lr);
-            s.assume_init()
-        }
+        unsafe { built_by(Self::write_new, lr) }
     }
     /// [`new`](Self::new) written into `slot` in place: the model-sized buffers are never
     /// built on the stack (`rnn::boxed::sgd` puts it on the heap this way).
@@ -327,12 +336,8 @@ pub struct Adam<M: Model> {
 impl<M: Model> Adam<M> {
     /// Keras's Adam with its defaults and the given learning rate.
     pub fn new(lr: f64) -> Self {
-        let mut s = core::mem::MaybeUninit::<Self>::uninit();
         // SAFETY: `write_new` writes every field.
-        unsafe {
-            Self::write_new(s.as_mut_ptr(), lr);
-            s.assume_init()
-        }
+        unsafe { built_by(Self::write_new, lr) }
     }
     /// [`new`](Self::new) written into `slot` in place: the model-sized buffers are never
     /// built on the stack (`rnn::boxed::adam` puts it on the heap this way).
@@ -456,12 +461,8 @@ pub struct RmsProp<M: Model> {
 impl<M: Model> RmsProp<M> {
     /// Keras's RMSprop with its defaults.
     pub fn new(lr: f64) -> Self {
-        let mut s = core::mem::MaybeUninit::<Self>::uninit();
         // SAFETY: `write_new` writes every field.
-        unsafe {
-            Self::write_new(s.as_mut_ptr(), lr);
-            s.assume_init()
-        }
+        unsafe { built_by(Self::write_new, lr) }
     }
     /// [`new`](Self::new) written into `slot` in place: the model-sized buffers are never
     /// built on the stack (`rnn::boxed::rmsprop` puts it on the heap this way).

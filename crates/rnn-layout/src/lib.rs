@@ -178,6 +178,25 @@ pub const KERAS_SEPARATOR: &str = "/";
 /// Between a PyTorch module name and tensor name (`"lstm.weight_ih_l0"`).
 pub const TORCH_SEPARATOR: &str = ".";
 
+/// Every activation: Keras's name and the variant of `rnn_core::Activation`, in that enum's
+/// order. The macro parses and emits with it; the runtime names activations with it.
+pub const ACTIVATIONS: [(&str, &str); 14] = [
+    ("linear", "Linear"),
+    ("relu", "Relu"),
+    ("sigmoid", "Sigmoid"),
+    ("tanh", "Tanh"),
+    ("softmax", "Softmax"),
+    ("elu", "Elu"),
+    ("selu", "Selu"),
+    ("gelu", "Gelu"),
+    ("swish", "Swish"),
+    ("softplus", "Softplus"),
+    ("softsign", "Softsign"),
+    ("hard_sigmoid", "HardSigmoid"),
+    ("leaky_relu", "LeakyRelu"),
+    ("exponential", "Exponential"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

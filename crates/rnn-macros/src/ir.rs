@@ -5,24 +5,10 @@ use crate::parse::ModelDef;
 
 pub use crate::layers::Kind;
 
-/// Every activation name `activation = ...` accepts, in [`Act`]'s order (the same names and
-/// order as `rnn_core::activation::ACTIVATIONS`).
-pub const ACTIVATIONS: &[&str] = &[
-    "linear",
-    "relu",
-    "sigmoid",
-    "tanh",
-    "softmax",
-    "elu",
-    "selu",
-    "gelu",
-    "swish",
-    "softplus",
-    "softsign",
-    "hard_sigmoid",
-    "leaky_relu",
-    "exponential",
-];
+/// Every activation name `activation = ...` accepts, in [`Act`]'s order.
+pub fn activation_names() -> Vec<&'static str> {
+    rnn_layout::ACTIVATIONS.iter().map(|a| a.0).collect()
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Act {
@@ -61,35 +47,21 @@ pub const ALL_ACTS: &[Act] = &[
 ];
 
 impl Act {
+    /// The `rnn::Activation` variant.
     pub fn variant(self) -> &'static str {
-        match self {
-            Act::Linear => "Linear",
-            Act::Relu => "Relu",
-            Act::Sigmoid => "Sigmoid",
-            Act::Tanh => "Tanh",
-            Act::Softmax => "Softmax",
-            Act::Elu => "Elu",
-            Act::Selu => "Selu",
-            Act::Gelu => "Gelu",
-            Act::Swish => "Swish",
-            Act::Softplus => "Softplus",
-            Act::Softsign => "Softsign",
-            Act::HardSigmoid => "HardSigmoid",
-            Act::LeakyRelu => "LeakyRelu",
-            Act::Exponential => "Exponential",
-        }
+        rnn_layout::ACTIVATIONS[self as usize].1
     }
     pub fn name(self) -> &'static str {
-        ACTIVATIONS[self as usize]
+        rnn_layout::ACTIVATIONS[self as usize].0
     }
     /// The activation named `s` (also Keras's alias `silu` for `swish`).
     pub fn from_name(s: &str) -> Option<Act> {
         if s == "silu" {
             return Some(Act::Swish);
         }
-        ACTIVATIONS
+        rnn_layout::ACTIVATIONS
             .iter()
-            .position(|&n| n == s)
+            .position(|a| a.0 == s)
             .map(|k| ALL_ACTS[k])
     }
 }

@@ -2,7 +2,7 @@
 //! groups), and a layer's options checked against its kind's table entry.
 
 use crate::check::Errors;
-use crate::ir::{Act, Kind, ACTIVATIONS};
+use crate::ir::{activation_names, Act, Kind};
 use crate::layers;
 use crate::parse::Opt;
 use crate::suggest::closest;
@@ -135,14 +135,14 @@ pub(crate) fn check_options(
                     let act = Act::from_name(&s);
                     match act {
                         None => {
-                            let hint = closest(&s, ACTIVATIONS)
+                            let hint = closest(&s, &activation_names())
                                 .map(|c| format!("did you mean `{c}`? "))
                                 .unwrap_or_default();
                             errs.spanned(
                                 id,
                                 format!(
                                     "unknown activation `{s}`; {hint}expected one of {}",
-                                    ACTIVATIONS
+                                    activation_names()
                                         .iter()
                                         .map(|a| format!("`{a}`"))
                                         .collect::<Vec<_>>()
