@@ -23,6 +23,7 @@ use crate::kernels::NARROW;
 
 /// Whether the AVX path may run: `T` is `f32`, eight lanes, unfused maths that say they run
 /// where AVX2 may be used, and (whatever a `Math` claims) a CPU that has AVX2.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn avx_path<M: Math, T: Real, const L: usize>() -> bool {
     M::AVX

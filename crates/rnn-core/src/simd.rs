@@ -122,16 +122,17 @@ pub fn widest_avx<R, F: FnOnce(bool, bool) -> R>(f: F) -> R {
 
 /// Whether this CPU has AVX2: the build targets it, or (under `std` on x86-64) the CPU says so
 /// (cached by `std`). What the batched kernels' AVX path checks, whatever a `Math` claims.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(crate) fn has_avx2() -> bool {
-    if cfg!(all(target_arch = "x86_64", target_feature = "avx2")) {
+    if cfg!(target_feature = "avx2") {
         return true;
     }
-    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    #[cfg(feature = "std")]
     {
         std::arch::is_x86_feature_detected!("avx2")
     }
-    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    #[cfg(not(feature = "std"))]
     {
         false
     }
