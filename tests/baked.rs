@@ -17,6 +17,30 @@ rnn_model! {
     }
     /// The same model with run-time loading.
     pub struct Card { lstm(32, 16) -> gru(16) -> dense(1) }
+    /// PyTorch's own file, with PyTorch's two biases kept (`params = pytorch`).
+    pub struct TorchParams {
+        weights = "tests/fixtures/data/torch_card.safetensors";
+        layout = pytorch;
+        params = pytorch;
+        lstm(32, 16) -> gru(16) -> dense(1)
+    }
+    pub struct TorchParamsRuntime { params = pytorch; lstm(32, 16) -> gru(16) -> dense(1) }
+}
+
+#[test]
+fn baked_two_biases_equal_runtime_loading() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/data");
+    let mut m = TorchParamsRuntime::zeros();
+    files::load(
+        &mut m,
+        format!("{dir}/torch_card.safetensors"),
+        Layout::PyTorch,
+    )
+    .unwrap();
+    same(&TorchParams::BAKED, &m);
+    assert_eq!(TorchParams::PARAM_COUNT, 4849);
+    // bias_hh is kept, not summed away.
+    assert!(m.tensor(2)[64..].iter().any(|v| *v != 0.0));
 }
 
 /// In flash: no initialization code at run time.

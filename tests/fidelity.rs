@@ -133,17 +133,24 @@ fn check<M: Model, const N: usize>(fx_name: &str, states: impl Fn(&M::State) -> 
             .unwrap();
         for (name, got) in &ours {
             // PyTorch's two biases of a one-bias cell (`b = b_ih + b_hh`) both receive our
-            // single bias's gradient, which we export as `bias_ih`.
-            let got =
-                if layout == Layout::PyTorch && name.contains("bias_hh") && info.class != "GRU" {
-                    &ours
-                        .iter()
-                        .find(|(n, _)| *n == name.replace("bias_hh", "bias_ih"))
-                        .unwrap()
-                        .1
-                } else {
-                    got
-                };
+            // single bias's gradient, which we export as `bias_ih` (with `params = pytorch`
+            // the cell has both, with their own gradients).
+            let one_bias = (0..M::TENSORS)
+                .map(M::tensor_info)
+                .any(|t| t.layer == l && t.name == "bias" && t.shape.dims().len() == 1);
+            let got = if layout == Layout::PyTorch
+                && name.contains("bias_hh")
+                && info.class != "GRU"
+                && one_bias
+            {
+                &ours
+                    .iter()
+                    .find(|(n, _)| *n == name.replace("bias_hh", "bias_ih"))
+                    .unwrap()
+                    .1
+            } else {
+                got
+            };
             let e = grad_err(got, want.get(name));
             assert!(
                 e <= 1.0,
@@ -267,3 +274,12 @@ case!(softmax_not_last, 5, ["keras_mid_softmax_f32", "keras_mid_softmax_f64", "t
 case!(card_model, 10, ["keras_card_f32", "keras_card_f64", "torch_card_f32", "torch_card_f64"],
     |s| vec![v(&s.0.h), v(&s.0.c), v(&s.1.0.h)],
     f32 { lstm(32, 16) -> gru(16) -> dense(1) }, f64 { lstm(32, 16) -> gru(16) -> dense(1) });
+// PyTorch's parameters (`params = pytorch`): both biases, each with its own gradient.
+case!(card_model_pytorch_params, 10, ["torch_card_f32", "torch_card_f64"],
+    |s| vec![v(&s.0.h), v(&s.0.c), v(&s.1.0.h)],
+    f32 { params = pytorch; lstm(32, 16) -> gru(16) -> dense(1) },
+    f64 { params = pytorch; lstm(32, 16) -> gru(16) -> dense(1) });
+case!(simple_rnn_tanh_pytorch_params, 6, ["torch_rnn_tanh_f32", "torch_rnn_tanh_f64"],
+    |s| vec![v(&s.h)], f32 { params = pytorch; rnn(3, 5) }, f64 { params = pytorch; rnn(3, 5) });
+case!(lstm_pytorch_params, 7, ["torch_lstm_f32", "torch_lstm_f64"],
+    |s| vec![v(&s.h), v(&s.c)], f32 { params = pytorch; lstm(4, 3) }, f64 { params = pytorch; lstm(4, 3) });

@@ -117,6 +117,15 @@ rnn_model! {
     /// layer with 8 or more outputs), a gate matrix taller than one 64-row block (lstm(.., 20):
     /// 80 rows) and more than 8 steps (the pending weight-gradient buffers flush mid-sequence).
     struct Wide { scalar = f64; lstm(9, 20) -> dense(8, activation = tanh) -> rnn(10) -> gru(8) -> dense(2) }
+    /// PyTorch's two biases per recurrent layer.
+    struct TorchParams { scalar = f64; params = pytorch; lstm(3, 5) -> rnn(4) -> gru(3) -> dense(2) }
+}
+
+#[test]
+fn pytorch_parameters_two_biases() {
+    for seed in 0..2 {
+        check::<TorchParams, 6>(seed, Steps::All, Loss::Mse);
+    }
 }
 
 #[test]

@@ -153,6 +153,7 @@ fn clip(clipnorm: Option<f64>, global_clipnorm: Option<f64>, clipvalue: Option<f
         clipnorm,
         global_clipnorm,
         clipvalue,
+        grad_norm: None,
     }
 }
 

@@ -57,13 +57,16 @@ pub struct JsonSource<T> {
 
 impl<T: Real> JsonSource<T> {
     pub fn layers(fx: &Fixture, key: &str) -> Self {
+        Self::of(&fx.v[key], key == "layers")
+    }
+    /// A list of per-layer `{name: tensor}` maps.
+    pub fn layers_of(v: &Value) -> Self {
+        Self::of(v, false)
+    }
+    fn of(v: &Value, described: bool) -> Self {
         let mut tensors = Vec::new();
-        for (l, layer) in fx.v[key].as_array().unwrap().iter().enumerate() {
-            let map = if key == "layers" {
-                &layer["tensors"]
-            } else {
-                layer
-            };
+        for (l, layer) in v.as_array().unwrap().iter().enumerate() {
+            let map = if described { &layer["tensors"] } else { layer };
             for (name, t) in map.as_object().unwrap() {
                 let (shape, data) = tensor(t);
                 tensors.push((

@@ -44,8 +44,9 @@ pub use activation::Activation;
 pub use bptt::Tape;
 pub use chain::Chain;
 pub use layers::{
-    Cell, Dense, DenseCache, GruCache, GruCell, GruState, Leaf, LstmCache, LstmCell, LstmState,
-    RnnCache, RnnCell, RnnState, StateLanes, TensorInfo, Vector,
+    Cell, Dense, DenseCache, GruCache, GruCell, GruState, LayerNorm, LayerNormCache, Leaf,
+    LnRnnCache, LnRnnCell, LstmCache, LstmCell, LstmState, RnnCache, RnnCell, RnnState, StateLanes,
+    TensorInfo, Vector,
 };
 pub use loss::Loss;
 pub use math::{Exact, Fast, Fused, Math};

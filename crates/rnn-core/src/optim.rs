@@ -11,6 +11,9 @@
 //! Clipping follows Keras 3: `clipnorm` clips each tensor's norm on its own, `global_clipnorm`
 //! the norm of all gradients together, `clipvalue` every element; only the first one set (in
 //! that order) applies, a value of zero or less is off, and it is applied before the update.
+//! PyTorch's `torch.nn.utils.clip_grad_norm_(max_norm)` is [`Clip::grad_norm`]: like
+//! `global_clipnorm` but with PyTorch's coefficient `max_norm / (norm + 1e-6)` (capped at 1),
+//! used when none of Keras's three is set.
 
 use crate::model::Model;
 use crate::real::Real;
@@ -34,11 +37,23 @@ pub struct Clip {
     pub global_clipnorm: Option<f64>,
     /// Clip every element to `[-v, v]` (Keras `clipvalue`).
     pub clipvalue: Option<f64>,
+    /// Scale all gradients by `min(1, v / (global norm + 1e-6))`, as PyTorch's
+    /// `clip_grad_norm_(parameters, max_norm = v)` called before `optimizer.step()`.
+    pub grad_norm: Option<f64>,
 }
 
 impl Clip {
+    /// PyTorch's `clip_grad_norm_(max_norm)`, and nothing else.
+    pub fn grad_norm(max_norm: f64) -> Clip {
+        Clip {
+            grad_norm: Some(max_norm),
+            ..Clip::default()
+        }
+    }
+
     /// The one rule in force, as Keras 3 picks it: `clipnorm` if set and positive, else
-    /// `global_clipnorm`, else `clipvalue`; zero or negative values mean "off".
+    /// `global_clipnorm`, else `clipvalue` (else PyTorch's `grad_norm`); zero or negative
+    /// values mean "off".
     fn rule(&self) -> ClipRule {
         let pos = |v: Option<f64>| v.filter(|c| *c > 0.0);
         if let Some(c) = pos(self.clipnorm) {
@@ -47,6 +62,8 @@ impl Clip {
             ClipRule::GlobalNorm(c)
         } else if let Some(c) = pos(self.clipvalue) {
             ClipRule::Value(c)
+        } else if let Some(c) = pos(self.grad_norm) {
+            ClipRule::TorchNorm(c)
         } else {
             ClipRule::Off
         }
@@ -61,13 +78,17 @@ impl Clip {
                 (M::Scalar::from_f64(c / n.max(c)), None)
             }
             ClipRule::GlobalNorm(c) => (M::Scalar::from_f64(c / global.max(c)), None),
+            ClipRule::TorchNorm(c) => (M::Scalar::from_f64((c / (global + 1e-6)).min(1.0)), None),
             ClipRule::Value(c) => (M::Scalar::ONE, Some(M::Scalar::from_f64(c))),
             ClipRule::Off => (M::Scalar::ONE, None),
         }
     }
 
     fn global<M: Model>(&self, grads: &M) -> f64 {
-        if !matches!(self.rule(), ClipRule::GlobalNorm(_)) {
+        if !matches!(
+            self.rule(),
+            ClipRule::GlobalNorm(_) | ClipRule::TorchNorm(_)
+        ) {
             return 0.0;
         }
         libm::sqrt(
@@ -82,6 +103,7 @@ impl Clip {
 enum ClipRule {
     Norm(f64),
     GlobalNorm(f64),
+    TorchNorm(f64),
     Value(f64),
     Off,
 }

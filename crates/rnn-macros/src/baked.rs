@@ -120,7 +120,7 @@ fn read_file(path: &Path, shown: &str, limit: u64) -> Result<Vec<u8>, String> {
 pub struct BakedLayer {
     pub kernel: Vec<f64>,
     pub recurrent: Vec<f64>,
-    /// `G` values, or `2G` for a GRU (input bias then recurrent bias).
+    /// `G` values, or `2G` for a GRU and a two-bias layer (input bias then recurrent bias).
     pub bias: Vec<f64>,
 }
 
@@ -261,6 +261,7 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
                         b.resize(2 * g, 0.0);
                         b
                     }
+                    _ if layer.biases == 2 => file.get(l, kind, &names[2], &[2, g]).map_err(err)?,
                     _ => file.get(l, kind, &names[2], &[g]).map_err(err)?,
                 };
                 (r, b)
@@ -309,7 +310,7 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
                 "lstm" => &rnn_layout::LSTM_TORCH_BLOCKS,
                 _ => &rnn_layout::RNN_TORCH_BLOCKS,
             };
-            let two_biases = layer.kind.is("gru");
+            let two_biases = layer.kind.is("gru") || layer.biases == 2;
             let mut kernel = vec![0.0; g * i];
             let mut recurrent = vec![0.0; g * h];
             let mut bias = vec![0.0; if two_biases { 2 * g } else { g }];

@@ -35,6 +35,7 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
     let mut exact_math = false;
     let mut weights: Option<syn::LitStr> = None;
     let mut torch_layout = false;
+    let mut torch_params = false;
     let mut seen: Vec<String> = Vec::new();
     crate::names::check_name(&def.name, &mut errs);
     crate::names::check_attrs(def, &mut errs);
@@ -79,6 +80,18 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
             },
             ("layout", Some("keras")) => torch_layout = false,
             ("layout", Some("pytorch")) => torch_layout = true,
+            ("params", Some("keras")) => torch_params = false,
+            ("params", Some("pytorch")) => torch_params = true,
+            ("params", _) => {
+                let v = &o.value;
+                errs.spanned(
+                    v,
+                    format!(
+                        "expected `keras` or `pytorch`, found `{}`",
+                        quote::quote!(#v)
+                    ),
+                )
+            }
             ("layout", _) => {
                 let v = &o.value;
                 errs.spanned(
@@ -90,10 +103,10 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
                 )
             }
             _ => {
-                let hint = closest(&name, &["scalar", "math", "weights", "layout"])
+                let hint = closest(&name, &["scalar", "math", "weights", "layout", "params"])
                     .map(|c| format!("did you mean `{c}`? "))
                     .unwrap_or_default();
-                errs.spanned(&o.name, format!("unknown model option `{name}`; {hint}model options are `scalar = f32 | f64`, `math = fast | exact`, `weights = \"file.safetensors\"` and `layout = keras | pytorch`"))
+                errs.spanned(&o.name, format!("unknown model option `{name}`; {hint}model options are `scalar = f32 | f64`, `math = fast | exact`, `weights = \"file.safetensors\"`, `layout = keras | pytorch` and `params = keras | pytorch`"))
             }
         }
     }
@@ -123,6 +136,16 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
     for (idx, l) in def.layers.iter().enumerate() {
         match check_layer(l, idx, prev.as_ref(), &mut errs) {
             Some(mut layer) => {
+                if torch_params {
+                    if layer.kind.bias_param {
+                        layer.biases = 2;
+                    } else if layer.kind.is("gru") && !layer.flag("reset_after") {
+                        errs.spanned(
+                            &l.kind,
+                            "`params = pytorch` needs this `gru` to be PyTorch's GRU: remove `reset_after = false` (PyTorch's GRU applies the reset gate after the recurrent kernel, Keras's `reset_after = true`)",
+                        );
+                    }
+                }
                 let c = match counts.iter_mut().find(|(k, _)| *k == layer.kind.name) {
                     Some((_, c)) => {
                         *c += 1;
@@ -279,6 +302,7 @@ fn check_kind(
         units,
         activation: act,
         flags,
+        biases: 1,
         keras_name: String::new(),
     })
 }
@@ -300,6 +324,7 @@ mod tests {
         flags: &[],
         logits: false,
         keeps_width: true,
+        bias_param: false,
     };
 
     fn check(text: &str, prev: Option<(usize, &str)>) -> Result<(usize, usize), String> {

@@ -47,7 +47,10 @@ fn cell(l: &Layer, t: &TokenStream, p: &TokenStream) -> (TokenStream, TokenStrea
     let ty = format_ident!("{}", l.kind.cell);
     let rows = l.kind.rows_param.then_some(quote!(#g)).into_iter();
     let flags = &l.flags;
-    let ty = quote!(#p::#ty<#t, #i, #h #(, #rows)* #(, #flags)*>);
+    let biases = l.kind.bias_param.then(|| lit(l.biases)).into_iter();
+    // A layer that keeps its width has one size (`LayerNorm<T, H>`).
+    let i = (!l.kind.keeps_width).then_some(quote!(#i, ));
+    let ty = quote!(#p::#ty<#t, #i #h #(, #rows)* #(, #flags)* #(, #biases)*>);
     let config = if l.kind.activations.is_empty() {
         quote!(())
     } else {
@@ -283,7 +286,7 @@ fn baked_const(
                 let (k, r, bb) = (
                     mat(&w.kernel, g, i, t, s, p),
                     mat(&w.recurrent, g, h, t, s, p),
-                    mat(&w.bias, g, 1, t, s, p),
+                    mat(&w.bias, g, l.biases, t, s, p),
                 );
                 quote!(#p::LstmCell { kernel: #k, recurrent_kernel: #r, bias: #bb })
             }
@@ -299,7 +302,7 @@ fn baked_const(
                 let (k, r, bb) = (
                     mat(&w.kernel, h, i, t, s, p),
                     mat(&w.recurrent, h, h, t, s, p),
-                    mat(&w.bias, h, 1, t, s, p),
+                    mat(&w.bias, h, l.biases, t, s, p),
                 );
                 quote!(#p::RnnCell { kernel: #k, recurrent_kernel: #r, bias: #bb, activation: #p::Activation::#act })
             }

@@ -74,6 +74,9 @@ pub struct Layer {
     pub activation: Act,
     /// The values of the kind's boolean options (`reset_after`), in its table order.
     pub flags: Vec<bool>,
+    /// Bias vectors of a recurrent layer that takes their number (`LayerKind::bias_param`):
+    /// 1, or 2 under `params = pytorch`.
+    pub biases: usize,
     /// Keras's automatic name (`lstm`, `lstm_1`, ...).
     pub keras_name: String,
 }

@@ -30,8 +30,12 @@ pub struct LayerKind {
     /// the logits): `Model::OUTPUT_ACTIVATION` when last.
     pub logits: bool,
     /// The layer keeps its width (units = inputs, e.g. a scale or a normalisation): written
-    /// `kind(width)` even first, and `kind(i, u)` with `i != u` is an error.
+    /// `kind(width)` even first, and `kind(i, u)` with `i != u` is an error; its cell type has
+    /// one size, `Cell<T, H>`.
     pub keeps_width: bool,
+    /// The cell takes its number of biases as a last const parameter: 1 as Keras, 2 as
+    /// PyTorch's `bias_ih` and `bias_hh` under the model option `params = pytorch`.
+    pub bias_param: bool,
 }
 
 /// Every activation, `linear` first (the default of `dense`).
@@ -67,6 +71,7 @@ pub const KINDS: &[LayerKind] = &[
         flags: &[],
         logits: false,
         keeps_width: false,
+        bias_param: true,
     },
     LayerKind {
         name: "lstm",
@@ -78,6 +83,7 @@ pub const KINDS: &[LayerKind] = &[
         flags: &[],
         logits: false,
         keeps_width: false,
+        bias_param: true,
     },
     LayerKind {
         name: "gru",
@@ -89,6 +95,31 @@ pub const KINDS: &[LayerKind] = &[
         flags: &[("reset_after", true)],
         logits: false,
         keeps_width: false,
+        bias_param: false,
+    },
+    LayerKind {
+        name: "ln_rnn",
+        keras: ("ln_rnn", "RNN(LNSimpleRNNCell)"),
+        cell: "LnRnnCell",
+        gates: 1,
+        rows_param: false,
+        activations: RNN_ACTIVATIONS,
+        flags: &[],
+        logits: false,
+        keeps_width: false,
+        bias_param: false,
+    },
+    LayerKind {
+        name: "layer_norm",
+        keras: ("layer_normalization", "LayerNormalization"),
+        cell: "LayerNorm",
+        gates: 1,
+        rows_param: false,
+        activations: &[],
+        flags: &[],
+        logits: false,
+        keeps_width: true,
+        bias_param: false,
     },
     LayerKind {
         name: "dense",
@@ -100,6 +131,7 @@ pub const KINDS: &[LayerKind] = &[
         flags: &[("use_bias", true)],
         logits: true,
         keeps_width: false,
+        bias_param: false,
     },
 ];
 

@@ -10,23 +10,26 @@ use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
 use crate::weights::{Layout, Shape, Sink, WeightError, WeightSource};
-use nalgebra::{SMatrix, SVector};
+use nalgebra::SMatrix;
 
 /// An LSTM cell with gate blocks i, f, c, o (Keras and PyTorch order).
 ///
 /// `z = W x + U h + b`; `i = σ(z_i)`, `f = σ(z_f)`, `g = tanh(z_c)`, `o = σ(z_o)`;
-/// `c' = f c + i g`; `h' = o tanh(c')`. One bias, as Keras (PyTorch's `b_ih + b_hh`).
+/// `c' = f c + i g`; `h' = o tanh(c')`.
 ///
 /// # Generics
-/// `T` scalar, `I` inputs, `H` units, `G = 4 * H` (checked at compile time).
+/// `T` scalar, `I` inputs, `H` units, `G = 4 * H` (checked at compile time), `B` biases:
+/// 1 as Keras (PyTorch's `b_ih + b_hh` summed on load), or 2 as PyTorch (`params = pytorch`:
+/// `b = b_ih + b_hh` with both trained, so SGD and `clip_grad_norm_` see PyTorch's parameters).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LstmCell<T: Real, const I: usize, const H: usize, const G: usize> {
+pub struct LstmCell<T: Real, const I: usize, const H: usize, const G: usize, const B: usize = 1> {
     /// Keras `kernel [I, 4H]` (stored as column-major `4H x I`).
     pub kernel: SMatrix<T, G, I>,
     /// Keras `recurrent_kernel [H, 4H]`.
     pub recurrent_kernel: SMatrix<T, G, H>,
-    /// Keras `bias [4H]`.
-    pub bias: SVector<T, G>,
+    /// Keras `bias [4H]`; with `B = 2`, `[2, 4H]`: PyTorch's `bias_ih` (column 0) and
+    /// `bias_hh` (column 1), in Keras's gate order.
+    pub bias: SMatrix<T, G, B>,
 }
 
 /// The state carried between steps: hidden `h` and cell `c`. Also the shape of its gradient.
@@ -71,8 +74,13 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCache<T, I, H,
     }
 }
 
-impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, G> {
-    const SIZES: () = assert!(G == 4 * H && I > 0 && H > 0, "LstmCell needs G == 4 * H");
+impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize>
+    LstmCell<T, I, H, G, B>
+{
+    const SIZES: () = assert!(
+        G == 4 * H && I > 0 && H > 0 && (B == 1 || B == 2),
+        "LstmCell needs G == 4 * H and B (biases) 1 or 2"
+    );
 
     /// All parameters zero.
     pub fn zeros() -> Self {
@@ -85,12 +93,23 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
     }
 
     /// Keras defaults: glorot_uniform kernel, orthogonal recurrent kernel, zero bias with the
-    /// forget block set to one (`unit_forget_bias`).
+    /// forget block set to one (`unit_forget_bias`; with two biases, in the input bias only, so
+    /// that their sum is Keras's).
     pub fn init(rng: &mut Rng) -> Self {
         let mut c = Self::zeros();
         let mut scratch = SMatrix::<f64, G, H>::zeros();
         c.fill_init((), rng, scratch.as_mut_slice());
         c
+    }
+
+    /// The bias every step starts from: `b` (or `b_ih + b_hh`).
+    #[inline(always)]
+    fn bias_sum(&self) -> [T; G] {
+        let mut z = self.bias.data.0[0];
+        if B == 2 {
+            add_assign(&mut z, &self.bias.data.0[B - 1]);
+        }
+        z
     }
 
     /// [`init`](Self::init)'s draws, in place (`scratch`: `G * H` values).
@@ -111,7 +130,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
 
     #[inline(always)]
     fn gates<M: Math>(&self, x: &[T; I], h: &[T; H]) -> [T; G] {
-        let mut z = self.bias.data.0[0];
+        let mut z = self.bias_sum();
         gemv_acc(M::default(), &mut z, &self.kernel, x);
         gemv_acc(M::default(), &mut z, &self.recurrent_kernel, h);
         for v in &mut z[..2 * H] {
@@ -146,7 +165,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
         state: &mut StateLanes<T, H, L>,
         x: &[[T; L]; I],
     ) -> [[T; L]; H] {
-        let mut z = lanes::splat::<T, G, L>(&self.bias.data.0[0]);
+        let mut z = lanes::splat::<T, G, L>(&self.bias_sum());
         lanes::gemv_lanes_acc::<M, T, G, I, L>(&mut z, &self.kernel, x);
         lanes::gemv_lanes_acc::<M, T, G, H, L>(&mut z, &self.recurrent_kernel, &state.h);
         for v in z[..2 * H].as_flattened_mut() {
@@ -247,7 +266,9 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
         pending
             .recurrent
             .push(M::default(), &mut grad.recurrent_kernel, &dz, &cache.h_prev);
-        add_assign(grad.bias.as_mut_slice(), &dz);
+        for b in 0..B {
+            add_assign(&mut grad.bias.data.0[b], &dz);
+        }
         let mut dx = [T::ZERO; I];
         tr.input_grad(M::default(), &self.kernel, &mut dx, &dz);
         dstate.h = [T::ZERO; H];
@@ -256,16 +277,20 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
     }
 }
 
-impl<T: Real, const I: usize, const H: usize, const G: usize> Leaf<T> for LstmCell<T, I, H, G> {
+impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize> Leaf<T>
+    for LstmCell<T, I, H, G, B>
+{
     const KIND: &'static str = "lstm";
     const TENSORS: usize = 3;
 
-    one_bias_recurrent_layer!(G);
+    one_bias_recurrent_layer!(G, B);
 }
 
-impl<T: Real, const I: usize, const H: usize, const G: usize> Cell<T> for LstmCell<T, I, H, G> {
+impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize> Cell<T>
+    for LstmCell<T, I, H, G, B>
+{
     type Config = ();
-    const PARAMS: usize = G * (I + H + 1);
+    const PARAMS: usize = G * (I + H + B);
 
     fn zeros((): ()) -> Self {
         Self::zeros()
@@ -276,8 +301,11 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> Cell<T> for LstmCe
     recurrent_cell!(LstmState<T, H>, LstmCache<T, I, H, G>, G);
 }
 
-impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, G> {
+impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize>
+    LstmCell<T, I, H, G, B>
+{
     fn torch(&mut self) -> TorchRecurrent<'_, T> {
+        let (bias_in, bias_rec) = self.bias.as_mut_slice().split_at_mut(G);
         TorchRecurrent {
             kind: "lstm",
             g: G,
@@ -286,8 +314,8 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCell<T, I, H, 
             perm: &rnn_layout::LSTM_TORCH_BLOCKS,
             kernel: self.kernel.as_mut_slice(),
             recurrent: self.recurrent_kernel.as_mut_slice(),
-            bias_in: self.bias.as_mut_slice(),
-            bias_rec: None,
+            bias_in,
+            bias_rec: (B == 2).then_some(bias_rec),
         }
     }
 }

@@ -10,10 +10,12 @@
 //! Storage is Keras's layout exactly: nalgebra's column-major `G x I` matrix holds the bytes of a
 //! row-major Keras `kernel [I, G]`, so column `j` (the weights multiplying input `j`) is
 //! contiguous: the hot loop is an axpy per input, see [`crate::kernels`].
-/// The [`Leaf`] methods the one-bias recurrent cells (SimpleRNN, LSTM) share: three tensors
-/// whose memory is Keras's layout (`$rows` gate rows), and PyTorch through their `torch()`.
+/// The [`Leaf`] methods the SimpleRNN and LSTM cells share: three tensors whose memory is
+/// Keras's layout (`$rows` gate rows, `$biases` bias columns: 1 as Keras, 2 as PyTorch's
+/// `bias_ih` and `bias_hh`, a `[2, rows]` Keras tensor as the GRU's), and PyTorch through their
+/// `torch()`.
 macro_rules! one_bias_recurrent_layer {
-    ($rows:expr) => {
+    ($rows:expr, $biases:expr) => {
         fn leaf_tensor(&self, k: usize) -> &[T] {
             match k {
                 0 => self.kernel.as_slice(),
@@ -35,6 +37,7 @@ macro_rules! one_bias_recurrent_layer {
             match k {
                 0 => Shape::new(&[I, $rows]),
                 1 => Shape::new(&[H, $rows]),
+                _ if $biases == 2 => Shape::new(&[2, $rows]),
                 _ => Shape::new(&[$rows]),
             }
         }
@@ -522,10 +525,14 @@ pub(crate) use torch::{export_keras, load_keras, TorchRecurrent};
 
 mod dense;
 mod gru;
+mod layer_norm;
+mod ln_rnn;
 mod lstm;
 mod simple_rnn;
 
 pub use dense::{Dense, DenseCache};
 pub use gru::{GruCache, GruCell, GruState};
+pub use layer_norm::{LayerNorm, LayerNormCache, LAYER_NORM_EPSILON};
+pub use ln_rnn::{LnRnnCache, LnRnnCell};
 pub use lstm::{LstmCache, LstmCell, LstmState};
 pub use simple_rnn::{RnnCache, RnnCell, RnnState};

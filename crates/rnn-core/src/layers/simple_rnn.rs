@@ -11,20 +11,22 @@ use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
 use crate::weights::{Layout, Shape, Sink, WeightError, WeightSource};
-use nalgebra::{SMatrix, SVector};
+use nalgebra::SMatrix;
 
 /// `h' = act(W x + U h + b)` with `act` tanh (default) or relu.
 ///
 /// # Generics
-/// `T` scalar, `I` inputs, `H` units.
+/// `T` scalar, `I` inputs, `H` units, `B` biases: 1 as Keras (PyTorch's `b_ih + b_hh` summed
+/// on load) or 2 as PyTorch (`params = pytorch`, both trained).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RnnCell<T: Real, const I: usize, const H: usize> {
+pub struct RnnCell<T: Real, const I: usize, const H: usize, const B: usize = 1> {
     /// Keras `kernel [I, H]`.
     pub kernel: SMatrix<T, H, I>,
     /// Keras `recurrent_kernel [H, H]`.
     pub recurrent_kernel: SMatrix<T, H, H>,
-    /// Keras `bias [H]` (PyTorch's `b_ih + b_hh`).
-    pub bias: SVector<T, H>,
+    /// Keras `bias [H]` (PyTorch's `b_ih + b_hh`); with `B = 2`, `[2, H]`: `bias_ih` (column
+    /// 0) and `bias_hh` (column 1).
+    pub bias: SMatrix<T, H, B>,
     /// `Tanh` or `Relu`.
     pub activation: Activation,
 }
@@ -65,9 +67,12 @@ impl<T: Real, const I: usize, const H: usize> RnnCache<T, I, H> {
     }
 }
 
-impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
+impl<T: Real, const I: usize, const H: usize, const B: usize> RnnCell<T, I, H, B> {
+    const SIZES: () = assert!(B == 1 || B == 2, "RnnCell takes 1 or 2 biases");
+
     /// All parameters zero.
     pub fn zeros(activation: Activation) -> Self {
+        let () = Self::SIZES;
         RnnCell {
             kernel: crate::kernels::zm(),
             recurrent_kernel: crate::kernels::zm(),
@@ -101,9 +106,19 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
         unsafe { core::ptr::addr_of_mut!((*slot).activation).write(activation) }
     }
 
+    /// The bias every step starts from: `b` (or `b_ih + b_hh`).
+    #[inline(always)]
+    fn bias_sum(&self) -> [T; H] {
+        let mut z = self.bias.data.0[0];
+        if B == 2 {
+            add_assign(&mut z, &self.bias.data.0[B - 1]);
+        }
+        z
+    }
+
     #[inline(always)]
     fn pre<M: Math>(&self, x: &[T; I], h: &[T; H]) -> [T; H] {
-        let mut a = self.bias.data.0[0];
+        let mut a = self.bias_sum();
         gemv_acc(M::default(), &mut a, &self.kernel, x);
         gemv_acc(M::default(), &mut a, &self.recurrent_kernel, h);
         a
@@ -125,7 +140,7 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
         state: &mut StateLanes<T, H, L>,
         x: &[[T; L]; I],
     ) -> [[T; L]; H] {
-        let mut a = lanes::splat::<T, H, L>(&self.bias.data.0[0]);
+        let mut a = lanes::splat::<T, H, L>(&self.bias_sum());
         lanes::gemv_lanes_acc::<M, T, H, I, L>(&mut a, &self.kernel, x);
         lanes::gemv_lanes_acc::<M, T, H, H, L>(&mut a, &self.recurrent_kernel, &state.h);
         lanes::activate::<M, T, H, L>(self.activation, &mut a);
@@ -186,7 +201,9 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
         pending
             .recurrent
             .push(M::default(), &mut grad.recurrent_kernel, &da, &cache.h_prev);
-        add_assign(grad.bias.as_mut_slice(), &da);
+        for b in 0..B {
+            add_assign(&mut grad.bias.data.0[b], &da);
+        }
         let mut dx = [T::ZERO; I];
         tr.input_grad(M::default(), &self.kernel, &mut dx, &da);
         dstate.h = [T::ZERO; H];
@@ -195,6 +212,7 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
     }
 
     fn torch(&mut self) -> TorchRecurrent<'_, T> {
+        let (bias_in, bias_rec) = self.bias.as_mut_slice().split_at_mut(H);
         TorchRecurrent {
             kind: "simple_rnn",
             g: H,
@@ -203,22 +221,22 @@ impl<T: Real, const I: usize, const H: usize> RnnCell<T, I, H> {
             perm: &rnn_layout::RNN_TORCH_BLOCKS,
             kernel: self.kernel.as_mut_slice(),
             recurrent: self.recurrent_kernel.as_mut_slice(),
-            bias_in: self.bias.as_mut_slice(),
-            bias_rec: None,
+            bias_in,
+            bias_rec: (B == 2).then_some(bias_rec),
         }
     }
 }
 
-impl<T: Real, const I: usize, const H: usize> Leaf<T> for RnnCell<T, I, H> {
+impl<T: Real, const I: usize, const H: usize, const B: usize> Leaf<T> for RnnCell<T, I, H, B> {
     const KIND: &'static str = "simple_rnn";
     const TENSORS: usize = 3;
 
-    one_bias_recurrent_layer!(H);
+    one_bias_recurrent_layer!(H, B);
 }
 
-impl<T: Real, const I: usize, const H: usize> Cell<T> for RnnCell<T, I, H> {
+impl<T: Real, const I: usize, const H: usize, const B: usize> Cell<T> for RnnCell<T, I, H, B> {
     type Config = Activation;
-    const PARAMS: usize = H * (I + H + 1);
+    const PARAMS: usize = H * (I + H + B);
 
     fn zeros(activation: Activation) -> Self {
         Self::zeros(activation)
