@@ -21,6 +21,9 @@ rnn_model! {
     pub struct Audio { lstm(1, 40) -> dense(1) }
     /// A stateless model.
     pub struct Plain { dense(5, 9, activation = tanh) -> dense(2, activation = sigmoid) }
+    /// Peepholes, layer normalization, PyTorch's two biases.
+    pub struct Newer { lstm(7, 9, peephole = true) -> ln_rnn(6, activation = relu) -> layer_norm(6) -> rnn(4) -> dense(3) }
+    pub struct Newer64 { scalar = f64; params = pytorch; lstm(3, 5, peephole = true) -> ln_rnn(4) -> layer_norm(4) -> rnn(3) -> dense(2) }
 }
 
 /// Runs `steps` steps of `B` streams both ways and compares every output and state bit.
@@ -111,6 +114,8 @@ fn every_layer_kind_batches_equal_single_steps() {
     every_batch::<Ragged64>(5, 15);
     every_batch::<Audio>(6, 15);
     every_batch::<Plain>(7, 5);
+    every_batch::<Newer>(8, 12);
+    every_batch::<Newer64>(9, 12);
 }
 
 #[test]

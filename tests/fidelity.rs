@@ -283,3 +283,23 @@ case!(simple_rnn_tanh_pytorch_params, 6, ["torch_rnn_tanh_f32", "torch_rnn_tanh_
     |s| vec![v(&s.h)], f32 { params = pytorch; rnn(3, 5) }, f64 { params = pytorch; rnn(3, 5) });
 case!(lstm_pytorch_params, 7, ["torch_lstm_f32", "torch_lstm_f64"],
     |s| vec![v(&s.h), v(&s.c)], f32 { params = pytorch; lstm(4, 3) }, f64 { params = pytorch; lstm(4, 3) });
+// Layer normalization between layers (Keras `LayerNormalization()`, torch
+// `nn.LayerNorm(5, eps=1e-3)`).
+case!(layer_norm_between_layers, 6, ["keras_layer_norm_f32", "keras_layer_norm_f64", "torch_layer_norm_f32", "torch_layer_norm_f64"],
+    |s| vec![v(&s.0.h)],
+    f32 { rnn(3, 5) -> layer_norm(5) -> dense(2) },
+    f64 { rnn(3, 5) -> layer_norm(5) -> dense(2) });
+// Géron's LNSimpleRNNCell in keras.layers.RNN; torch: an explicit module (see the fixtures' README).
+case!(ln_simple_rnn, 6, ["keras_ln_rnn_f32", "keras_ln_rnn_f64", "torch_ln_rnn_f32", "torch_ln_rnn_f64"],
+    |s| vec![v(&s.0.h)],
+    f32 { ln_rnn(3, 5) -> dense(2) },
+    f64 { ln_rnn(3, 5) -> dense(2) });
+case!(ln_simple_rnn_relu, 6, ["keras_ln_rnn_relu_f32", "keras_ln_rnn_relu_f64", "torch_ln_rnn_relu_f32", "torch_ln_rnn_relu_f64"],
+    |s| vec![v(&s.h)],
+    f32 { ln_rnn(3, 5, activation = relu) },
+    f64 { ln_rnn(3, 5, activation = relu) });
+// Peephole LSTM: TensorFlow's own peephole cell (see the fixtures' README).
+case!(lstm_peephole, 7, ["keras_lstm_peephole_f32", "keras_lstm_peephole_f64"],
+    |s| vec![v(&s.h), v(&s.c)],
+    f32 { lstm(4, 3, peephole = true) },
+    f64 { lstm(4, 3, peephole = true) });

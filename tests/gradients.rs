@@ -119,6 +119,24 @@ rnn_model! {
     struct Wide { scalar = f64; lstm(9, 20) -> dense(8, activation = tanh) -> rnn(10) -> gru(8) -> dense(2) }
     /// PyTorch's two biases per recurrent layer.
     struct TorchParams { scalar = f64; params = pytorch; lstm(3, 5) -> rnn(4) -> gru(3) -> dense(2) }
+    struct Peep { scalar = f64; lstm(3, 4, peephole = true) -> dense(2) }
+    struct PeepTorch { scalar = f64; params = pytorch; lstm(2, 3, peephole = true) -> layer_norm(3) }
+    struct LnStack { scalar = f64; ln_rnn(3, 5) -> layer_norm(5) -> ln_rnn(4, activation = relu) -> dense(2) }
+}
+
+#[test]
+fn peephole_lstm() {
+    for seed in 0..3 {
+        check::<Peep, 7>(seed, Steps::All, Loss::Mse);
+        check::<PeepTorch, 5>(seed, Steps::Last, Loss::Mse);
+    }
+}
+
+#[test]
+fn layer_normalization_inside_and_between_layers() {
+    for seed in 0..3 {
+        check::<LnStack, 6>(seed, Steps::All, Loss::Mse);
+    }
 }
 
 #[test]

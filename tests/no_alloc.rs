@@ -60,6 +60,12 @@ rnn_model! {
         scalar = f64;
         rnn(3, 8, activation = relu) -> gru(8, reset_after = false) -> rnn(6) -> dense(4, activation = softmax)
     }
+    /// Peepholes, layer normalization, PyTorch's two biases.
+    pub struct Newer {
+        scalar = f64;
+        params = pytorch;
+        lstm(3, 6, peephole = true) -> ln_rnn(5) -> layer_norm(5) -> rnn(4) -> dense(4, activation = softmax)
+    }
 }
 
 #[test]
@@ -149,11 +155,16 @@ fn training_allocates_nothing() {
 
 #[test]
 fn other_layers_allocate_nothing() {
-    let model = Others::init(3);
-    let mut grads = Others::zeros();
+    other_model_allocates_nothing::<Others>();
+    other_model_allocates_nothing::<Newer>();
+}
+
+fn other_model_allocates_nothing<M: Model<Scalar = f64, Input = [f64; 3], Output = [f64; 4]>>() {
+    let model = M::init(3);
+    let mut grads = M::zeros();
     let xs = [[0.1f64, -0.2, 0.3]; 12];
     let targets = [[0.0, 1.0, 0.0, 0.0]; 4];
-    let mut tape = Tape::<Others, 12>::new();
+    let mut tape = Tape::<M, 12>::new();
     let mut dys = [[0.0f64; 4]; 12];
     let (_, n) = allocations(|| {
         accumulate(
@@ -168,7 +179,18 @@ fn other_layers_allocate_nothing() {
             &mut grads,
         )
     });
-    assert_eq!(n, 0);
+    assert_eq!(n, 0, "training");
+    let mut states = [M::zero_state(); 13];
+    let (ys, n) = allocations(|| model.step_batch(&mut states, &[[0.5f64; 3]; 13]));
+    assert!(ys[12][0].is_finite());
+    assert_eq!(n, 0, "step_batch");
+    let (ys, n) = allocations(|| model.step_batch_lanes(&mut states, &[[0.5f64; 3]; 13]));
+    assert!(ys[12][0].is_finite());
+    assert_eq!(n, 0, "step_batch_lanes");
+    let mut params = model;
+    let mut adam = Adam::pytorch(1e-3).clip(Clip::grad_norm(1.0));
+    let (_, n) = allocations(|| adam.step(&mut params, &grads));
+    assert_eq!(n, 0, "PyTorch Adam with clip_grad_norm_");
 }
 
 #[test]

@@ -63,6 +63,7 @@ impl<T: Real, A: Cell<T>, B: Cell<T, Input = A::Output>> Cell<T> for Chain<A, B>
     const LAYERS: usize = A::LAYERS + B::LAYERS;
     const PARAMS: usize = A::PARAMS + B::PARAMS;
     const TENSORS: usize = A::TENSORS + B::TENSORS;
+    const VOCAB: usize = A::VOCAB;
 
     fn zeros(config: Self::Config) -> Self {
         Chain::new(A::zeros(config.0), B::zeros(config.1))

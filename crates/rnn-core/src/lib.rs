@@ -44,13 +44,13 @@ pub use activation::Activation;
 pub use bptt::Tape;
 pub use chain::Chain;
 pub use layers::{
-    Cell, Dense, DenseCache, GruCache, GruCell, GruState, LayerNorm, LayerNormCache, Leaf,
-    LnRnnCache, LnRnnCell, LstmCache, LstmCell, LstmState, RnnCache, RnnCell, RnnState, StateLanes,
-    TensorInfo, Vector,
+    Cell, Dense, DenseCache, Embedding, EmbeddingCache, GruCache, GruCell, GruState, LayerNorm,
+    LayerNormCache, Leaf, LnRnnCache, LnRnnCell, LstmCache, LstmCell, LstmState, RnnCache, RnnCell,
+    RnnState, StateLanes, TensorInfo, Vector,
 };
 pub use loss::Loss;
 pub use math::{Exact, Fast, Fused, Math};
-pub use model::{LayerInfo, Model};
+pub use model::{LayerInfo, Model, TokenError};
 pub use nalgebra;
 pub use real::Real;
 pub use rng::Rng;

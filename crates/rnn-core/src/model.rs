@@ -115,6 +115,9 @@ pub trait Model: Sized {
     const PARAM_COUNT: usize = <Self::Chain as Cell<Self::Scalar>>::PARAMS;
     /// Number of parameter tensors.
     const TENSORS: usize = <Self::Chain as Cell<Self::Scalar>>::TENSORS;
+    /// The vocabulary of a model whose first layer is an `embedding` (its inputs are token
+    /// ids), else 0.
+    const VOCAB: usize = <Self::Chain as Cell<Self::Scalar>>::VOCAB;
 
     /// The layers.
     fn chain(&self) -> &Self::Chain;
@@ -458,6 +461,53 @@ pub trait Model: Sized {
         }
     }
 
+    /// The input of one step that reads `token`, for a model whose first layer is an
+    /// `embedding`: the id as the scalar the embedding reads. A token outside the vocabulary,
+    /// or a model without an embedding, is a [`TokenError`] (`position` is reported as 0).
+    fn token(token: u32) -> Result<Self::Input, TokenError> {
+        Self::token_at(token, 0)
+    }
+
+    /// [`token`](Self::token) for every token of a sequence; the error names the first bad
+    /// token's position.
+    fn tokens<const N: usize>(tokens: &[u32; N]) -> Result<[Self::Input; N], TokenError> {
+        let mut xs = [Self::zero_input(); N];
+        for (position, (x, &t)) in xs.iter_mut().zip(tokens).enumerate() {
+            *x = Self::token_at(t, position)?;
+        }
+        Ok(xs)
+    }
+
+    #[doc(hidden)]
+    fn token_at(token: u32, position: usize) -> Result<Self::Input, TokenError> {
+        if Self::VOCAB == 0 || Self::INPUT != 1 {
+            return Err(TokenError::NoEmbedding);
+        }
+        if token as usize >= Self::VOCAB {
+            return Err(TokenError::OutOfVocabulary {
+                position,
+                token,
+                vocab: Self::VOCAB,
+            });
+        }
+        let mut x = Self::zero_input();
+        x.as_mut()[0] = Self::Scalar::from_f64(token as f64);
+        Ok(x)
+    }
+
+    /// [`step`](Self::step) on a token (a model whose first layer is an `embedding`).
+    fn step_token(&self, state: &mut Self::State, token: u32) -> Result<Self::Output, TokenError> {
+        Ok(self.step(state, &Self::token(token)?))
+    }
+
+    /// [`forward`](Self::forward) over tokens; nothing runs when one of them is bad.
+    fn forward_tokens<const N: usize>(
+        &self,
+        tokens: &[u32; N],
+    ) -> Result<[Self::Output; N], TokenError> {
+        Ok(self.forward(&Self::tokens(tokens)?))
+    }
+
     /// Runs a whole sequence from the zero state; returns every step's output.
     fn forward<const N: usize>(&self, xs: &[Self::Input; N]) -> [Self::Output; N] {
         let mut out = [Self::zero_output(); N];
@@ -591,4 +641,22 @@ pub fn default_names(layer: &str, layout: Layout) -> (crate::weights::TensorName
             rnn_layout::TORCH_DEFAULT_SUFFIX,
         ),
     }
+}
+
+/// A token the model cannot read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The token is not below the embedding's vocabulary size.
+    #[error("token {token} at position {position} is outside the vocabulary (ids 0 to {last})", last = vocab - 1)]
+    OutOfVocabulary {
+        /// Its position in the sequence.
+        position: usize,
+        /// The token.
+        token: u32,
+        /// The vocabulary size.
+        vocab: usize,
+    },
+    /// The model's first layer is not an `embedding`: its inputs are not tokens.
+    #[error("this model does not start with an `embedding` layer: its inputs are not token ids")]
+    NoEmbedding,
 }

@@ -239,6 +239,11 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
                 layer.kind.name
             )));
         }
+        if layer.flag("peephole") {
+            return Err(err(format!(
+                "layer {l} (`lstm`, peephole = true) cannot be baked from a file yet; load its weights at run time"
+            )));
+        }
         let (i, h, g) = (layer.input, layer.units, layer.gate_rows());
         let kind = layer.kind.name;
         let p = &layer.keras_name;

@@ -322,6 +322,7 @@ mod tests {
         rows_param: false,
         activations: &[],
         flags: &[],
+        counted_flags: &[],
         logits: false,
         keeps_width: true,
         bias_param: false,

@@ -46,7 +46,15 @@ fn cell(l: &Layer, t: &TokenStream, p: &TokenStream) -> (TokenStream, TokenStrea
     let (i, h, g) = (lit(l.input), lit(l.units), lit(l.gate_rows()));
     let ty = format_ident!("{}", l.kind.cell);
     let rows = l.kind.rows_param.then_some(quote!(#g)).into_iter();
-    let flags = &l.flags;
+    let flags = l.kind.flags.iter().zip(&l.flags).map(|(&(name, _), &on)| {
+        match l.kind.counted_flags.iter().find(|c| c.0 == name) {
+            Some(&(_, n)) => {
+                let n = lit(if on { n } else { 0 });
+                quote!(#n)
+            }
+            None => quote!(#on),
+        }
+    });
     let biases = l.kind.bias_param.then(|| lit(l.biases)).into_iter();
     // A layer that keeps its width has one size (`LayerNorm<T, H>`).
     let i = (!l.kind.keeps_width).then_some(quote!(#i, ));
@@ -288,7 +296,8 @@ fn baked_const(
                     mat(&w.recurrent, g, h, t, s, p),
                     mat(&w.bias, g, l.biases, t, s, p),
                 );
-                quote!(#p::LstmCell { kernel: #k, recurrent_kernel: #r, bias: #bb })
+                let none = mat(&[], h, 0, t, s, p);
+                quote!(#p::LstmCell { kernel: #k, recurrent_kernel: #r, bias: #bb, peephole: #none })
             }
             "gru" => {
                 let (k, r, bb) = (

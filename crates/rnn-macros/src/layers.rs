@@ -26,6 +26,9 @@ pub struct LayerKind {
     /// Boolean options, with their defaults, passed as const parameters after the rows
     /// (`GruCell<T, I, H, G, RESET_AFTER>`).
     pub flags: &'static [(&'static str, bool)],
+    /// Flags that size a tensor: passed to the cell as a count, `n` when true and 0 when
+    /// false (`peephole = true` is `LstmCell<.., 3, ..>`: three peephole vectors).
+    pub counted_flags: &'static [(&'static str, usize)],
     /// The output is an activation of a pre-activation the cell records (cross-entropy from
     /// the logits): `Model::OUTPUT_ACTIVATION` when last.
     pub logits: bool,
@@ -69,6 +72,7 @@ pub const KINDS: &[LayerKind] = &[
         rows_param: false,
         activations: RNN_ACTIVATIONS,
         flags: &[],
+        counted_flags: &[],
         logits: false,
         keeps_width: false,
         bias_param: true,
@@ -80,7 +84,8 @@ pub const KINDS: &[LayerKind] = &[
         gates: 4,
         rows_param: true,
         activations: &[],
-        flags: &[],
+        flags: &[("peephole", false)],
+        counted_flags: &[("peephole", 3)],
         logits: false,
         keeps_width: false,
         bias_param: true,
@@ -93,6 +98,7 @@ pub const KINDS: &[LayerKind] = &[
         rows_param: true,
         activations: &[],
         flags: &[("reset_after", true)],
+        counted_flags: &[],
         logits: false,
         keeps_width: false,
         bias_param: false,
@@ -105,6 +111,7 @@ pub const KINDS: &[LayerKind] = &[
         rows_param: false,
         activations: RNN_ACTIVATIONS,
         flags: &[],
+        counted_flags: &[],
         logits: false,
         keeps_width: false,
         bias_param: false,
@@ -117,6 +124,7 @@ pub const KINDS: &[LayerKind] = &[
         rows_param: false,
         activations: &[],
         flags: &[],
+        counted_flags: &[],
         logits: false,
         keeps_width: true,
         bias_param: false,
@@ -129,6 +137,7 @@ pub const KINDS: &[LayerKind] = &[
         rows_param: false,
         activations: ALL_ACTIVATIONS,
         flags: &[("use_bias", true)],
+        counted_flags: &[],
         logits: true,
         keeps_width: false,
         bias_param: false,

@@ -2,6 +2,7 @@
 
 use super::{
     export_keras, load_keras, Cell, Leaf, Pending, StateLanes, TorchRecurrent, Transposed,
+    RECURRENT_TENSORS,
 };
 use crate::init::{glorot_uniform, orthogonal_in};
 use crate::kernels::{add_assign, gemv_acc};
@@ -9,7 +10,7 @@ use crate::lanes;
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
-use crate::weights::{Layout, Shape, Sink, WeightError, WeightSource};
+use crate::weights::{fetch, Layout, Shape, Sink, TensorName, WeightError, WeightSource};
 use nalgebra::SMatrix;
 
 /// An LSTM cell with gate blocks i, f, c, o (Keras and PyTorch order).
@@ -17,12 +18,25 @@ use nalgebra::SMatrix;
 /// `z = W x + U h + b`; `i = σ(z_i)`, `f = σ(z_f)`, `g = tanh(z_c)`, `o = σ(z_o)`;
 /// `c' = f c + i g`; `h' = o tanh(c')`.
 ///
+/// With peepholes (`P = 3`, `lstm(16, peephole = true)`), the input and forget gates also see
+/// the previous cell state and the output gate the new one, as TensorFlow's
+/// `LSTMCell(use_peepholes=True)` and Keras 2's `PeepholeLSTMCell` (Gers & Schmidhuber):
+/// `i = σ(z_i + w_i ⊙ c)`, `f = σ(z_f + w_f ⊙ c)`, `o = σ(z_o + w_o ⊙ c')`.
+///
 /// # Generics
-/// `T` scalar, `I` inputs, `H` units, `G = 4 * H` (checked at compile time), `B` biases:
-/// 1 as Keras (PyTorch's `b_ih + b_hh` summed on load), or 2 as PyTorch (`params = pytorch`:
-/// `b = b_ih + b_hh` with both trained, so SGD and `clip_grad_norm_` see PyTorch's parameters).
+/// `T` scalar, `I` inputs, `H` units, `G = 4 * H` (checked at compile time), `P` peephole
+/// vectors (0, or 3 with peepholes), `B` biases: 1 as Keras (PyTorch's `b_ih + b_hh` summed on
+/// load), or 2 as PyTorch (`params = pytorch`: `b = b_ih + b_hh` with both trained, so SGD and
+/// `clip_grad_norm_` see PyTorch's parameters).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LstmCell<T: Real, const I: usize, const H: usize, const G: usize, const B: usize = 1> {
+pub struct LstmCell<
+    T: Real,
+    const I: usize,
+    const H: usize,
+    const G: usize,
+    const P: usize = 0,
+    const B: usize = 1,
+> {
     /// Keras `kernel [I, 4H]` (stored as column-major `4H x I`).
     pub kernel: SMatrix<T, G, I>,
     /// Keras `recurrent_kernel [H, 4H]`.
@@ -30,7 +44,19 @@ pub struct LstmCell<T: Real, const I: usize, const H: usize, const G: usize, con
     /// Keras `bias [4H]`; with `B = 2`, `[2, 4H]`: PyTorch's `bias_ih` (column 0) and
     /// `bias_hh` (column 1), in Keras's gate order.
     pub bias: SMatrix<T, G, B>,
+    /// The peephole weights (`P = 3`): columns input, forget and output gate, Keras 2's
+    /// `input_gate_peephole_weights`, `forget_gate_peephole_weights` and
+    /// `output_gate_peephole_weights` (`[H]` each; TensorFlow's `w_i_diag`, `w_f_diag`,
+    /// `w_o_diag`). Empty without peepholes.
+    pub peephole: SMatrix<T, H, P>,
 }
+
+/// Keras 2's names of the three peephole vectors.
+pub const PEEPHOLE_TENSORS: [&str; 3] = [
+    "input_gate_peephole_weights",
+    "forget_gate_peephole_weights",
+    "output_gate_peephole_weights",
+];
 
 /// The state carried between steps: hidden `h` and cell `c`. Also the shape of its gradient.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -74,12 +100,12 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> LstmCache<T, I, H,
     }
 }
 
-impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize>
-    LstmCell<T, I, H, G, B>
+impl<T: Real, const I: usize, const H: usize, const G: usize, const P: usize, const B: usize>
+    LstmCell<T, I, H, G, P, B>
 {
     const SIZES: () = assert!(
-        G == 4 * H && I > 0 && H > 0 && (B == 1 || B == 2),
-        "LstmCell needs G == 4 * H and B (biases) 1 or 2"
+        G == 4 * H && I > 0 && H > 0 && (B == 1 || B == 2) && (P == 0 || P == 3),
+        "LstmCell needs G == 4 * H, B (biases) 1 or 2 and P (peepholes) 0 or 3"
     );
 
     /// All parameters zero.
@@ -89,12 +115,15 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize>
             kernel: crate::kernels::zm(),
             recurrent_kernel: crate::kernels::zm(),
             bias: crate::kernels::zm(),
+            peephole: crate::kernels::zm(),
         }
     }
 
     /// Keras defaults: glorot_uniform kernel, orthogonal recurrent kernel, zero bias with the
     /// forget block set to one (`unit_forget_bias`; with two biases, in the input bias only, so
-    /// that their sum is Keras's).
+    /// that their sum is Keras's); peephole vectors drawn after them, input, forget then output,
+    /// each glorot_uniform of shape `[H]` (limit `sqrt(3 / H)`) as Keras 2's
+    /// `PeepholeLSTMCell`.
     pub fn init(rng: &mut Rng) -> Self {
         let mut c = Self::zeros();
         let mut scratch = SMatrix::<f64, G, H>::zeros();
@@ -123,35 +152,73 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize>
                 T::ZERO
             };
         }
+        for w in self.peephole.as_mut_slice().chunks_mut(H) {
+            glorot_uniform(w, H, H, rng);
+        }
     }
 
-    /// An LSTM has no options to set.
-    unsafe fn set_config(_: *mut Self, (): ()) {}
+    /// Zeroes what the in-place builder does not (the peephole vectors).
+    ///
+    /// # Safety
+    /// `slot` must be valid for writes and aligned.
+    unsafe fn set_config(slot: *mut Self, (): ()) {
+        // SAFETY: the caller's promise; the field is a plain matrix of `T`.
+        unsafe { crate::kernels::zero_in_place(core::ptr::addr_of_mut!((*slot).peephole)) }
+    }
 
+    /// Peephole weight `j` (0 input, 1 forget, 2 output gate) of unit `k`.
     #[inline(always)]
-    fn gates<M: Math>(&self, x: &[T; I], h: &[T; H]) -> [T; G] {
+    fn peep(&self, j: usize, k: usize) -> T {
+        self.peephole.data.0[j][k]
+    }
+
+    /// The gates of a step from `x`, the previous output `h` and cell state `c`: `i`, `f`,
+    /// `g` activated; `o` activated too without peepholes, else still its pre-activation
+    /// (it needs the new cell state, [`finish`](Self::finish)).
+    #[inline(always)]
+    fn gates<M: Math>(&self, x: &[T; I], h: &[T; H], c: &[T; H]) -> [T; G] {
         let mut z = self.bias_sum();
         gemv_acc(M::default(), &mut z, &self.kernel, x);
         gemv_acc(M::default(), &mut z, &self.recurrent_kernel, h);
+        if P == 3 {
+            for k in 0..H {
+                z[k] += self.peep(0, k) * c[k];
+                z[H + k] += self.peep(1, k) * c[k];
+            }
+        }
         for v in &mut z[..2 * H] {
             *v = M::sigmoid(*v);
         }
         for v in &mut z[2 * H..3 * H] {
             *v = M::tanh(*v);
         }
-        for v in &mut z[3 * H..] {
-            *v = M::sigmoid(*v);
+        if P == 0 {
+            for v in &mut z[3 * H..] {
+                *v = M::sigmoid(*v);
+            }
         }
         z
+    }
+
+    /// The new cell state into `state.c`, the output gate (with peepholes, from the new cell
+    /// state) into `g`.
+    #[inline(always)]
+    fn finish<M: Math>(&self, g: &mut [T; G], state: &mut LstmState<T, H>) {
+        for k in 0..H {
+            state.c[k] = g[H + k] * state.c[k] + g[k] * g[2 * H + k];
+        }
+        if P == 3 {
+            for k in 0..H {
+                g[3 * H + k] = M::sigmoid(g[3 * H + k] + self.peep(2, k) * state.c[k]);
+            }
+        }
     }
 
     /// One time step: updates `state` and returns the output `h`.
     #[inline(always)]
     pub fn step<M: Math>(&self, state: &mut LstmState<T, H>, x: &[T; I]) -> [T; H] {
-        let g = self.gates::<M>(x, &state.h);
-        for k in 0..H {
-            state.c[k] = g[H + k] * state.c[k] + g[k] * g[2 * H + k];
-        }
+        let mut g = self.gates::<M>(x, &state.h, &state.c);
+        self.finish::<M>(&mut g, state);
         for k in 0..H {
             state.h[k] = g[3 * H + k] * M::tanh(state.c[k]);
         }
@@ -168,18 +235,35 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize>
         let mut z = lanes::splat::<T, G, L>(&self.bias_sum());
         lanes::gemv_lanes_acc::<M, T, G, I, L>(&mut z, &self.kernel, x);
         lanes::gemv_lanes_acc::<M, T, G, H, L>(&mut z, &self.recurrent_kernel, &state.h);
+        if P == 3 {
+            for k in 0..H {
+                for l in 0..L {
+                    z[k][l] += self.peep(0, k) * state.c[k][l];
+                    z[H + k][l] += self.peep(1, k) * state.c[k][l];
+                }
+            }
+        }
         for v in z[..2 * H].as_flattened_mut() {
             *v = M::sigmoid(*v);
         }
         for v in z[2 * H..3 * H].as_flattened_mut() {
             *v = M::tanh(*v);
         }
-        for v in z[3 * H..].as_flattened_mut() {
-            *v = M::sigmoid(*v);
+        if P == 0 {
+            for v in z[3 * H..].as_flattened_mut() {
+                *v = M::sigmoid(*v);
+            }
         }
         for k in 0..H {
             for l in 0..L {
                 state.c[k][l] = z[H + k][l] * state.c[k][l] + z[k][l] * z[2 * H + k][l];
+            }
+        }
+        if P == 3 {
+            for k in 0..H {
+                for l in 0..L {
+                    z[3 * H + k][l] = M::sigmoid(z[3 * H + k][l] + self.peep(2, k) * state.c[k][l]);
+                }
             }
         }
         for k in 0..H {
@@ -216,10 +300,8 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize>
         cache.x = *x;
         cache.h_prev = state.h;
         cache.c_prev = state.c;
-        let g = self.gates::<M>(x, &state.h);
-        for k in 0..H {
-            state.c[k] = g[H + k] * state.c[k] + g[k] * g[2 * H + k];
-        }
+        let mut g = self.gates::<M>(x, &state.h, &state.c);
+        self.finish::<M>(&mut g, state);
         for k in 0..H {
             cache.tanh_c[k] = M::tanh(state.c[k]);
             state.h[k] = g[3 * H + k] * cache.tanh_c[k];
@@ -253,12 +335,26 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize>
             let (i, f, gg, o) = (g[k], g[H + k], g[2 * H + k], g[3 * H + k]);
             let tc = cache.tanh_c[k];
             let dh = dh[k] + dstate.h[k];
-            let dc = dstate.c[k] + dh * o * (T::ONE - tc * tc);
+            let mut dc = dstate.c[k] + dh * o * (T::ONE - tc * tc);
+            dz[3 * H + k] = dh * tc * o * (T::ONE - o);
+            if P == 3 {
+                // The output gate saw the new cell state.
+                dc += dz[3 * H + k] * self.peep(2, k);
+            }
             dstate.c[k] = dc * f;
             dz[k] = dc * gg * i * (T::ONE - i);
             dz[H + k] = dc * cache.c_prev[k] * f * (T::ONE - f);
             dz[2 * H + k] = dc * i * (T::ONE - gg * gg);
-            dz[3 * H + k] = dh * tc * o * (T::ONE - o);
+            if P == 3 {
+                // The input and forget gates saw the previous one; the new one is recomputed
+                // exactly as the forward step computed it.
+                let (cp, c) = (cache.c_prev[k], f * cache.c_prev[k] + i * gg);
+                dstate.c[k] += dz[k] * self.peep(0, k) + dz[H + k] * self.peep(1, k);
+                let w = &mut grad.peephole.data.0;
+                w[0][k] += dz[k] * cp;
+                w[1][k] += dz[H + k] * cp;
+                w[2][k] += dz[3 * H + k] * c;
+            }
         }
         pending
             .kernel
@@ -277,20 +373,104 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize>
     }
 }
 
-impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize> Leaf<T>
-    for LstmCell<T, I, H, G, B>
+impl<T: Real, const I: usize, const H: usize, const G: usize, const P: usize, const B: usize>
+    Leaf<T> for LstmCell<T, I, H, G, P, B>
 {
     const KIND: &'static str = "lstm";
-    const TENSORS: usize = 3;
+    const TENSORS: usize = 3 + P;
 
-    one_bias_recurrent_layer!(G, B);
+    fn leaf_tensor(&self, k: usize) -> &[T] {
+        match k {
+            0 => self.kernel.as_slice(),
+            1 => self.recurrent_kernel.as_slice(),
+            2 => self.bias.as_slice(),
+            k => &self.peephole.as_slice()[(k - 3) * H..(k - 2) * H],
+        }
+    }
+    fn leaf_tensor_mut(&mut self, k: usize) -> &mut [T] {
+        match k {
+            0 => self.kernel.as_mut_slice(),
+            1 => self.recurrent_kernel.as_mut_slice(),
+            2 => self.bias.as_mut_slice(),
+            k => &mut self.peephole.as_mut_slice()[(k - 3) * H..(k - 2) * H],
+        }
+    }
+    fn tensor_name(k: usize) -> &'static str {
+        if k < 3 {
+            RECURRENT_TENSORS[k]
+        } else {
+            PEEPHOLE_TENSORS[k - 3]
+        }
+    }
+    fn tensor_shape(k: usize) -> Shape {
+        match k {
+            0 => Shape::new(&[I, G]),
+            1 => Shape::new(&[H, G]),
+            2 if B == 2 => Shape::new(&[2, G]),
+            2 => Shape::new(&[G]),
+            _ => Shape::new(&[H]),
+        }
+    }
+    /// PyTorch has no peephole LSTM: in its layout the peephole vectors keep Keras 2's names,
+    /// with the layer's suffix (`input_gate_peephole_weights_l0`).
+    fn load<S: WeightSource<T> + ?Sized>(
+        &mut self,
+        layout: Layout,
+        src: &S,
+        prefix: &str,
+        suffix: &str,
+        apply: bool,
+    ) -> Result<(), WeightError> {
+        match layout {
+            Layout::Keras => load_keras(self, src, prefix, apply),
+            Layout::PyTorch => {
+                let peep = |j: usize| {
+                    let name = TensorName::new(prefix, PEEPHOLE_TENSORS[j], suffix);
+                    fetch(src, "lstm", name, &[H])
+                };
+                // Every tensor checked before any is written.
+                for j in 0..P {
+                    peep(j)?;
+                }
+                self.torch().load(src, prefix, suffix, false)?;
+                if apply {
+                    self.torch().load(src, prefix, suffix, true)?;
+                    for j in 0..P {
+                        self.peephole.data.0[j].copy_from_slice(peep(j)?);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+    fn export(
+        &self,
+        layout: Layout,
+        prefix: &str,
+        suffix: &str,
+        sink: &mut Sink<'_, T>,
+    ) -> Result<(), WeightError> {
+        match layout {
+            Layout::Keras => export_keras(self, prefix, sink),
+            Layout::PyTorch => {
+                let mut c = *self;
+                c.torch().export(prefix, suffix, sink);
+                for j in 0..P {
+                    let w = &self.peephole.data.0[j];
+                    let name = TensorName::new(prefix, PEEPHOLE_TENSORS[j], suffix);
+                    sink(name, Shape::new(&[H]), &|n| w[n]);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize> Cell<T>
-    for LstmCell<T, I, H, G, B>
+impl<T: Real, const I: usize, const H: usize, const G: usize, const P: usize, const B: usize>
+    Cell<T> for LstmCell<T, I, H, G, P, B>
 {
     type Config = ();
-    const PARAMS: usize = G * (I + H + B);
+    const PARAMS: usize = G * (I + H + B) + P * H;
 
     fn zeros((): ()) -> Self {
         Self::zeros()
@@ -301,8 +481,8 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize> Ce
     recurrent_cell!(LstmState<T, H>, LstmCache<T, I, H, G>, G);
 }
 
-impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize>
-    LstmCell<T, I, H, G, B>
+impl<T: Real, const I: usize, const H: usize, const G: usize, const P: usize, const B: usize>
+    LstmCell<T, I, H, G, P, B>
 {
     fn torch(&mut self) -> TorchRecurrent<'_, T> {
         let (bias_in, bias_rec) = self.bias.as_mut_slice().split_at_mut(G);

@@ -204,6 +204,9 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
     const PARAMS: usize;
     /// Number of parameter tensors.
     const TENSORS: usize;
+    /// The vocabulary when the cell reads token ids (an embedding; a chain: its first
+    /// layer's), else 0.
+    const VOCAB: usize = 0;
 
     /// Every parameter zero.
     fn zeros(config: Self::Config) -> Self;
@@ -524,6 +527,7 @@ pub use backward::{Pending, Transposed, PENDING_STEPS};
 pub(crate) use torch::{export_keras, load_keras, TorchRecurrent};
 
 mod dense;
+mod embedding;
 mod gru;
 mod layer_norm;
 mod ln_rnn;
@@ -531,8 +535,9 @@ mod lstm;
 mod simple_rnn;
 
 pub use dense::{Dense, DenseCache};
+pub use embedding::{Embedding, EmbeddingCache};
 pub use gru::{GruCache, GruCell, GruState};
 pub use layer_norm::{LayerNorm, LayerNormCache, LAYER_NORM_EPSILON};
 pub use ln_rnn::{LnRnnCache, LnRnnCell};
-pub use lstm::{LstmCache, LstmCell, LstmState};
+pub use lstm::{LstmCache, LstmCell, LstmState, PEEPHOLE_TENSORS};
 pub use simple_rnn::{RnnCache, RnnCell, RnnState};
