@@ -229,6 +229,40 @@ fn check_kind(
         return None;
     }
     let widths: Vec<(usize, Span)> = widths.into_iter().flatten().collect();
+    if kind.token_input {
+        if let Some((_, desc)) = prev.filter(|_| idx > 0) {
+            errs.spanned(
+                &l.kind,
+                format!("`{kind_s}` must be the first layer: it reads token ids, and `{desc}` outputs numbers"),
+            );
+            return None;
+        }
+        if idx > 0 {
+            errs.spanned(
+                &l.kind,
+                format!("`{kind_s}` must be the first layer: it reads token ids"),
+            );
+            return None;
+        }
+        return match widths.as_slice() {
+            [(v, _), (d, _)] => Some(Layer {
+                kind,
+                input: *v,
+                units: *d,
+                activation: Act::Linear,
+                flags,
+                biases: 1,
+                keras_name: String::new(),
+            }),
+            _ => {
+                errs.at(
+                    l.paren_span,
+                    format!("`{kind_s}` takes its vocabulary size and its width, e.g. `{kind_s}(15000, 32)`"),
+                );
+                None
+            }
+        };
+    }
     let (input, units) = match widths.as_slice() {
         [] => {
             errs.at(
@@ -326,6 +360,7 @@ mod tests {
         logits: false,
         keeps_width: true,
         bias_param: false,
+        token_input: false,
     };
 
     fn check(text: &str, prev: Option<(usize, &str)>) -> Result<(usize, usize), String> {

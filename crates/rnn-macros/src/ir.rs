@@ -123,7 +123,13 @@ pub struct Model<'a> {
 
 impl Model<'_> {
     pub fn input(&self) -> usize {
-        self.layers[0].input
+        let first = &self.layers[0];
+        // An embedding reads one token id per step; its first width is the vocabulary.
+        if first.kind.token_input {
+            1
+        } else {
+            first.input
+        }
     }
     pub fn output(&self) -> usize {
         self.layers.last().map(|l| l.units).unwrap_or(0)

@@ -39,6 +39,9 @@ pub struct LayerKind {
     /// The cell takes its number of biases as a last const parameter: 1 as Keras, 2 as
     /// PyTorch's `bias_ih` and `bias_hh` under the model option `params = pytorch`.
     pub bias_param: bool,
+    /// The layer reads token ids (an embedding): only first, written `kind(vocab, width)`;
+    /// the model's input is one id per step.
+    pub token_input: bool,
 }
 
 /// Every activation, `linear` first (the default of `dense`).
@@ -76,6 +79,7 @@ pub const KINDS: &[LayerKind] = &[
         logits: false,
         keeps_width: false,
         bias_param: true,
+        token_input: false,
     },
     LayerKind {
         name: "lstm",
@@ -89,6 +93,7 @@ pub const KINDS: &[LayerKind] = &[
         logits: false,
         keeps_width: false,
         bias_param: true,
+        token_input: false,
     },
     LayerKind {
         name: "gru",
@@ -102,6 +107,7 @@ pub const KINDS: &[LayerKind] = &[
         logits: false,
         keeps_width: false,
         bias_param: false,
+        token_input: false,
     },
     LayerKind {
         name: "ln_rnn",
@@ -115,6 +121,7 @@ pub const KINDS: &[LayerKind] = &[
         logits: false,
         keeps_width: false,
         bias_param: false,
+        token_input: false,
     },
     LayerKind {
         name: "layer_norm",
@@ -128,6 +135,21 @@ pub const KINDS: &[LayerKind] = &[
         logits: false,
         keeps_width: true,
         bias_param: false,
+        token_input: false,
+    },
+    LayerKind {
+        name: "embedding",
+        keras: ("embedding", "Embedding"),
+        cell: "Embedding",
+        gates: 1,
+        rows_param: false,
+        activations: &[],
+        flags: &[],
+        counted_flags: &[],
+        logits: false,
+        keeps_width: false,
+        bias_param: false,
+        token_input: true,
     },
     LayerKind {
         name: "dense",
@@ -141,6 +163,7 @@ pub const KINDS: &[LayerKind] = &[
         logits: true,
         keeps_width: false,
         bias_param: false,
+        token_input: false,
     },
 ];
 
