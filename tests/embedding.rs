@@ -157,3 +157,50 @@ fn finite_differences() {
     }
     assert_eq!(checked, Tok64::PARAM_COUNT);
 }
+
+/// `PARAM_COUNT` equals the frameworks' own counts (`model.count_params()`, the "Total params"
+/// of `model.summary()`; torch: the sum of `numel()`), from `tests/fixtures/data/param_counts.json`.
+#[test]
+fn parameter_counts_equal_the_frameworks() {
+    rnn_model! {
+        struct Card { lstm(32, 16) -> gru(16) -> dense(1) }
+        /// The seeds' exercise model on ECG-like input with one feature.
+        struct Exercise { rnn(1, 20) -> gru(20) -> lstm(20) -> dense(1) }
+        /// The seeds' sentiment model: vocabulary 15,000 x 32 -> LSTM(16) -> Dense(1, sigmoid).
+        struct ImdbLstm { embedding(15000, 32) -> lstm(16) -> dense(1, activation = sigmoid) }
+        /// Its GRU variant with return_sequences (a dense output at every step).
+        struct ImdbGru { embedding(15000, 32) -> gru(16) -> dense(1, activation = sigmoid) }
+        /// Géron's LNSimpleRNNCell model.
+        struct LnBook { ln_rnn(1, 20) -> ln_rnn(20) -> dense(10) }
+        struct LayerNormStack { rnn(3, 5) -> layer_norm(5) -> dense(2) }
+        struct Peephole { lstm(8, 16, peephole = true) }
+        struct TorchCard { params = pytorch; lstm(32, 16) -> gru(16) -> dense(1) }
+    }
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/data/param_counts.json"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let ours = [
+        ("card", Card::PARAM_COUNT),
+        ("exercise", Exercise::PARAM_COUNT),
+        ("imdb_lstm", ImdbLstm::PARAM_COUNT),
+        ("imdb_gru_seq", ImdbGru::PARAM_COUNT),
+        ("ln_rnn_book", LnBook::PARAM_COUNT),
+        ("layer_norm_stack", LayerNormStack::PARAM_COUNT),
+        ("peephole", Peephole::PARAM_COUNT),
+        ("torch_card", TorchCard::PARAM_COUNT),
+    ];
+    assert_eq!(
+        v.as_object().unwrap().len(),
+        ours.len(),
+        "every entry compared"
+    );
+    for (name, count) in ours {
+        let want = v[name]["count"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {name}"));
+        assert_eq!(count as u64, want, "{name} ({})", v[name]["framework"]);
+    }
+}

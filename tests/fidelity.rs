@@ -303,3 +303,9 @@ case!(lstm_peephole, 7, ["keras_lstm_peephole_f32", "keras_lstm_peephole_f64"],
     |s| vec![v(&s.h), v(&s.c)],
     f32 { lstm(4, 3, peephole = true) },
     f64 { lstm(4, 3, peephole = true) });
+// Embedding over token ids (fed as the scalar, `[f32; 1]` per step); `dx` is zero in both
+// frameworks (no gradient flows to an integer input).
+case!(embedding_first, 7, ["keras_embedding_f32", "keras_embedding_f64", "torch_embedding_f32", "torch_embedding_f64"],
+    |s| vec![v(&s.1.0.h), v(&s.1.0.c)],
+    f32 { embedding(11, 4) -> lstm(3) -> dense(2) },
+    f64 { embedding(11, 4) -> lstm(3) -> dense(2) });
