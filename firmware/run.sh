@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The device check, run from anywhere: `bash firmware/run.sh`.
 #
-#  1. builds both firmware binaries (infer, train) in release for thumbv7em-none-eabihf, plus
-#     infer with `--features no-float-print` (for its code size);
+#  1. builds the firmware binaries (infer, train, layers) in release for thumbv7em-none-eabihf,
+#     plus infer with `--features no-float-print` (for its code size);
 #  2. runs each under QEMU (mps2-an386, Cortex-M4) with a timeout, capturing the output, and
 #     requires exit code 0 (train exits 1 unless its loss fell);
 #  3. proves there is no allocator: nm finds no __rust_alloc/__rg_alloc/... symbol;
 #  4. reports section sizes, flash (.text + .rodata), RAM (.data + .bss) and peak stack;
-#  5. compares infer's output bit for bit with the host (`cargo test --test firmware_reference`
-#     in the root package, given the captured log through RNN_FIRMWARE_OUTPUT), and prints it.
+#  5. compares infer's and layers' outputs bit for bit with the host (`cargo test --test
+#     firmware_reference` in the root package, given the captured logs through
+#     RNN_FIRMWARE_OUTPUT and RNN_FIRMWARE_LAYERS_OUTPUT), and prints them.
 #
 # Needs qemu-system-arm: `bash firmware/install-qemu.sh` installs it without removing anything.
 # Logs and copies of the ELF files go to firmware/target/run/.
@@ -40,7 +41,8 @@ cp "$REL/infer" "$RUN/infer-no-float-print.elf"
 cargo build --release --bins
 cp "$REL/infer" "$RUN/infer.elf"
 cp "$REL/train" "$RUN/train.elf"
-ELFS=(infer infer-no-float-print train)
+cp "$REL/layers" "$RUN/layers.elf"
+ELFS=(infer infer-no-float-print train layers)
 
 echo "== 2. run under QEMU (${QEMU[*]} -kernel <elf>)"
 fail=0
@@ -119,7 +121,7 @@ for b in "${ELFS[@]}"; do
 done
 echo "flash = .text + .rodata (plus the 1024-byte vector table); RAM = .data + .bss (infer's .bss"
 echo "holds the input sequence; the weights are baked into .rodata);"
-echo "stack = peak stack of forward (infer) or of the whole training run (train), by painting."
+echo "stack = peak stack of forward (infer, layers) or of the whole training run (train), by painting."
 # Issue 4's budgets for inference: code under 16 KB without weights and float printing, and a
 # peak stack under 2 KB. Fail loudly if a change breaks them.
 text="$("$SIZE" -A "$RUN/infer-no-float-print.elf" | awk '$1 == ".text" { print $2 }')"
@@ -140,6 +142,7 @@ if ! diff <(hex "$RUN/infer.log") <(hex "$RUN/infer-no-float-print.log") >/dev/n
 fi
 # Default codegen on the host too: `-C target-cpu=native` would fuse multiply-adds.
 (cd "$ROOT" && env -u RUSTFLAGS RNN_FIRMWARE_OUTPUT="$RUN/infer.log" \
+    RNN_FIRMWARE_LAYERS_OUTPUT="$RUN/layers.log" \
     cargo test --test firmware_reference -- --nocapture) >"$RUN/host.log" 2>&1 || {
     echo "host comparison FAILED:" >&2
     cat "$RUN/host.log" >&2
@@ -151,4 +154,6 @@ echo "== infer output (QEMU)"
 cat "$RUN/infer.log"
 echo "== train output (QEMU)"
 cat "$RUN/train.log"
+echo "== layers output (QEMU): embedding, peephole LSTM, LN-SimpleRNN, layer normalization"
+cat "$RUN/layers.log"
 echo "firmware: all checks passed"

@@ -9,14 +9,23 @@
 //! Without it, the test checks that the computation is finite and deterministic, and prints the
 //! lines (`cargo test --test firmware_reference -- --nocapture`).
 
-use rnn::rnn_model;
+use rnn::{rnn_model, Model};
 
-rnn_model! { pub struct Card { lstm(32, 16) -> gru(16) -> dense(1) } }
+rnn_model! {
+    pub struct Card { lstm(32, 16) -> gru(16) -> dense(1) }
+    /// `firmware/src/bin/layers.rs`'s model.
+    pub struct Tokens {
+        embedding(16, 8) -> lstm(8, peephole = true) -> ln_rnn(8) -> layer_norm(8)
+            -> dense(2, activation = softmax)
+    }
+}
 
 mod reference {
     include!("../firmware/src/reference.rs");
 }
-use reference::{checksum, reference_input, INPUTS, SEED, STEPS};
+use reference::{
+    checksum, reference_input, reference_tokens, INPUTS, LAYERS_SEED, SEED, STEPS, TOKENS,
+};
 
 fn compute() -> [[f32; 1]; STEPS] {
     let model = Card::init(SEED);
@@ -92,4 +101,37 @@ fn card_outputs_match_the_firmware_bit_for_bit() {
     );
     assert_eq!(fw_sum.as_deref(), Some(sum.as_str()), "checksum differs");
     println!("firmware output matches the host bit for bit: {STEPS} outputs, checksum {sum}");
+}
+
+/// The newer layers (embedding, peephole LSTM, LN-SimpleRNN, layer normalization, softmax)
+/// against `firmware/src/bin/layers.rs`'s output (`RNN_FIRMWARE_LAYERS_OUTPUT`, passed by
+/// `firmware/run.sh`): every `z[t]` line and the checksum, bit for bit.
+#[test]
+fn newer_layers_match_the_firmware_bit_for_bit() {
+    let model = Tokens::init(LAYERS_SEED);
+    let mut toks = [0u32; TOKENS];
+    reference_tokens(&mut toks);
+    let ys = model
+        .forward_tokens(&toks)
+        .expect("the reference tokens are in the vocabulary");
+    assert!(ys.iter().flatten().all(|v| v.is_finite()));
+    let lines: Vec<String> = ys
+        .iter()
+        .enumerate()
+        .map(|(t, y)| format!("z[{t:02}] {:08x} {:08x}", y[0].to_bits(), y[1].to_bits()))
+        .collect();
+    let sum = format!("checksum fnv1a32 {:08x}", checksum(&ys));
+    lines.iter().for_each(|l| println!("{l}"));
+    println!("{sum}");
+    let Some(path) = std::env::var_os("RNN_FIRMWARE_LAYERS_OUTPUT") else {
+        println!("RNN_FIRMWARE_LAYERS_OUTPUT not set: host computation only");
+        return;
+    };
+    let log = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.to_string_lossy()));
+    let fw: Vec<&str> = log.lines().filter(|l| l.starts_with("z[")).collect();
+    assert_eq!(fw, lines, "the firmware's outputs differ from the host's");
+    assert!(log.lines().any(|l| l == sum), "checksum differs");
+    assert!(log.contains("out-of-vocabulary token refused: true"));
+    println!("newer layers: firmware output matches the host bit for bit: {TOKENS} outputs");
 }

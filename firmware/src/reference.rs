@@ -28,7 +28,7 @@ pub fn reference_input(xs: &mut [[f32; INPUTS]; STEPS]) {
 }
 
 /// FNV-1a (32-bit) over the little-endian bytes of every output's bit pattern.
-pub fn checksum(ys: &[[f32; 1]]) -> u32 {
+pub fn checksum<const K: usize>(ys: &[[f32; K]]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for y in ys {
         for v in y {
@@ -39,4 +39,23 @@ pub fn checksum(ys: &[[f32; 1]]) -> u32 {
         }
     }
     h
+}
+
+// The newer layers' reference run (`src/bin/layers.rs` and the host test's second case): a
+// model over tokens, `Tokens::init(LAYERS_SEED)` on both sides, fed `reference_tokens`.
+
+/// Seed of `Tokens::init`.
+pub const LAYERS_SEED: u64 = 77;
+/// Tokens in the reference sequence.
+pub const TOKENS: usize = 40;
+/// The `Tokens` model's vocabulary.
+pub const VOCAB: u32 = 16;
+
+/// The reference tokens: the same LCG, its top bits reduced modulo `VOCAB`.
+pub fn reference_tokens(toks: &mut [u32; TOKENS]) {
+    let mut s: u32 = 0x1234_5678;
+    for t in toks.iter_mut() {
+        s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        *t = (s >> 16) % VOCAB;
+    }
 }
