@@ -30,6 +30,7 @@ rnn_model! {
 fn check<N: Model, const B: usize>(seed: u64, steps: usize)
 where
     N::State: PartialEq + core::fmt::Debug,
+    N::Chain: rnn::Streams,
 {
     let model = N::init(seed);
     let mut rng = Rng::new(seed ^ 0x5eed);
@@ -87,6 +88,7 @@ where
 fn every_batch<N: Model>(seed: u64, steps: usize)
 where
     N::State: PartialEq + core::fmt::Debug,
+    N::Chain: rnn::Streams,
 {
     check::<N, 1>(seed, steps);
     check::<N, 3>(seed, steps);

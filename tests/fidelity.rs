@@ -16,7 +16,10 @@ use common::{model_from, tensor, to_f64, tol_used, Fixture, JsonSource};
 use rnn::{rnn_model, Layout, Model, Real, Tape};
 
 /// Runs one fixture through model `M` over `N` steps and checks everything.
-fn check<M: Model, const N: usize>(fx_name: &str, states: impl Fn(&M::State) -> Vec<Vec<f64>>) {
+fn check<M: Model, const N: usize>(fx_name: &str, states: impl Fn(&M::State) -> Vec<Vec<f64>>)
+where
+    M::Chain: rnn::Streams,
+{
     let fx = Fixture::load(fx_name);
     let f64_case = M::Scalar::NAME == "f64";
     let (fwd, grad, atol) = if f64_case {

@@ -51,7 +51,10 @@ fn opts(layout: Layout) -> LoadOptions {
 /// Runs `model` over the `x` of `{io}.json` (every sequence from the zero state, step by step and
 /// as a whole sequence) and compares with `want_key`; returns the tolerance used and the largest
 /// absolute difference.
-fn check_io<M: Model>(model: &M, io: &str, want_key: &str, rtol: f64, atol: f64) -> (f64, f64) {
+fn check_io<M: Model>(model: &M, io: &str, want_key: &str, rtol: f64, atol: f64) -> (f64, f64)
+where
+    M::Chain: rnn::Streams,
+{
     const T: usize = 7;
     let fx = Fixture::load(io);
     let (xs, x) = tensor(&fx.v["x"]);

@@ -15,7 +15,7 @@ rnn_model! {
     pub struct Card { lstm(32, 16) -> gru(16) -> dense(1) }
     /// `firmware/src/bin/layers.rs`'s model.
     pub struct Tokens {
-        embedding(16, 8) -> lstm(8, peephole = true) -> ln_rnn(8) -> layer_norm(8)
+        embedding(16, 8) -> bidirectional(lstm(8, peephole = true), merge = sum) -> ln_rnn(8) -> layer_norm(8)
             -> dense(2, activation = softmax)
     }
 }
@@ -103,7 +103,8 @@ fn card_outputs_match_the_firmware_bit_for_bit() {
     println!("firmware output matches the host bit for bit: {STEPS} outputs, checksum {sum}");
 }
 
-/// The newer layers (embedding, peephole LSTM, LN-SimpleRNN, layer normalization, softmax)
+/// The newer layers (embedding, bidirectional peephole LSTM, LN-SimpleRNN, layer
+/// normalization, softmax)
 /// against `firmware/src/bin/layers.rs`'s output (`RNN_FIRMWARE_LAYERS_OUTPUT`, passed by
 /// `firmware/run.sh`): every `z[t]` line and the checksum, bit for bit.
 #[test]

@@ -122,6 +122,16 @@ rnn_model! {
     struct Peep { scalar = f64; lstm(3, 4, peephole = true) -> dense(2) }
     struct PeepTorch { scalar = f64; params = pytorch; lstm(2, 3, peephole = true) -> layer_norm(3) }
     struct LnStack { scalar = f64; ln_rnn(3, 5) -> layer_norm(5) -> ln_rnn(4, activation = relu) -> dense(2) }
+    struct BiConcat { scalar = f64; bidirectional(gru(3, 4)) -> dense(2) }
+    struct BiStack { scalar = f64; dense(2, 3, activation = tanh) -> bidirectional(lstm(4, peephole = true), merge = sum) -> bidirectional(rnn(3), merge = mul) -> bidirectional(ln_rnn(2), merge = ave) -> dense(2, activation = sigmoid) }
+}
+
+#[test]
+fn bidirectional_every_merge() {
+    for seed in 0..2 {
+        check::<BiConcat, 5>(seed, Steps::All, Loss::Mse);
+        check::<BiStack, 6>(seed, Steps::LastK(2), Loss::BinaryCrossentropy);
+    }
 }
 
 #[test]

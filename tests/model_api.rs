@@ -177,7 +177,10 @@ rnn_model! {
 /// correctly rounded `fmaf`), or the plain maths on a CPU without FMA.
 #[test]
 fn simd_dispatch_is_bit_identical() {
-    fn check<M: Model<Scalar = f32>>(seed: u64) {
+    fn check<M: Model<Scalar = f32>>(seed: u64)
+    where
+        M::Chain: rnn::Streams,
+    {
         let m = M::init(seed);
         let mut rng = rnn::Rng::new(seed + 1);
         let xs: [M::Input; 12] = core::array::from_fn(|_| {

@@ -66,6 +66,38 @@ rnn_model! {
         params = pytorch;
         lstm(3, 6, peephole = true) -> ln_rnn(5) -> layer_norm(5) -> rnn(4) -> dense(4, activation = softmax)
     }
+    /// A whole-sequence layer.
+    pub struct Bi {
+        scalar = f64;
+        bidirectional(gru(3, 5)) -> bidirectional(lstm(4), merge = ave) -> dense(4, activation = softmax)
+    }
+}
+
+#[test]
+fn bidirectional_allocates_nothing() {
+    let model = Bi::init(3);
+    let mut grads = Bi::zeros();
+    let xs = [[0.1f64, -0.2, 0.3]; 12];
+    let targets = [[0.0, 1.0, 0.0, 0.0]; 4];
+    let mut tape = Tape::<Bi, 12>::new();
+    let mut dys = [[0.0f64; 4]; 12];
+    let (_, n) = allocations(|| {
+        accumulate(
+            &model,
+            &xs,
+            &targets,
+            Steps::LastK(4),
+            Loss::CategoricalCrossentropy,
+            0.5,
+            &mut tape,
+            &mut dys,
+            &mut grads,
+        )
+    });
+    assert_eq!(n, 0, "training");
+    let (ys, n) = allocations(|| model.forward(&xs));
+    assert!(ys[11][0].is_finite());
+    assert_eq!(n, 0, "forward");
 }
 
 #[test]
@@ -159,7 +191,10 @@ fn other_layers_allocate_nothing() {
     other_model_allocates_nothing::<Newer>();
 }
 
-fn other_model_allocates_nothing<M: Model<Scalar = f64, Input = [f64; 3], Output = [f64; 4]>>() {
+fn other_model_allocates_nothing<M: Model<Scalar = f64, Input = [f64; 3], Output = [f64; 4]>>()
+where
+    M::Chain: rnn::Streams,
+{
     let model = M::init(3);
     let mut grads = M::zeros();
     let xs = [[0.1f64, -0.2, 0.3]; 12];

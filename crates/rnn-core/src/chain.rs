@@ -14,7 +14,7 @@
 //! assert_eq!(Net::PARAMS, 16 * (3 + 4 + 1) + 4 + 1);
 //! ```
 
-use crate::layers::{Cell, TensorInfo, Vector};
+use crate::layers::{Cell, First, Part, Second, Streams, TensorInfo, Vector};
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -64,6 +64,7 @@ impl<T: Real, A: Cell<T>, B: Cell<T, Input = A::Output>> Cell<T> for Chain<A, B>
     const PARAMS: usize = A::PARAMS + B::PARAMS;
     const TENSORS: usize = A::TENSORS + B::TENSORS;
     const VOCAB: usize = A::VOCAB;
+    const STREAMS: bool = A::STREAMS && B::STREAMS;
 
     fn zeros(config: Self::Config) -> Self {
         Chain::new(A::zeros(config.0), B::zeros(config.1))
@@ -192,6 +193,98 @@ impl<T: Real, A: Cell<T>, B: Cell<T, Input = A::Output>> Cell<T> for Chain<A, B>
         A::flush::<M>(&mut grad.first, &mut pending.0);
         B::flush::<M>(&mut grad.rest, &mut pending.1);
     }
+
+    // A chain that streams runs a sequence step by step through all its layers (no buffer);
+    // one that holds a whole-sequence layer runs it layer by layer, each layer over every step,
+    // with one buffer of `N` of the first layer's outputs. Both give the same numbers for the
+    // layers that stream.
+    #[inline(always)]
+    fn seq_forward<M: Math, const N: usize>(
+        &self,
+        xs: &[Self::Input; N],
+        ys: &mut [Self::Output; N],
+    ) {
+        if Self::STREAMS {
+            let mut s = Self::zero_state();
+            for t in 0..N {
+                ys[t] = self.step::<M>(&mut s, &xs[t]);
+            }
+        } else {
+            let mut mid = [<A::Output as Vector<T>>::zeros(); N];
+            self.first.seq_forward::<M, N>(xs, &mut mid);
+            self.rest.seq_forward::<M, N>(&mid, ys);
+        }
+    }
+    #[inline(always)]
+    fn seq_forward_train<M: Math, const N: usize, C: 'static, P: Part<C, Out = Self::Cache>>(
+        &self,
+        xs: &[Self::Input; N],
+        caches: &mut [C; N],
+        part: P,
+        ys: &mut [Self::Output; N],
+    ) {
+        if Self::STREAMS {
+            let mut s = Self::zero_state();
+            for t in 0..N {
+                ys[t] = self.step_train::<M>(&mut s, &xs[t], part.get_mut(&mut caches[t]));
+            }
+        } else {
+            let mut mid = [<A::Output as Vector<T>>::zeros(); N];
+            self.first
+                .seq_forward_train::<M, N, C, _>(xs, caches, First(part), &mut mid);
+            self.rest
+                .seq_forward_train::<M, N, C, _>(&mid, caches, Second(part), ys);
+        }
+    }
+    #[inline(always)]
+    fn seq_backward<M: Math, const N: usize, C: 'static, P: Part<C, Out = Self::Cache>>(
+        &self,
+        tr: &Self::Transposed,
+        caches: &[C; N],
+        part: P,
+        dys: &[Self::Output; N],
+        wrt_logits: bool,
+        grad: &mut Self,
+        dxs: &mut [Self::Input; N],
+    ) {
+        if Self::STREAMS {
+            let mut pending = Self::pending();
+            let mut ds = Self::zero_state();
+            for t in (0..N).rev() {
+                dxs[t] = self.backward::<M>(
+                    tr,
+                    &mut pending,
+                    part.get(&caches[t]),
+                    &dys[t],
+                    wrt_logits,
+                    &mut ds,
+                    grad,
+                );
+            }
+            Self::flush::<M>(grad, &mut pending);
+        } else {
+            // Last layer first; only the last layer can see the logits.
+            let mut dmid = [<A::Output as Vector<T>>::zeros(); N];
+            self.rest.seq_backward::<M, N, C, _>(
+                &tr.1,
+                caches,
+                Second(part),
+                dys,
+                wrt_logits,
+                &mut grad.rest,
+                &mut dmid,
+            );
+            self.first.seq_backward::<M, N, C, _>(
+                &tr.0,
+                caches,
+                First(part),
+                &dmid,
+                false,
+                &mut grad.first,
+                dxs,
+            );
+        }
+    }
     #[inline(always)]
     fn logits(cache: &Self::Cache) -> Option<Self::Output> {
         B::logits(&cache.1)
@@ -268,3 +361,5 @@ impl<T: Real, A: Cell<T>, B: Cell<T, Input = A::Output>> Cell<T> for Chain<A, B>
         }
     }
 }
+
+impl<A: Streams, B: Streams> Streams for Chain<A, B> {}

@@ -6,7 +6,7 @@
 //! names, constants); everything here is ordinary generic code.
 
 use crate::activation::Activation;
-use crate::layers::{Cell, Vector};
+use crate::layers::{Cell, Streams, Vector};
 use crate::math::{Avx, Fused, Math, Narrow};
 use crate::real::Real;
 use crate::weights::{Layout, Sink, WeightError, WeightSource};
@@ -15,6 +15,14 @@ use crate::weights::{Layout, Sink, WeightError, WeightSource};
 /// register blocks when `$narrow` (constants in each copy [`crate::simd::widest_fused_blocks`]
 /// and [`crate::simd::widest_blocks`] compile, so each keeps one branch).
 macro_rules! call_maths {
+    ($fused:expr, $narrow:expr, $this:ident . $method:ident :: < _ $(, $g:tt)* > ( $($arg:expr),* $(,)? )) => {
+        match ($fused, $narrow) {
+            (true, true) => $this.$method::<Narrow<Fused<Self::Math>> $(, $g)*>($($arg),*),
+            (true, false) => $this.$method::<Fused<Self::Math> $(, $g)*>($($arg),*),
+            (false, true) => $this.$method::<Narrow<Self::Math> $(, $g)*>($($arg),*),
+            (false, false) => $this.$method::<Self::Math $(, $g)*>($($arg),*),
+        }
+    };
     ($fused:expr, $narrow:expr, $this:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
         match ($fused, $narrow) {
             (true, true) => $this.$method::<Narrow<Fused<Self::Math>>>($($arg),*),
@@ -84,7 +92,7 @@ pub trait Model: Sized {
     /// Every recurrent layer's state (also the shape of the state gradient): the chain's.
     type State: Copy + Send + Sync;
     /// What one training step records, for every layer: the chain's.
-    type Cache: Copy + Send + Sync;
+    type Cache: Copy + Send + Sync + 'static;
     /// Every layer's weight matrices transposed, for the backward pass's products `W^T v`
     /// ([`transposed`](Self::transposed)).
     type Transposed: Copy + Send + Sync;
@@ -267,7 +275,10 @@ pub trait Model: Sized {
     /// Runs one time step, carrying `state`: the real-time entry point, with the host's
     /// widest vectors ([`crate::simd::widest`]).
     #[inline]
-    fn step(&self, state: &mut Self::State, x: &Self::Input) -> Self::Output {
+    fn step(&self, state: &mut Self::State, x: &Self::Input) -> Self::Output
+    where
+        Self::Chain: Streams,
+    {
         let c = self.chain();
         crate::simd::widest_blocks(
             #[inline(always)]
@@ -292,7 +303,10 @@ pub trait Model: Sized {
         &self,
         states: &mut [Self::State; B],
         xs: &[Self::Input; B],
-    ) -> [Self::Output; B] {
+    ) -> [Self::Output; B]
+    where
+        Self::Chain: Streams,
+    {
         let c = self.chain();
         crate::simd::widest_blocks(
             #[inline(always)]
@@ -330,7 +344,10 @@ pub trait Model: Sized {
         &self,
         states: &mut [Self::State; B],
         xs: &[Self::Input; B],
-    ) -> [Self::Output; B] {
+    ) -> [Self::Output; B]
+    where
+        Self::Chain: Streams,
+    {
         let c = self.chain();
         crate::simd::widest_avx(
             #[inline(always)]
@@ -496,7 +513,10 @@ pub trait Model: Sized {
     }
 
     /// [`step`](Self::step) on a token (a model whose first layer is an `embedding`).
-    fn step_token(&self, state: &mut Self::State, token: u32) -> Result<Self::Output, TokenError> {
+    fn step_token(&self, state: &mut Self::State, token: u32) -> Result<Self::Output, TokenError>
+    where
+        Self::Chain: Streams,
+    {
         Ok(self.step(state, &Self::token(token)?))
     }
 
@@ -508,15 +528,30 @@ pub trait Model: Sized {
         Ok(self.forward(&Self::tokens(tokens)?))
     }
 
-    /// Runs a whole sequence from the zero state; returns every step's output.
+    /// Runs a whole sequence from the zero state; returns every step's output. (A model with
+    /// a bidirectional layer runs it layer by layer.)
     fn forward<const N: usize>(&self, xs: &[Self::Input; N]) -> [Self::Output; N] {
         let mut out = [Self::zero_output(); N];
-        self.forward_slice(xs, &mut out);
+        if <Self::Chain as Cell<Self::Scalar>>::STREAMS {
+            self.stream_into(xs, &mut out);
+        } else {
+            let c = self.chain();
+            crate::simd::widest_blocks(
+                #[inline(always)]
+                |narrow| call_maths!(false, narrow, c.seq_forward::<_, N>(xs, &mut out)),
+            );
+        }
         out
     }
 
     /// Runs a whole sequence from the zero state; returns the last step's output.
     fn forward_last<const N: usize>(&self, xs: &[Self::Input; N]) -> Self::Output {
+        if !<Self::Chain as Cell<Self::Scalar>>::STREAMS {
+            return self.forward(xs)[N.saturating_sub(1).min(N)..]
+                .first()
+                .copied()
+                .unwrap_or(Self::zero_output());
+        }
         let mut s = Self::zero_state();
         let mut y = Self::zero_output();
         let c = self.chain();
@@ -533,7 +568,15 @@ pub trait Model: Sized {
 
     /// Runs a sequence of any length from the zero state into `out` (as many steps as both
     /// slices hold).
-    fn forward_slice(&self, xs: &[Self::Input], out: &mut [Self::Output]) {
+    fn forward_slice(&self, xs: &[Self::Input], out: &mut [Self::Output])
+    where
+        Self::Chain: Streams,
+    {
+        self.stream_into(xs, out);
+    }
+
+    #[doc(hidden)]
+    fn stream_into(&self, xs: &[Self::Input], out: &mut [Self::Output]) {
         let mut s = Self::zero_state();
         let c = self.chain();
         crate::simd::widest_blocks(
@@ -552,8 +595,23 @@ pub trait Model: Sized {
         xs: &[Self::Input; N],
         tape: &'t mut Tape<Self, N>,
     ) -> &'t [Self::Output; N] {
-        let mut s = Self::zero_state();
         let c = self.chain();
+        if !<Self::Chain as Cell<Self::Scalar>>::STREAMS {
+            let (caches, outputs) = (&mut tape.caches, &mut tape.outputs);
+            let whole = crate::layers::Whole::new();
+            crate::simd::widest_fused_blocks(
+                #[inline(always)]
+                |fused, narrow| {
+                    call_maths!(
+                        fused,
+                        narrow,
+                        c.seq_forward_train::<_, N, _, _>(xs, caches, whole, outputs)
+                    )
+                },
+            );
+            return &tape.outputs;
+        }
+        let mut s = Self::zero_state();
         crate::simd::widest_fused_blocks(
             #[inline(always)]
             |fused, narrow| {
@@ -605,6 +663,26 @@ pub trait Model: Sized {
         grads: &mut Self,
         dxs: Option<&mut [Self::Input; N]>,
     ) {
+        if !<Self::Chain as Cell<Self::Scalar>>::STREAMS {
+            let (c, g) = (self.chain(), grads.chain_mut());
+            let mut d = [Self::zero_input(); N];
+            let whole = crate::layers::Whole::new();
+            let caches = &tape.caches;
+            crate::simd::widest_fused_blocks(
+                #[inline(always)]
+                |fused, narrow| {
+                    call_maths!(
+                        fused,
+                        narrow,
+                        c.seq_backward::<_, N, _, _>(tr, caches, whole, dys, wrt_logits, g, &mut d)
+                    )
+                },
+            );
+            if let Some(dxs) = dxs {
+                *dxs = d;
+            }
+            return;
+        }
         // The state gradient has the state's shape and starts at zero.
         let mut ds = Self::zero_state();
         let dxs = dxs.map(|d| &mut d[..]);

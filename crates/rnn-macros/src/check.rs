@@ -137,6 +137,9 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
         match check_layer(l, idx, prev.as_ref(), &mut errs) {
             Some(mut layer) => {
                 if torch_params {
+                    if let Some(inner) = layer.inner.as_mut().filter(|i| i.kind.bias_param) {
+                        inner.biases = 2;
+                    }
                     if layer.kind.bias_param {
                         layer.biases = 2;
                     } else if layer.kind.is("gru") && !layer.flag("reset_after") {
@@ -223,8 +226,12 @@ fn check_kind(
     errs: &mut Errors,
 ) -> Option<Layer> {
     let kind_s = kind.name;
+    if kind.wraps {
+        let (_, _, merge) = check_options(kind, &l.options, errs);
+        return check_wrapper(kind, l, idx, prev, merge.unwrap_or(0), errs);
+    }
     let widths: Vec<Option<(usize, Span)>> = l.widths.iter().map(|w| width(w, errs)).collect();
-    let (activation, flags) = check_options(kind, &l.options, errs);
+    let (activation, flags, _) = check_options(kind, &l.options, errs);
     if widths.iter().any(Option::is_none) {
         return None;
     }
@@ -252,6 +259,8 @@ fn check_kind(
                 activation: Act::Linear,
                 flags,
                 biases: 1,
+                inner: None,
+                merge: 0,
                 keras_name: String::new(),
             }),
             _ => {
@@ -337,6 +346,86 @@ fn check_kind(
         activation: act,
         flags,
         biases: 1,
+        inner: None,
+        merge: 0,
+        keras_name: String::new(),
+    })
+}
+
+/// `bidirectional(gru(8), merge = sum)`: the wrapped layer checked as if it stood where the
+/// wrapper stands.
+fn check_wrapper(
+    kind: Kind,
+    l: &LayerDef,
+    idx: usize,
+    prev: Option<&(usize, String)>,
+    merge: u8,
+    errs: &mut Errors,
+) -> Option<Layer> {
+    let example = format!("`{}(gru(16))`", kind.name);
+    let call = match l.widths.as_slice() {
+        [Expr::Call(c)] => c,
+        [e] => {
+            errs.spanned(
+                e,
+                format!(
+                    "`{}` wraps a recurrent layer written inside it, e.g. {example}",
+                    kind.name
+                ),
+            );
+            return None;
+        }
+        _ => {
+            errs.at(
+                l.paren_span,
+                format!(
+                    "`{}` takes one recurrent layer (and `merge = ...`), e.g. {example}",
+                    kind.name
+                ),
+            );
+            return None;
+        }
+    };
+    let inner_def: LayerDef = match syn::parse2(quote::ToTokens::to_token_stream(call)) {
+        Ok(d) => d,
+        Err(e) => {
+            errs.push(e);
+            return None;
+        }
+    };
+    let name = inner_def.kind.to_string();
+    let Some(inner_kind) = LayerKind::find(&name).filter(|k| layers::WRAPPABLE.contains(&k.name))
+    else {
+        errs.spanned(
+            &inner_def.kind,
+            format!(
+                "`{}` wraps a recurrent layer ({}), found `{name}`",
+                kind.name,
+                layers::WRAPPABLE
+                    .iter()
+                    .map(|w| format!("`{w}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        return None;
+    };
+    let mut inner = check_kind(inner_kind, &inner_def, idx, prev, errs)?;
+    inner.keras_name = inner_kind.keras.0.to_string();
+    let units = if merge == 0 {
+        2 * inner.units
+    } else {
+        inner.units
+    };
+    Some(Layer {
+        kind,
+        input: inner.input,
+        units,
+        activation: Act::Linear,
+        flags: Vec::new(),
+        biases: 1,
+        inner: Some(Box::new(inner)),
+        merge,
         keras_name: String::new(),
     })
 }
@@ -361,6 +450,7 @@ mod tests {
         keeps_width: true,
         bias_param: false,
         token_input: false,
+        wraps: false,
     };
 
     fn check(text: &str, prev: Option<(usize, &str)>) -> Result<(usize, usize), String> {

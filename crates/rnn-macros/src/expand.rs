@@ -43,6 +43,11 @@ fn private(def: &ModelDef) -> TokenStream {
 /// One layer's cell type with literal sizes (`LstmCell<f32, 32, 16, 64>`), and its build
 /// configuration (its activation, or `()`), from the kind's table entry.
 fn cell(l: &Layer, t: &TokenStream, p: &TokenStream) -> (TokenStream, TokenStream) {
+    if let Some(inner) = &l.inner {
+        let (ty, config) = cell(inner, t, p);
+        let (merge, o) = (Literal::u8_unsuffixed(l.merge), lit(l.units));
+        return (quote!(#p::Bidirectional<#t, #ty, #merge, #o>), config);
+    }
     let (i, h, g) = (lit(l.input), lit(l.units), lit(l.gate_rows()));
     let ty = format_ident!("{}", l.kind.cell);
     let rows = l.kind.rows_param.then_some(quote!(#g)).into_iter();
@@ -126,6 +131,19 @@ pub fn model(m: &Model) -> TokenStream {
         quote!(#p::None)
     };
     let (input, output) = (lit(m.input()), lit(m.output()));
+    // A model with a whole-sequence (bidirectional) layer has no `step`: `Model::step` then
+    // says why at the call.
+    let step = if m.layers.iter().any(|l| l.kind.wraps) {
+        quote!()
+    } else {
+        quote! {
+            /// One time step, carrying `state` between calls.
+            #[inline]
+            pub fn step(&self, state: &mut #state_name, x: &[#t; #input]) -> [#t; #output] {
+                <Self as #p::Model>::step(self, state, x)
+            }
+        }
+    };
     let name_str = syn::ext::IdentExt::unraw(name).to_string();
     let fields_doc = format!(
         " The layers: `{}`.",
@@ -193,11 +211,7 @@ pub fn model(m: &Model) -> TokenStream {
             pub fn zero_state() -> #state_name {
                 <Self as #p::Model>::zero_state()
             }
-            /// One time step, carrying `state` between calls.
-            #[inline]
-            pub fn step(&self, state: &mut #state_name, x: &[#t; #input]) -> [#t; #output] {
-                <Self as #p::Model>::step(self, state, x)
-            }
+            #step
             /// A whole sequence from the zero state: every step's output.
             pub fn forward<const N: #usize>(&self, xs: &[[#t; #input]; N]) -> [[#t; #output]; N] {
                 <Self as #p::Model>::forward(self, xs)

@@ -77,6 +77,10 @@ pub struct Layer {
     /// Bias vectors of a recurrent layer that takes their number (`LayerKind::bias_param`):
     /// 1, or 2 under `params = pytorch`.
     pub biases: usize,
+    /// The layer a wrapper (`bidirectional`) runs both ways.
+    pub inner: Option<Box<Layer>>,
+    /// A wrapper's merge: an index into `layers::MERGES` (0, `concat`, by default).
+    pub merge: u8,
     /// Keras's automatic name (`lstm`, `lstm_1`, ...).
     pub keras_name: String,
 }
@@ -93,6 +97,13 @@ impl Layer {
     }
     /// The declaration, normalised: widths, then every option that is not its default.
     pub fn source(&self) -> String {
+        if let Some(inner) = &self.inner {
+            let merge = match self.merge {
+                0 => String::new(),
+                m => format!(", merge = {}", crate::layers::MERGES[m as usize]),
+            };
+            return format!("{}({}{merge})", self.kind.name, inner.source());
+        }
         let mut s = format!("{}({}, {}", self.kind.name, self.input, self.units);
         if self
             .kind

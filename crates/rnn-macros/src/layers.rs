@@ -42,6 +42,9 @@ pub struct LayerKind {
     /// The layer reads token ids (an embedding): only first, written `kind(vocab, width)`;
     /// the model's input is one id per step.
     pub token_input: bool,
+    /// The layer wraps a recurrent layer written inside it (`bidirectional(gru(8))`) and
+    /// takes `merge = concat | sum | mul | ave`; it reads the whole sequence (no `step`).
+    pub wraps: bool,
 }
 
 /// Every activation, `linear` first (the default of `dense`).
@@ -80,6 +83,7 @@ pub const KINDS: &[LayerKind] = &[
         keeps_width: false,
         bias_param: true,
         token_input: false,
+        wraps: false,
     },
     LayerKind {
         name: "lstm",
@@ -94,6 +98,7 @@ pub const KINDS: &[LayerKind] = &[
         keeps_width: false,
         bias_param: true,
         token_input: false,
+        wraps: false,
     },
     LayerKind {
         name: "gru",
@@ -108,6 +113,7 @@ pub const KINDS: &[LayerKind] = &[
         keeps_width: false,
         bias_param: false,
         token_input: false,
+        wraps: false,
     },
     LayerKind {
         name: "ln_rnn",
@@ -122,6 +128,7 @@ pub const KINDS: &[LayerKind] = &[
         keeps_width: false,
         bias_param: false,
         token_input: false,
+        wraps: false,
     },
     LayerKind {
         name: "layer_norm",
@@ -136,6 +143,7 @@ pub const KINDS: &[LayerKind] = &[
         keeps_width: true,
         bias_param: false,
         token_input: false,
+        wraps: false,
     },
     LayerKind {
         name: "embedding",
@@ -150,6 +158,22 @@ pub const KINDS: &[LayerKind] = &[
         keeps_width: false,
         bias_param: false,
         token_input: true,
+        wraps: false,
+    },
+    LayerKind {
+        name: "bidirectional",
+        keras: ("bidirectional", "Bidirectional"),
+        cell: "Bidirectional",
+        gates: 1,
+        rows_param: false,
+        activations: &[],
+        flags: &[],
+        counted_flags: &[],
+        logits: false,
+        keeps_width: false,
+        bias_param: false,
+        token_input: false,
+        wraps: true,
     },
     LayerKind {
         name: "dense",
@@ -164,6 +188,7 @@ pub const KINDS: &[LayerKind] = &[
         keeps_width: false,
         bias_param: false,
         token_input: false,
+        wraps: false,
     },
 ];
 
@@ -178,7 +203,9 @@ impl LayerKind {
     /// The options this layer takes.
     pub fn options(&self) -> Vec<&'static str> {
         let act = (!self.activations.is_empty()).then_some("activation");
+        let merge = self.wraps.then_some("merge");
         act.into_iter()
+            .chain(merge)
             .chain(self.flags.iter().map(|f| f.0))
             .collect()
     }
@@ -187,6 +214,12 @@ impl LayerKind {
         self.name == name
     }
 }
+
+/// The layers `bidirectional` can wrap.
+pub const WRAPPABLE: &[&str] = &["rnn", "lstm", "gru", "ln_rnn"];
+
+/// `merge = ...`'s values, in the order of their codes (`rnn_core::layers::MERGE_*`).
+pub const MERGES: &[&str] = &["concat", "sum", "mul", "ave"];
 
 /// Every layer's name, for "did you mean".
 pub fn names() -> Vec<&'static str> {

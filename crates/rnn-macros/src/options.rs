@@ -86,8 +86,9 @@ pub(crate) fn check_options(
     kind: Kind,
     opts: &[Opt],
     errs: &mut Errors,
-) -> (Option<(Act, Span)>, Vec<bool>) {
+) -> (Option<(Act, Span)>, Vec<bool>, Option<u8>) {
     let mut activation = None;
+    let mut merge = None;
     let mut flags: Vec<bool> = kind.flags.iter().map(|f| f.1).collect();
     let mut seen: Vec<String> = Vec::new();
     for o in opts {
@@ -129,6 +130,25 @@ pub(crate) fn check_options(
             continue;
         }
         match name.as_str() {
+            "merge" => {
+                let v = ident_value(&o.value).map(|i| i.to_string());
+                match v
+                    .as_deref()
+                    .and_then(|v| layers::MERGES.iter().position(|m| *m == v))
+                {
+                    Some(m) => merge = Some(m as u8),
+                    None => {
+                        let v = &o.value;
+                        errs.spanned(
+                            v,
+                            format!(
+                                "unknown merge mode `{}`; expected `concat`, `sum`, `mul` or `ave` (Keras's `merge_mode`)",
+                                quote::quote!(#v)
+                            ),
+                        )
+                    }
+                }
+            }
             "activation" => match ident_value(&o.value) {
                 Some(id) => {
                     let s = id.to_string();
@@ -201,5 +221,5 @@ pub(crate) fn check_options(
             },
         }
     }
-    (activation, flags)
+    (activation, flags, merge)
 }

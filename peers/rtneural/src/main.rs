@@ -249,7 +249,10 @@ fn thread_ns() -> u64 {
 /// Thread CPU ns of `n` streaming steps of ours over `xs` (cycled), from the zero state: the
 /// same loop as `timed_loop` in `harness.cpp`.
 #[inline(never)]
-fn time_ours<M: Model<Scalar = f32>>(model: &M, xs: &[M::Input], n: usize) -> u64 {
+fn time_ours<M: Model<Scalar = f32>>(model: &M, xs: &[M::Input], n: usize) -> u64
+where
+    M::Chain: rnn::Streams,
+{
     let mut state = M::zero_state();
     let mut acc = 0.0f32;
     let mut j = 0;
@@ -361,7 +364,10 @@ fn median(v: &[f64]) -> f64 {
 
 /// Checks, then times, one model. `kind` is the harness's number for it, `scale` divides the
 /// card model's steps per round.
-fn run<M: Model<Scalar = f32>>(title: &str, kind: c_int, scale: usize, o: &Options) {
+fn run<M: Model<Scalar = f32>>(title: &str, kind: c_int, scale: usize, o: &Options)
+where
+    M::Chain: rnn::Streams,
+{
     println!("\n### `{title}` ({} parameters)\n", M::PARAM_COUNT);
     let model = M::init(42);
     let tensors = export(&model);

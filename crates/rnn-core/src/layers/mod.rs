@@ -192,7 +192,7 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
     /// gradient.
     type State: Copy + Send + Sync;
     /// What one training step records for the backward pass.
-    type Cache: Copy + Send + Sync;
+    type Cache: Copy + Send + Sync + 'static;
     /// The weights transposed once per backward pass, so that `W^T v` walks contiguous columns.
     type Transposed: Copy + Send + Sync;
     /// Weight-gradient updates collected over several steps, not yet applied to `grad`.
@@ -207,6 +207,12 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
     /// The vocabulary when the cell reads token ids (an embedding; a chain: its first
     /// layer's), else 0.
     const VOCAB: usize = 0;
+    /// Whether the cell runs step by step. A layer that reads the whole sequence (a
+    /// bidirectional one) is `false`, and so is any chain holding one: only its sequence
+    /// methods ([`seq_forward`](Self::seq_forward), [`seq_forward_train`](Self::seq_forward_train),
+    /// [`seq_backward`](Self::seq_backward)) compute anything, and [`Streams`] is not
+    /// implemented for it.
+    const STREAMS: bool = true;
 
     /// Every parameter zero.
     fn zeros(config: Self::Config) -> Self;
@@ -285,6 +291,65 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
     ) -> Self::Input;
     /// Applies what `backward` left pending to `grad`: call once after the last step.
     fn flush<M: Math>(grad: &mut Self, pending: &mut Self::Pending);
+    /// Runs a whole sequence from the zero state (step by step; a chain that cannot stream
+    /// runs it layer by layer).
+    #[inline(always)]
+    fn seq_forward<M: Math, const N: usize>(
+        &self,
+        xs: &[Self::Input; N],
+        ys: &mut [Self::Output; N],
+    ) {
+        let mut s = Self::zero_state();
+        for t in 0..N {
+            ys[t] = self.step::<M>(&mut s, &xs[t]);
+        }
+    }
+    /// [`seq_forward`](Self::seq_forward) recording step `t` into `part` of `caches[t]` (a
+    /// chain hands each layer its part of the chain's records).
+    #[inline(always)]
+    fn seq_forward_train<M: Math, const N: usize, C: 'static, P: Part<C, Out = Self::Cache>>(
+        &self,
+        xs: &[Self::Input; N],
+        caches: &mut [C; N],
+        part: P,
+        ys: &mut [Self::Output; N],
+    ) {
+        let mut s = Self::zero_state();
+        for t in 0..N {
+            ys[t] = self.step_train::<M>(&mut s, &xs[t], part.get_mut(&mut caches[t]));
+        }
+    }
+    /// Backpropagation through a sequence [`seq_forward_train`](Self::seq_forward_train)
+    /// recorded: adds the parameter gradients into `grad` (pending updates flushed) and
+    /// writes every step's input gradient into `dxs`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn seq_backward<M: Math, const N: usize, C: 'static, P: Part<C, Out = Self::Cache>>(
+        &self,
+        tr: &Self::Transposed,
+        caches: &[C; N],
+        part: P,
+        dys: &[Self::Output; N],
+        wrt_logits: bool,
+        grad: &mut Self,
+        dxs: &mut [Self::Input; N],
+    ) {
+        let mut pending = Self::pending();
+        let mut ds = Self::zero_state();
+        for t in (0..N).rev() {
+            dxs[t] = self.backward::<M>(
+                tr,
+                &mut pending,
+                part.get(&caches[t]),
+                &dys[t],
+                wrt_logits,
+                &mut ds,
+                grad,
+            );
+        }
+        Self::flush::<M>(grad, &mut pending);
+    }
+
     /// The pre-activation a final dense layer recorded (for cross-entropy from logits), or
     /// `None` when the output is not a dense layer's.
     #[inline(always)]
@@ -329,6 +394,123 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
         sink: &mut Sink<'_, T>,
     ) -> Result<(), WeightError>;
 }
+
+/// Where a layer's record is inside a chain's per-step record `C`: the whole of it, or the
+/// first or second part of a pair (a chain's record is `(first's, rest's)`).
+pub trait Part<C: 'static>: Copy {
+    /// The record found.
+    type Out: 'static;
+    /// The part of `c`.
+    fn get<'a>(&self, c: &'a C) -> &'a Self::Out;
+    /// The part of `c`, mutable.
+    fn get_mut<'a>(&self, c: &'a mut C) -> &'a mut Self::Out;
+}
+
+/// A pair's two types.
+pub trait Pair: 'static {
+    /// The first.
+    type A: 'static;
+    /// The second.
+    type B: 'static;
+    /// Both, mutable.
+    fn both(&mut self) -> (&mut Self::A, &mut Self::B);
+    /// Both.
+    fn pair(&self) -> (&Self::A, &Self::B);
+}
+
+impl<X: 'static, Y: 'static> Pair for (X, Y) {
+    type A = X;
+    type B = Y;
+    #[inline(always)]
+    fn both(&mut self) -> (&mut X, &mut Y) {
+        (&mut self.0, &mut self.1)
+    }
+    #[inline(always)]
+    fn pair(&self) -> (&X, &Y) {
+        (&self.0, &self.1)
+    }
+}
+
+/// The whole record.
+pub struct Whole<C>(core::marker::PhantomData<fn() -> C>);
+
+impl<C> Whole<C> {
+    /// The projection to the whole record.
+    pub const fn new() -> Self {
+        Whole(core::marker::PhantomData)
+    }
+}
+impl<C> Clone for Whole<C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<C> Copy for Whole<C> {}
+impl<C> Default for Whole<C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: 'static> Part<C> for Whole<C> {
+    type Out = C;
+    #[inline(always)]
+    fn get<'a>(&self, c: &'a C) -> &'a C {
+        c
+    }
+    #[inline(always)]
+    fn get_mut<'a>(&self, c: &'a mut C) -> &'a mut C {
+        c
+    }
+}
+
+/// The first of the pair that `P` finds.
+#[derive(Clone, Copy, Debug)]
+pub struct First<P>(pub P);
+
+impl<C: 'static, P: Part<C>> Part<C> for First<P>
+where
+    P::Out: Pair,
+{
+    type Out = <P::Out as Pair>::A;
+    #[inline(always)]
+    fn get<'a>(&self, c: &'a C) -> &'a Self::Out {
+        self.0.get(c).pair().0
+    }
+    #[inline(always)]
+    fn get_mut<'a>(&self, c: &'a mut C) -> &'a mut Self::Out {
+        self.0.get_mut(c).both().0
+    }
+}
+
+/// The second of the pair that `P` finds.
+#[derive(Clone, Copy, Debug)]
+pub struct Second<P>(pub P);
+
+impl<C: 'static, P: Part<C>> Part<C> for Second<P>
+where
+    P::Out: Pair,
+{
+    type Out = <P::Out as Pair>::B;
+    #[inline(always)]
+    fn get<'a>(&self, c: &'a C) -> &'a Self::Out {
+        self.0.get(c).pair().1
+    }
+    #[inline(always)]
+    fn get_mut<'a>(&self, c: &'a mut C) -> &'a mut Self::Out {
+        self.0.get_mut(c).both().1
+    }
+}
+
+/// A cell that runs step by step: every layer but a bidirectional one, and chains of them.
+/// The streaming methods of [`Model`](crate::Model) (`step`, `step_batch`, `step_token`) need
+/// it.
+#[diagnostic::on_unimplemented(
+    message = "this model cannot run step by step: a `bidirectional` layer reads the whole sequence",
+    label = "its layers include a bidirectional one",
+    note = "run whole sequences with `forward`, `forward_last` or `forward_tokens`; a streaming model has no bidirectional layer"
+)]
+pub trait Streams {}
 
 /// What a single layer adds to [`Cell`]: its kind, tensor names and shapes, and loading and
 /// exporting in both frameworks' layouts. [`leaf_cell!`] turns these into the tensor and
@@ -526,6 +708,7 @@ mod torch;
 pub use backward::{Pending, Transposed, PENDING_STEPS};
 pub(crate) use torch::{export_keras, load_keras, TorchRecurrent};
 
+mod bidirectional;
 mod dense;
 mod embedding;
 mod gru;
@@ -534,6 +717,9 @@ mod ln_rnn;
 mod lstm;
 mod simple_rnn;
 
+pub use bidirectional::{
+    Bidirectional, BidirectionalCache, MERGE_AVE, MERGE_CONCAT, MERGE_MUL, MERGE_SUM,
+};
 pub use dense::{Dense, DenseCache};
 pub use embedding::{Embedding, EmbeddingCache};
 pub use gru::{GruCache, GruCell, GruState};
@@ -541,3 +727,17 @@ pub use layer_norm::{LayerNorm, LayerNormCache, LAYER_NORM_EPSILON};
 pub use ln_rnn::{LnRnnCache, LnRnnCell};
 pub use lstm::{LstmCache, LstmCell, LstmState, PEEPHOLE_TENSORS};
 pub use simple_rnn::{RnnCache, RnnCell, RnnState};
+
+impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Streams for Dense<T, I, O, BIAS> {}
+impl<T: Real, const V: usize, const D: usize> Streams for Embedding<T, V, D> {}
+impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool> Streams
+    for GruCell<T, I, H, G, RA>
+{
+}
+impl<T: Real, const H: usize> Streams for LayerNorm<T, H> {}
+impl<T: Real, const I: usize, const H: usize> Streams for LnRnnCell<T, I, H> {}
+impl<T: Real, const I: usize, const H: usize, const G: usize, const P: usize, const B: usize>
+    Streams for LstmCell<T, I, H, G, P, B>
+{
+}
+impl<T: Real, const I: usize, const H: usize, const B: usize> Streams for RnnCell<T, I, H, B> {}
