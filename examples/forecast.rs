@@ -5,7 +5,9 @@
 //! in, the 51st to predict; 7,000 / 2,000 / 1,000 train / validation / test. Prints validation
 //! MSE for the naive last-value baseline, a linear model over the 50 inputs, SimpleRNN(1), two
 //! stacked SimpleRNN(20) + Dense, and the card model `lstm(1, 16) -> gru(16) -> dense(1)`; then
-//! forecasts 10 steps ahead, iteratively and with a 10-wide output; writes PNG plots.
+//! forecasts 10 steps ahead, iteratively, with a 10-wide output, and with Monte Carlo dropout
+//! (100 passes of the 10-wide model trained with `dropout(0.2)`: mean and spread); writes PNG
+//! plots.
 //!
 //! ```text
 //! cargo run --release --example forecast [-- --epochs 20 --out target/forecast --csv FILE]
@@ -33,6 +35,8 @@ rnn_model! {
     pub struct Card { lstm(1, 16) -> gru(16) -> dense(1) }
     /// The card model with a 10-wide output: the next 10 values at once.
     pub struct Card10 { lstm(1, 16) -> gru(16) -> dense(10) }
+    /// The same with dropout before its head, for Monte Carlo dropout forecasts.
+    pub struct Card10Mc { lstm(1, 16) -> gru(16) -> dropout(0.2) -> dense(10) }
 }
 
 const N: usize = 50;
@@ -393,6 +397,48 @@ fn main() {
         "evaluate() and forward_last() disagree"
     );
 
+    // Monte Carlo dropout (the seeds' tip): the same head trained with dropout(0.2), then 100
+    // passes with dropout on; their mean is the forecast and their spread its uncertainty.
+    let mut mc = Card10Mc::init(5);
+    let (_, _, secs_mc) = train(
+        "lstm(1, 16) -> gru(16) -> dropout(0.2) -> dense(10)",
+        &mut mc,
+        1e-3,
+        Dataset {
+            inputs: x60_train,
+            targets: y60_train,
+        },
+        Dataset {
+            inputs: x60_valid,
+            targets: y60_valid,
+        },
+        &args,
+    );
+    const PASSES: usize = 100;
+    let mut mc_tape = Box::new(rnn::Tape::<Card10Mc, N>::new());
+    let mut mc_rng = Rng::new(99);
+    let mut mc_forecast = |x: &[[f32; 1]; N]| {
+        let (mean, sd) = mc.predict_mc(x, PASSES, &mut mc_rng, &mut mc_tape);
+        (mean[N - 1], sd[N - 1])
+    };
+    let mut inside = 0usize;
+    let mc10 = x60_valid
+        .iter()
+        .zip(y60_valid)
+        .map(|(x, y)| {
+            let (m, sd) = mc_forecast(x);
+            inside += (0..AHEAD)
+                .filter(|&k| (y[k] - m[k]).abs() <= 2.0 * sd[k])
+                .count();
+            (0..AHEAD)
+                .map(|k| ((m[k] - y[k]) as f64).powi(2))
+                .sum::<f64>()
+                / AHEAD as f64
+        })
+        .sum::<f64>()
+        / x60_valid.len() as f64;
+    let covered = inside as f64 / (x60_valid.len() * AHEAD) as f64;
+
     println!(
         "\n10 steps ahead (validation MSE over the 10 values, {} series of 60 steps):\n",
         x60_valid.len()
@@ -403,6 +449,13 @@ fn main() {
     println!("| card model, iterated 10 times | {iter10:.5} |");
     println!(
         "| lstm(1, 16) -> gru(16) -> dense(10), 10-wide output ({secs10:.1} s) | {direct10:.5} |"
+    );
+    println!(
+        "| the same with dropout(0.2), mean of {PASSES} Monte Carlo dropout passes ({secs_mc:.1} s) | {mc10:.5} |"
+    );
+    println!(
+        "\nMonte Carlo dropout: {:.1} % of the true values lie within 2 standard deviations of the mean.",
+        100.0 * covered
     );
 
     // ---- forecast plot ----
@@ -415,6 +468,14 @@ fn main() {
     let fx: Vec<f64> = (N..N + AHEAD).map(|t| t as f64).collect();
     let it: Vec<f64> = iterate(s).iter().map(|&v| v as f64).collect();
     let di: Vec<f64> = card10.forward_last(s).iter().map(|&v| v as f64).collect();
+    let (mc_mean, mc_sd) = mc_forecast(s);
+    let mcm: Vec<f64> = mc_mean.iter().map(|&v| v as f64).collect();
+    let band = |sign: f64| -> Vec<f64> {
+        (0..AHEAD)
+            .map(|k| (mc_mean[k] + sign as f32 * 2.0 * mc_sd[k]) as f64)
+            .collect()
+    };
+    let (hi, lo) = (band(1.0), band(-1.0));
     let plot = args.out.join("forecast.png");
     write_png(
         &Chart {
@@ -445,6 +506,27 @@ fn main() {
                     y: &di,
                     color: [44, 160, 44],
                     marker: true,
+                },
+                Series {
+                    label: "MC dropout mean",
+                    x: &fx,
+                    y: &mcm,
+                    color: [148, 103, 189],
+                    marker: true,
+                },
+                Series {
+                    label: "MC dropout mean +- 2 sd",
+                    x: &fx,
+                    y: &hi,
+                    color: [197, 176, 213],
+                    marker: false,
+                },
+                Series {
+                    label: "",
+                    x: &fx,
+                    y: &lo,
+                    color: [197, 176, 213],
+                    marker: false,
                 },
             ],
         },

@@ -66,6 +66,10 @@ rnn_model! {
         params = pytorch;
         lstm(3, 6, peephole = true) -> ln_rnn(5) -> layer_norm(5) -> rnn(4) -> dense(4, activation = softmax)
     }
+    /// Dropout.
+    pub struct Dropped {
+        lstm(1, 16) -> dropout(0.3) -> gru(16) -> dropout(0.2) -> dense(1)
+    }
     /// A whole-sequence layer.
     pub struct Bi {
         scalar = f64;
@@ -247,4 +251,18 @@ fn data_windows_allocate_nothing() {
     });
     assert!(s > 0.0);
     assert_eq!(n, 0);
+}
+
+#[test]
+fn dropout_and_monte_carlo_allocate_nothing() {
+    let model = Dropped::init(5);
+    let xs: [[f32; 1]; 30] = core::array::from_fn(|t| [(t as f32 * 0.3).sin()]);
+    let mut tape = Tape::<Dropped, 30>::new();
+    let mut rng = rnn::Rng::new(1);
+    let (ys, n) = allocations(|| *model.forward_train_dropout(&xs, &mut tape, &mut rng));
+    assert!(ys[29][0].is_finite());
+    assert_eq!(n, 0, "forward_train_dropout");
+    let ((mean, sd), n) = allocations(|| model.predict_mc(&xs, 20, &mut rng, &mut tape));
+    assert!(mean[29][0].is_finite() && sd[29][0] > 0.0);
+    assert_eq!(n, 0, "predict_mc");
 }

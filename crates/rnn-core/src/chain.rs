@@ -65,6 +65,7 @@ impl<T: Real, A: Cell<T>, B: Cell<T, Input = A::Output>> Cell<T> for Chain<A, B>
     const TENSORS: usize = A::TENSORS + B::TENSORS;
     const VOCAB: usize = A::VOCAB;
     const STREAMS: bool = A::STREAMS && B::STREAMS;
+    const DROPOUT: bool = A::DROPOUT || B::DROPOUT;
 
     fn zeros(config: Self::Config) -> Self {
         Chain::new(A::zeros(config.0), B::zeros(config.1))
@@ -192,6 +193,22 @@ impl<T: Real, A: Cell<T>, B: Cell<T, Input = A::Output>> Cell<T> for Chain<A, B>
     fn flush<M: Math>(grad: &mut Self, pending: &mut Self::Pending) {
         A::flush::<M>(&mut grad.first, &mut pending.0);
         B::flush::<M>(&mut grad.rest, &mut pending.1);
+    }
+
+    #[inline(always)]
+    fn draw_masks<const N: usize, K: 'static, P: Part<K, Out = Self::Cache>>(
+        &self,
+        caches: &mut [K; N],
+        part: P,
+        mut rng: Option<&mut Rng>,
+    ) {
+        if A::DROPOUT {
+            self.first
+                .draw_masks(caches, First(part), rng.as_deref_mut());
+        }
+        if B::DROPOUT {
+            self.rest.draw_masks(caches, Second(part), rng);
+        }
     }
 
     // A chain that streams runs a sequence step by step through all its layers (no buffer);

@@ -274,3 +274,28 @@ pub fn accumulate_with<M: Model, const N: usize>(
     model.backward_with(tr, tape, dys, wrt_logits, grads, None);
     l
 }
+
+/// [`accumulate_with`] with dropout on: the sequence's masks drawn from `rng`
+/// ([`Model::forward_train_dropout`]); without `rng`, exactly [`accumulate_with`].
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate_dropout_with<M: Model, const N: usize>(
+    model: &M,
+    tr: &M::Transposed,
+    xs: &[M::Input; N],
+    targets: &[M::Output],
+    steps: Steps,
+    loss: Loss,
+    scale: M::Scalar,
+    tape: &mut Tape<M, N>,
+    dys: &mut [M::Output; N],
+    grads: &mut M,
+    rng: Option<&mut crate::Rng>,
+) -> M::Scalar {
+    match rng {
+        Some(rng) => model.forward_train_dropout(xs, tape, rng),
+        None => model.forward_train(xs, tape),
+    };
+    let (l, wrt_logits) = sequence_loss(tape, targets, steps, loss, scale, dys);
+    model.backward_with(tr, tape, dys, wrt_logits, grads, None);
+    l
+}

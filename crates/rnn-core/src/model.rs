@@ -590,7 +590,75 @@ pub trait Model: Sized {
     }
 
     /// Forward over a sequence, recording it on `tape` for [`backward`](Self::backward).
+    /// Dropout layers keep every unit (see [`forward_train_dropout`](Self::forward_train_dropout)).
     fn forward_train<'t, const N: usize>(
+        &self,
+        xs: &[Self::Input; N],
+        tape: &'t mut Tape<Self, N>,
+    ) -> &'t [Self::Output; N] {
+        if <Self::Chain as Cell<Self::Scalar>>::DROPOUT {
+            let whole = crate::layers::Whole::new();
+            self.chain().draw_masks(&mut tape.caches, whole, None);
+        }
+        self.forward_train_with_masks(xs, tape)
+    }
+
+    /// [`forward_train`](Self::forward_train) with dropout as Keras trains: every dropout
+    /// layer draws its masks for this sequence from `rng` (Keras's `training=True`). What
+    /// `fit` runs for a model with dropout, each sequence with its own seeded stream.
+    fn forward_train_dropout<'t, const N: usize>(
+        &self,
+        xs: &[Self::Input; N],
+        tape: &'t mut Tape<Self, N>,
+        rng: &mut crate::Rng,
+    ) -> &'t [Self::Output; N] {
+        if <Self::Chain as Cell<Self::Scalar>>::DROPOUT {
+            let whole = crate::layers::Whole::new();
+            self.chain().draw_masks(&mut tape.caches, whole, Some(rng));
+        }
+        self.forward_train_with_masks(xs, tape)
+    }
+
+    /// Monte Carlo dropout: `passes` forward passes with dropout on (masks from `rng`),
+    /// returning the mean and the standard deviation (over the passes, divided by `passes`)
+    /// of every output at every step. `tape` is the scratch the passes record on. A model
+    /// without dropout returns its plain output and zero spread.
+    fn predict_mc<const N: usize>(
+        &self,
+        xs: &[Self::Input; N],
+        passes: usize,
+        rng: &mut crate::Rng,
+        tape: &mut Tape<Self, N>,
+    ) -> ([Self::Output; N], [Self::Output; N]) {
+        let (mut mean, mut sd) = ([Self::zero_output(); N], [Self::zero_output(); N]);
+        // Welford's running mean and sum of squares (each update in f64, kept in the
+        // model's scalar: no buffer beyond the two results).
+        let o = Self::OUTPUT;
+        let passes = passes.max(1);
+        for p in 0..passes {
+            let ys = *self.forward_train_dropout(xs, tape, rng);
+            for t in 0..N {
+                for j in 0..o {
+                    let y = ys[t].as_ref()[j].to_f64();
+                    let (mu, s2) = (mean[t].as_ref()[j].to_f64(), sd[t].as_ref()[j].to_f64());
+                    let d = y - mu;
+                    let mu2 = mu + d / (p + 1) as f64;
+                    mean[t].as_mut()[j] = Self::Scalar::from_f64(mu2);
+                    sd[t].as_mut()[j] = Self::Scalar::from_f64(s2 + d * (y - mu2));
+                }
+            }
+        }
+        for v in sd.iter_mut() {
+            for s in v.as_mut() {
+                *s = Self::Scalar::from_f64(libm::sqrt(s.to_f64().max(0.0) / passes as f64));
+            }
+        }
+        (mean, sd)
+    }
+
+    /// [`forward_train`](Self::forward_train) with the dropout masks already on `tape`
+    /// (`tape.caches`, e.g. written by hand in a test); nothing is drawn.
+    fn forward_train_with_masks<'t, const N: usize>(
         &self,
         xs: &[Self::Input; N],
         tape: &'t mut Tape<Self, N>,

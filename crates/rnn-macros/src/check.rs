@@ -226,6 +226,10 @@ fn check_kind(
     errs: &mut Errors,
 ) -> Option<Layer> {
     let kind_s = kind.name;
+    if kind.rate_arg {
+        check_options(kind, &l.options, errs);
+        return check_rate(kind, l, idx, prev, errs);
+    }
     if kind.wraps {
         let (_, _, merge) = check_options(kind, &l.options, errs);
         return check_wrapper(kind, l, idx, prev, merge.unwrap_or(0), errs);
@@ -261,6 +265,7 @@ fn check_kind(
                 biases: 1,
                 inner: None,
                 merge: 0,
+                rate: 0.0,
                 keras_name: String::new(),
             }),
             _ => {
@@ -348,6 +353,79 @@ fn check_kind(
         biases: 1,
         inner: None,
         merge: 0,
+        rate: 0.0,
+        keras_name: String::new(),
+    })
+}
+
+/// `dropout(0.2)`: a rate in `[0, 1)`, after a layer whose width it keeps.
+fn check_rate(
+    kind: Kind,
+    l: &LayerDef,
+    idx: usize,
+    prev: Option<&(usize, String)>,
+    errs: &mut Errors,
+) -> Option<Layer> {
+    let k = kind.name;
+    let written = match l.widths.as_slice() {
+        [e] => e,
+        _ => {
+            errs.at(
+                l.paren_span,
+                format!("`{k}` takes one rate in [0, 1), e.g. `{k}(0.2)`"),
+            );
+            return None;
+        }
+    };
+    let rate = match ungrouped(written) {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Float(f), ..
+        }) => f.base10_parse::<f64>().ok(),
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(i), ..
+        }) => i.base10_parse::<f64>().ok(),
+        _ => None,
+    };
+    let Some(rate) = rate else {
+        errs.spanned(
+            written,
+            format!(
+                "`{k}` takes a rate such as `0.2`, found `{}`",
+                quote::quote!(#written)
+            ),
+        );
+        return None;
+    };
+    if !(0.0..1.0).contains(&rate) {
+        errs.spanned(
+            written,
+            format!(
+                "a dropout rate must be in [0, 1) (the fraction of units dropped), found {rate}"
+            ),
+        );
+        return None;
+    }
+    let width = match prev {
+        Some((w, _)) if idx > 0 => *w,
+        None if idx > 0 => return None, // the previous layer already has an error
+        _ => {
+            errs.spanned(
+                &l.kind,
+                format!("`{k}` keeps the width of the layer before it, so it cannot be first, e.g. `lstm(1, 16) -> {k}(0.2)`"),
+            );
+            return None;
+        }
+    };
+    Some(Layer {
+        kind,
+        input: width,
+        units: width,
+        activation: Act::Linear,
+        flags: Vec::new(),
+        biases: 1,
+        inner: None,
+        merge: 0,
+        rate,
         keras_name: String::new(),
     })
 }
@@ -426,6 +504,7 @@ fn check_wrapper(
         biases: 1,
         inner: Some(Box::new(inner)),
         merge,
+        rate: 0.0,
         keras_name: String::new(),
     })
 }
@@ -451,6 +530,7 @@ mod tests {
         bias_param: false,
         token_input: false,
         wraps: false,
+        rate_arg: false,
     };
 
     fn check(text: &str, prev: Option<(usize, &str)>) -> Result<(usize, usize), String> {

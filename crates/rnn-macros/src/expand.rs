@@ -64,7 +64,10 @@ fn cell(l: &Layer, t: &TokenStream, p: &TokenStream) -> (TokenStream, TokenStrea
     // A layer that keeps its width has one size (`LayerNorm<T, H>`).
     let i = (!l.kind.keeps_width).then_some(quote!(#i, ));
     let ty = quote!(#p::#ty<#t, #i #h #(, #rows)* #(, #flags)* #(, #biases)*>);
-    let config = if l.kind.activations.is_empty() {
+    let config = if l.kind.rate_arg {
+        let r = Literal::f64_suffixed(l.rate);
+        quote!(#r)
+    } else if l.kind.activations.is_empty() {
         quote!(())
     } else {
         let act = format_ident!("{}", l.activation.variant());

@@ -81,6 +81,8 @@ pub struct Layer {
     pub inner: Option<Box<Layer>>,
     /// A wrapper's merge: an index into `layers::MERGES` (0, `concat`, by default).
     pub merge: u8,
+    /// A dropout layer's rate.
+    pub rate: f64,
     /// Keras's automatic name (`lstm`, `lstm_1`, ...).
     pub keras_name: String,
 }
@@ -97,6 +99,9 @@ impl Layer {
     }
     /// The declaration, normalised: widths, then every option that is not its default.
     pub fn source(&self) -> String {
+        if self.kind.rate_arg {
+            return format!("{}({})", self.kind.name, self.rate);
+        }
         if let Some(inner) = &self.inner {
             let merge = match self.merge {
                 0 => String::new(),

@@ -45,6 +45,9 @@ pub struct LayerKind {
     /// The layer wraps a recurrent layer written inside it (`bidirectional(gru(8))`) and
     /// takes `merge = concat | sum | mul | ave`; it reads the whole sequence (no `step`).
     pub wraps: bool,
+    /// The layer takes a rate in `[0, 1)` instead of widths (`dropout(0.2)`), keeps the width
+    /// of the layer before it and has `Config = f64` (the rate).
+    pub rate_arg: bool,
 }
 
 /// Every activation, `linear` first (the default of `dense`).
@@ -84,6 +87,7 @@ pub const KINDS: &[LayerKind] = &[
         bias_param: true,
         token_input: false,
         wraps: false,
+        rate_arg: false,
     },
     LayerKind {
         name: "lstm",
@@ -99,6 +103,7 @@ pub const KINDS: &[LayerKind] = &[
         bias_param: true,
         token_input: false,
         wraps: false,
+        rate_arg: false,
     },
     LayerKind {
         name: "gru",
@@ -114,6 +119,7 @@ pub const KINDS: &[LayerKind] = &[
         bias_param: false,
         token_input: false,
         wraps: false,
+        rate_arg: false,
     },
     LayerKind {
         name: "ln_rnn",
@@ -129,6 +135,7 @@ pub const KINDS: &[LayerKind] = &[
         bias_param: false,
         token_input: false,
         wraps: false,
+        rate_arg: false,
     },
     LayerKind {
         name: "layer_norm",
@@ -144,6 +151,7 @@ pub const KINDS: &[LayerKind] = &[
         bias_param: false,
         token_input: false,
         wraps: false,
+        rate_arg: false,
     },
     LayerKind {
         name: "embedding",
@@ -159,6 +167,7 @@ pub const KINDS: &[LayerKind] = &[
         bias_param: false,
         token_input: true,
         wraps: false,
+        rate_arg: false,
     },
     LayerKind {
         name: "bidirectional",
@@ -174,6 +183,23 @@ pub const KINDS: &[LayerKind] = &[
         bias_param: false,
         token_input: false,
         wraps: true,
+        rate_arg: false,
+    },
+    LayerKind {
+        name: "dropout",
+        keras: ("dropout", "Dropout"),
+        cell: "Dropout",
+        gates: 1,
+        rows_param: false,
+        activations: &[],
+        flags: &[],
+        counted_flags: &[],
+        logits: false,
+        keeps_width: true,
+        bias_param: false,
+        token_input: false,
+        wraps: false,
+        rate_arg: true,
     },
     LayerKind {
         name: "dense",
@@ -189,6 +215,7 @@ pub const KINDS: &[LayerKind] = &[
         bias_param: false,
         token_input: false,
         wraps: false,
+        rate_arg: false,
     },
 ];
 

@@ -213,6 +213,8 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
     /// [`seq_backward`](Self::seq_backward)) compute anything, and [`Streams`] is not
     /// implemented for it.
     const STREAMS: bool = true;
+    /// Whether the cell (a chain: any of its layers) drops units in training.
+    const DROPOUT: bool = false;
 
     /// Every parameter zero.
     fn zeros(config: Self::Config) -> Self;
@@ -348,6 +350,19 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
             );
         }
         Self::flush::<M>(grad, &mut pending);
+    }
+
+    /// Writes the dropout masks of one training sequence into its records, `part` of each of
+    /// `caches` (drawn from `rng`; all ones, no dropout, without it). A layer without dropout
+    /// does nothing.
+    #[inline(always)]
+    fn draw_masks<const N: usize, K: 'static, P: Part<K, Out = Self::Cache>>(
+        &self,
+        caches: &mut [K; N],
+        part: P,
+        rng: Option<&mut Rng>,
+    ) {
+        let _ = (caches, part, rng);
     }
 
     /// The pre-activation a final dense layer recorded (for cross-entropy from logits), or
@@ -710,6 +725,7 @@ pub(crate) use torch::{export_keras, load_keras, TorchRecurrent};
 
 mod bidirectional;
 mod dense;
+mod dropout;
 mod embedding;
 mod gru;
 mod layer_norm;
@@ -721,6 +737,7 @@ pub use bidirectional::{
     Bidirectional, BidirectionalCache, MERGE_AVE, MERGE_CONCAT, MERGE_MUL, MERGE_SUM,
 };
 pub use dense::{Dense, DenseCache};
+pub use dropout::{Dropout, DropoutCache};
 pub use embedding::{Embedding, EmbeddingCache};
 pub use gru::{GruCache, GruCell, GruState};
 pub use layer_norm::{LayerNorm, LayerNormCache, LAYER_NORM_EPSILON};
@@ -730,6 +747,7 @@ pub use simple_rnn::{RnnCache, RnnCell, RnnState};
 
 impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Streams for Dense<T, I, O, BIAS> {}
 impl<T: Real, const V: usize, const D: usize> Streams for Embedding<T, V, D> {}
+impl<T: Real, const H: usize> Streams for Dropout<T, H> {}
 impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool> Streams
     for GruCell<T, I, H, G, RA>
 {

@@ -6,7 +6,7 @@ use super::team::{self, Team};
 use super::{add_params, auto_threads, check_set, check_steps};
 use super::{Dataset, FitConfig, History, TrainError};
 use rayon::prelude::*;
-use rnn_core::loss::{accumulate_with, sequence_loss, Loss, Steps};
+use rnn_core::loss::{accumulate_dropout_with, sequence_loss, Loss, Steps};
 use rnn_core::optim::Optimizer;
 use rnn_core::{Cell, Model, Real, Rng, Tape};
 
@@ -26,6 +26,14 @@ impl<M: Model, const N: usize> Worker<M, N> {
             dys: crate::boxed::array(M::zero_output()),
         }
     }
+}
+
+/// The seed of sample `i`'s dropout masks in `epoch`: a stream of its own (not the shuffling
+/// one), with the epoch and the sample mixed in.
+fn dropout_seed(seed: u64, epoch: usize, i: usize) -> u64 {
+    let a = Rng::new(seed ^ 0xd809_7a1e_5eed_0000).next_u64();
+    a ^ (epoch as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9)
+        ^ (i as u64).wrapping_mul(0x94d0_49bb_1331_11eb)
 }
 
 /// Whether every parameter is a finite number.
@@ -230,7 +238,11 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
                     let mut l = 0.0;
                     for &i in idx {
                         let t = &train.targets[i * k..(i + 1) * k];
-                        l += accumulate_with(
+                        // Dropout masks: one seeded stream per (seed, epoch, sample), so the
+                        // run does not depend on the number of threads.
+                        let mut drops = Rng::new(dropout_seed(cfg.seed, epoch, i));
+                        let drops = <M::Chain as Cell<M::Scalar>>::DROPOUT.then_some(&mut drops);
+                        l += accumulate_dropout_with(
                             m,
                             tr,
                             &train.inputs[i],
@@ -241,6 +253,7 @@ pub fn fit<M: Model + Sync + Send, O: Optimizer<M>, const N: usize>(
                             &mut w.tape,
                             &mut w.dys,
                             &mut w.grads,
+                            drops,
                         )
                         .to_f64();
                     }

@@ -1,0 +1,233 @@
+//! `dropout(rate)`: identity at inference, Keras's inverted dropout in training (masks drawn
+//! per sequence from a seeded stream, kept on the tape for the backward pass), Monte Carlo
+//! dropout prediction, and gradients by finite differences with the masks held fixed.
+
+use rnn::loss::{sequence_loss, Loss, Steps};
+use rnn::{rnn_model, Model, Rng, Tape};
+
+rnn_model! {
+    struct Drop { lstm(2, 6) -> dropout(0.3) -> gru(5) -> dropout(0.5) -> dense(2) }
+    struct NoDrop { lstm(2, 6) -> gru(5) -> dense(2) }
+    struct Wide { dense(3, 400) -> dropout(0.25) }
+    struct Drop64 { scalar = f64; rnn(3, 5) -> dropout(0.4) -> ln_rnn(4) -> dropout(0.2) -> dense(2, activation = softmax) }
+}
+
+const N: usize = 8;
+
+fn inputs<const I: usize>(seed: u64) -> [[f32; I]; N] {
+    let mut rng = Rng::new(seed);
+    core::array::from_fn(|_| core::array::from_fn(|_| rng.uniform_in(-1.0, 1.0) as f32))
+}
+
+/// The same weights with and without the dropout layers (they have no parameters).
+fn pair(seed: u64) -> (Drop, NoDrop) {
+    let d = Drop::init(seed);
+    let mut n = NoDrop::zeros();
+    assert_eq!(Drop::TENSORS, NoDrop::TENSORS);
+    for k in 0..Drop::TENSORS {
+        n.tensor_mut(k).copy_from_slice(d.tensor(k));
+    }
+    (d, n)
+}
+
+#[test]
+fn identity_at_inference_and_without_masks() {
+    assert_eq!(Drop::PARAM_COUNT, NoDrop::PARAM_COUNT);
+    let (d, n) = pair(1);
+    let xs = inputs::<2>(2);
+    assert_eq!(d.forward(&xs), n.forward(&xs));
+    let mut s = Drop::zero_state();
+    let mut t = NoDrop::zero_state();
+    for x in &xs {
+        assert_eq!(d.step(&mut s, x), n.step(&mut t, x));
+    }
+    // Training without dropout (`forward_train`) keeps every unit, even on a tape that held
+    // masks before.
+    let mut tape = Tape::<Drop, N>::new();
+    d.forward_train_dropout(&xs, &mut tape, &mut Rng::new(3));
+    let with = *d.forward_train(&xs, &mut tape);
+    let mut tn = Tape::<NoDrop, N>::new();
+    assert_eq!(with, *n.forward_train(&xs, &mut tn));
+}
+
+#[test]
+fn inverted_scaling_and_the_rate() {
+    let m = Wide::init(4);
+    let xs = inputs::<3>(5);
+    let mut tape = Tape::<Wide, N>::new();
+    // (Training's own arithmetic: it may fuse multiply-adds where inference does not.)
+    let plain = *m.forward_train(&xs, &mut tape);
+    let ys = *m.forward_train_dropout(&xs, &mut tape, &mut Rng::new(6));
+    let keep = 1.0f32 / 0.75;
+    let (mut dropped, mut total) = (0usize, 0usize);
+    for t in 0..N {
+        for j in 0..400 {
+            let (y, p) = (ys[t][j], plain[t][j]);
+            total += 1;
+            if y == 0.0 && p != 0.0 {
+                dropped += 1;
+            } else {
+                assert_eq!(y, p * keep, "kept units are scaled by 1 / (1 - rate)");
+            }
+        }
+    }
+    // 3,200 units, p = 0.25: 800 expected, standard deviation 24.5; 5 sigma either way.
+    let f = dropped as f64 / total as f64;
+    assert!(
+        (dropped as i64 - 800).abs() < 123,
+        "{dropped} of {total} dropped ({f})"
+    );
+    // Each step draws its own mask (Keras's Dropout on a sequence has no noise_shape).
+    let zeros = |t: usize| (0..400).filter(|&j| ys[t][j] == 0.0).collect::<Vec<_>>();
+    assert_ne!(zeros(0), zeros(1));
+}
+
+#[test]
+fn seeded_and_reproducible() {
+    let (d, _) = pair(7);
+    let xs = inputs::<2>(8);
+    let mut tape = Tape::<Drop, N>::new();
+    let a = *d.forward_train_dropout(&xs, &mut tape, &mut Rng::new(9));
+    let b = *d.forward_train_dropout(&xs, &mut tape, &mut Rng::new(9));
+    let c = *d.forward_train_dropout(&xs, &mut tape, &mut Rng::new(10));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn monte_carlo_dropout() {
+    let (d, n) = pair(11);
+    let xs = inputs::<2>(12);
+    let mut tape = Tape::<Drop, N>::new();
+    let (mean, sd) = d.predict_mc(&xs, 200, &mut Rng::new(13), &mut tape);
+    let (mean2, sd2) = d.predict_mc(&xs, 200, &mut Rng::new(13), &mut tape);
+    assert_eq!((mean, sd), (mean2, sd2), "seeded");
+    assert!(sd.iter().flatten().all(|s| *s > 0.0), "{sd:?}");
+    // The mean of 200 passes is near the deterministic output (within a few standard errors).
+    let plain = n.forward(&xs);
+    for t in 0..N {
+        for j in 0..2 {
+            let se = sd[t][j] / (200f32).sqrt();
+            assert!((mean[t][j] - plain[t][j]).abs() < 6.0 * se + 0.05, "t {t}");
+        }
+    }
+    // Without dropout layers: the plain output and no spread.
+    let mut tn = Tape::<NoDrop, N>::new();
+    let (m0, s0) = n.predict_mc(&xs, 5, &mut Rng::new(1), &mut tn);
+    let mut tr = Tape::<NoDrop, N>::new();
+    assert_eq!(m0, *n.forward_train(&xs, &mut tr));
+    assert!(s0.iter().flatten().all(|s| *s == 0.0));
+}
+
+/// Central finite differences in f64 with one sequence's masks held fixed on the tape.
+#[test]
+fn finite_differences_with_fixed_masks() {
+    const T: usize = 6;
+    let mut m = Drop64::init(14);
+    let mut rng = Rng::new(15);
+    let xs: [[f64; 3]; T] =
+        core::array::from_fn(|_| core::array::from_fn(|_| rng.uniform_in(-1.0, 1.0)));
+    let ys = [[0.0f64, 1.0]; T];
+    let mut tape = Tape::<Drop64, T>::new();
+    m.forward_train_dropout(&xs, &mut tape, &mut Rng::new(16));
+    let masks = tape.caches;
+    let loss = |m: &Drop64, tape: &mut Tape<Drop64, T>| {
+        tape.caches = masks;
+        m.forward_train_with_masks(&xs, tape);
+        let mut dys = [[0.0f64; 2]; T];
+        let (l, _) = sequence_loss(
+            tape,
+            &ys,
+            Steps::All,
+            Loss::CategoricalCrossentropy,
+            1.0,
+            &mut dys,
+        );
+        l
+    };
+    let l0 = loss(&m, &mut tape);
+    let mut dys = [[0.0f64; 2]; T];
+    let (_, logits) = sequence_loss(
+        &tape,
+        &ys,
+        Steps::All,
+        Loss::CategoricalCrossentropy,
+        1.0,
+        &mut dys,
+    );
+    let mut grads = Drop64::zeros();
+    m.backward(&tape, &dys, logits, &mut grads, None);
+    assert!(l0.is_finite());
+    let mut checked = 0;
+    for k in 0..Drop64::TENSORS {
+        for i in 0..m.tensor(k).len() {
+            let h = 1e-6;
+            let w = m.tensor(k)[i];
+            m.tensor_mut(k)[i] = w + h;
+            let up = loss(&m, &mut tape);
+            m.tensor_mut(k)[i] = w - h;
+            let down = loss(&m, &mut tape);
+            m.tensor_mut(k)[i] = w;
+            let fd = (up - down) / (2.0 * h);
+            let g = grads.tensor(k)[i];
+            assert!(
+                (fd - g).abs() <= 1e-7 + 1e-5 * g.abs(),
+                "{:?}[{i}]: backward {g}, finite differences {fd}",
+                Drop64::tensor_info(k)
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, Drop64::PARAM_COUNT);
+}
+
+#[test]
+fn fit_uses_dropout_and_stays_reproducible() {
+    use rnn::train::{fit, Dataset, FitConfig};
+    let xs: Vec<[[f32; 2]; N]> = (0..64).map(|s| inputs::<2>(100 + s)).collect();
+    let ys: Vec<[f32; 2]> = xs.iter().map(|x| [x[N - 1][0], x[0][1]]).collect();
+    let data = Dataset::<Drop, N> {
+        inputs: &xs,
+        targets: &ys,
+    };
+    let run = |threads: usize| {
+        let mut m = Drop::init(20);
+        let cfg = FitConfig {
+            epochs: 3,
+            batch_size: 16,
+            threads,
+            verbose: false,
+            ..FitConfig::default()
+        };
+        let h = fit(&mut m, &mut rnn::optim::Adam::new(0.01), data, None, &cfg).unwrap();
+        (m, h.loss)
+    };
+    let (a, la) = run(2);
+    let (b, lb) = run(2);
+    assert_eq!(la, lb, "reproducible");
+    for k in 0..Drop::TENSORS {
+        assert_eq!(a.tensor(k), b.tensor(k));
+    }
+    // Each sample's masks come from its own seeded stream, so one thread draws the same masks
+    // as two: the runs agree but for the order of the batch sums.
+    let (_, l1) = run(1);
+    for (x, y) in l1.iter().zip(&la) {
+        assert!((x - y).abs() <= 1e-6 * y.abs(), "{l1:?} vs {la:?}");
+    }
+    // With dropout the training loss differs from the same run without it.
+    let nd: Vec<[[f32; 2]; N]> = xs.clone();
+    let ndata = Dataset::<NoDrop, N> {
+        inputs: &nd,
+        targets: &ys,
+    };
+    let mut n = pair(20).1;
+    let cfg = FitConfig {
+        epochs: 3,
+        batch_size: 16,
+        threads: 1,
+        verbose: false,
+        ..FitConfig::default()
+    };
+    let hn = fit(&mut n, &mut rnn::optim::Adam::new(0.01), ndata, None, &cfg).unwrap();
+    assert_ne!(hn.loss, la);
+}
