@@ -2,6 +2,8 @@
 //! per sequence from a seeded stream, kept on the tape for the backward pass), Monte Carlo
 //! dropout prediction, and gradients by finite differences with the masks held fixed.
 
+mod common;
+
 use rnn::loss::{sequence_loss, Loss, Steps};
 use rnn::{rnn_model, Model, Rng, Tape};
 
@@ -230,4 +232,109 @@ fn fit_uses_dropout_and_stays_reproducible() {
     };
     let hn = fit(&mut n, &mut rnn::optim::Adam::new(0.01), ndata, None, &cfg).unwrap();
     assert_ne!(hn.loss, la);
+}
+
+/// Keras's `Dropout(0.4)` in training (`training=True`, TensorFlow's `x * float(1 / 0.6)` for
+/// kept units) and torch's `nn.Dropout` (`x * (k / 0.6)`), each with the mask it drew recorded
+/// in the fixture (`dropout_masks`, the factor per unit): our training pass with those masks on
+/// the tape gives their outputs, input gradients and parameter gradients, f32 and f64.
+#[test]
+fn keras_and_torch_with_their_masks() {
+    use common::{model_from, tensor, to_f64, tol_used, Fixture, JsonSource};
+    use rnn::Real;
+    rnn_model! {
+        struct K32 { rnn(3, 5) -> dropout(0.4) -> dense(2) }
+        struct K64 { scalar = f64; rnn(3, 5) -> dropout(0.4) -> dense(2) }
+    }
+    fn check<M: Model, const T: usize>(name: &str, set: impl Fn(&mut M::Cache, &[f64])) {
+        let fx = Fixture::load(name);
+        let f64_case = M::Scalar::NAME == "f64";
+        let (fwd, grad, atol, gatol) = if f64_case {
+            (1e-9, 1e-8, 1e-12, 1e-12)
+        } else {
+            (1e-5, 1e-4, 1e-7, 1e-6)
+        };
+        let model: M = model_from(&fx);
+        let (_, x) = tensor(&fx.v["x"]);
+        let (_, y) = tensor(&fx.v["y"]);
+        let (_, dy) = tensor(&fx.v["dy"]);
+        let (_, dx_want) = tensor(&fx.v["dx"]);
+        let (shape, masks) = tensor(&fx.v["dropout_masks"][1]);
+        let units = shape[2];
+        let (i, o, b) = (M::INPUT, M::OUTPUT, fx.batch());
+        let mut tape = Tape::<M, T>::new();
+        let mut grads = M::zeros();
+        for s in 0..b {
+            let mut xs = [M::zero_input(); T];
+            let mut dys = [M::zero_output(); T];
+            for t in 0..T {
+                for (j, v) in xs[t].as_mut().iter_mut().enumerate() {
+                    *v = M::Scalar::from_f64(x[(s * T + t) * i + j]);
+                }
+                for (j, v) in dys[t].as_mut().iter_mut().enumerate() {
+                    *v = M::Scalar::from_f64(dy[(s * T + t) * o + j]);
+                }
+                let at = (s * T + t) * units;
+                set(&mut tape.caches[t], &masks[at..at + units]);
+            }
+            let got: Vec<f64> = model
+                .forward_train_with_masks(&xs, &mut tape)
+                .iter()
+                .flat_map(|v| to_f64(v.as_ref()))
+                .collect();
+            let e = tol_used(&got, &y[s * T * o..(s + 1) * T * o], fwd, atol);
+            assert!(
+                e <= 1.0,
+                "{name}: outputs of sequence {s}: {e:.2} of the tolerance"
+            );
+            let mut dxs = [M::zero_input(); T];
+            model.backward(&tape, &dys, false, &mut grads, Some(&mut dxs));
+            let got: Vec<f64> = dxs.iter().flat_map(|v| to_f64(v.as_ref())).collect();
+            let e = tol_used(&got, &dx_want[s * T * i..(s + 1) * T * i], grad, gatol);
+            assert!(
+                e <= 1.0,
+                "{name}: dx of sequence {s}: {e:.2} of the tolerance"
+            );
+        }
+        let want = JsonSource::<f64>::layers(&fx, "grads");
+        let mut ours: Vec<(String, Vec<f64>)> = Vec::new();
+        for l in 0..M::LAYERS.len() {
+            grads
+                .export_layer(
+                    l,
+                    fx.layout(),
+                    &format!("L{l}/"),
+                    "_l0",
+                    &mut |n, shape, value| {
+                        let v = (0..shape.numel()).map(|k| value(k).to_f64()).collect();
+                        ours.push((n.as_str().to_string(), v));
+                    },
+                )
+                .unwrap();
+        }
+        for (n, got) in &ours {
+            // PyTorch's bias_hh of our one-bias SimpleRNN gets its bias's gradient, which we
+            // export as bias_ih (see fidelity.rs).
+            let got = if n.contains("bias_hh") {
+                let ih = n.replace("bias_hh", "bias_ih");
+                &ours.iter().find(|(m, _)| *m == ih).unwrap().1
+            } else {
+                got
+            };
+            let e = tol_used(got, want.get(n), grad, gatol);
+            assert!(e <= 1.0, "{name}: gradient of {n}: {e:.2} of the tolerance");
+        }
+        let compared = ours.len();
+        assert_eq!(compared, want.tensors.len());
+    }
+    let set32 = |c: &mut <K32 as Model>::Cache, m: &[f64]| {
+        for (d, v) in c.1 .0.mask.iter_mut().zip(m) {
+            *d = *v as f32;
+        }
+    };
+    let set64 = |c: &mut <K64 as Model>::Cache, m: &[f64]| c.1 .0.mask.copy_from_slice(m);
+    for fw in ["keras", "torch"] {
+        check::<K32, 6>(&format!("{fw}_dropout_f32"), set32);
+        check::<K64, 6>(&format!("{fw}_dropout_f64"), set64);
+    }
 }

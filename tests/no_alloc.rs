@@ -70,6 +70,10 @@ rnn_model! {
     pub struct Dropped {
         lstm(1, 16) -> dropout(0.3) -> gru(16) -> dropout(0.2) -> dense(1)
     }
+    /// Tokens in.
+    pub struct Tokens {
+        embedding(50, 8) -> bidirectional(gru(6)) -> dense(3, activation = softmax)
+    }
     /// A whole-sequence layer.
     pub struct Bi {
         scalar = f64;
@@ -265,4 +269,34 @@ fn dropout_and_monte_carlo_allocate_nothing() {
     let ((mean, sd), n) = allocations(|| model.predict_mc(&xs, 20, &mut rng, &mut tape));
     assert!(mean[29][0].is_finite() && sd[29][0] > 0.0);
     assert_eq!(n, 0, "predict_mc");
+}
+
+#[test]
+fn embedding_allocates_nothing() {
+    let model = Tokens::init(6);
+    let toks: [u32; 20] = core::array::from_fn(|t| (t * 7 % 50) as u32);
+    let (ys, n) = allocations(|| model.forward_tokens(&toks));
+    assert!(ys.unwrap()[19][0].is_finite());
+    assert_eq!(n, 0, "forward_tokens");
+    let (bad, n) = allocations(|| model.forward_tokens(&[50u32; 20]));
+    assert!(bad.is_err());
+    assert_eq!(n, 0, "a refused token");
+    let xs = Tokens::tokens(&toks).unwrap();
+    let mut tape = Tape::<Tokens, 20>::new();
+    let mut dys = [[0.0f32; 3]; 20];
+    let mut grads = Tokens::zeros();
+    let (_, n) = allocations(|| {
+        accumulate(
+            &model,
+            &xs,
+            &[[0.0, 1.0, 0.0]],
+            Steps::Last,
+            Loss::CategoricalCrossentropy,
+            1.0,
+            &mut tape,
+            &mut dys,
+            &mut grads,
+        )
+    });
+    assert_eq!(n, 0, "training");
 }
