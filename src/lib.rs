@@ -15,8 +15,8 @@ pub use rnn_host::{boxed, csv, files, plot, summary, train, Summary};
 pub mod __private {
     pub use core::option::Option::{self, None, Some};
     pub use rnn_core::layers::{
-        Bidirectional, Cell, Dense, Dropout, Embedding, GruCell, LayerNorm, LnRnnCell, LstmCell,
-        RnnCell,
+        Bidirectional, Cell, Dense, Dropout, Dropped, Embedding, GruCell, LayerNorm, LnRnnCell,
+        LstmCell, RnnCell,
     };
     pub use rnn_core::nalgebra::{ArrayStorage, SMatrix};
     pub use rnn_core::{Activation, Chain, Exact, Fast, LayerInfo, Model, Tape};

@@ -8,6 +8,9 @@ use rnn::loss::{sequence_loss, Loss, Steps};
 use rnn::{rnn_model, Model, Rng, Tape};
 
 rnn_model! {
+    /// The recurrent layers' own options (Keras's `dropout=` / `recurrent_dropout=`).
+    struct RecDrop64 { scalar = f64; rnn(3, 5, dropout = 0.3, recurrent_dropout = 0.4) -> lstm(4, dropout = 0.2) -> bidirectional(gru(3, dropout = 0.25), merge = sum) -> dense(2) }
+    struct RecPlain64 { scalar = f64; rnn(3, 5) -> lstm(4) -> bidirectional(gru(3), merge = sum) -> dense(2) }
     struct Drop { lstm(2, 6) -> dropout(0.3) -> gru(5) -> dropout(0.5) -> dense(2) }
     struct NoDrop { lstm(2, 6) -> gru(5) -> dense(2) }
     struct Wide { dense(3, 400) -> dropout(0.25) }
@@ -336,5 +339,101 @@ fn keras_and_torch_with_their_masks() {
     for fw in ["keras", "torch"] {
         check::<K32, 6>(&format!("{fw}_dropout_f32"), set32);
         check::<K64, 6>(&format!("{fw}_dropout_f64"), set64);
+    }
+}
+
+/// `dropout = d` / `recurrent_dropout = r` on the recurrent layers: the same masks at every
+/// step of a sequence (Keras's `DropoutRNNCell`), exactly the plain layers at inference and
+/// without masks, and gradients by finite differences with the masks held fixed.
+#[test]
+fn recurrent_layers_own_dropout() {
+    const T: usize = 6;
+    let mut m = RecDrop64::init(30);
+    let mut plain = RecPlain64::zeros();
+    assert_eq!(RecDrop64::TENSORS, RecPlain64::TENSORS);
+    for k in 0..RecDrop64::TENSORS {
+        plain.tensor_mut(k).copy_from_slice(m.tensor(k));
+    }
+    assert_eq!(
+        RecDrop64::LAYERS[0].source,
+        "rnn(3, 5, dropout = 0.3, recurrent_dropout = 0.4)"
+    );
+    let mut rng = Rng::new(31);
+    let xs: [[f64; 3]; T] =
+        core::array::from_fn(|_| core::array::from_fn(|_| rng.uniform_in(-1.0, 1.0)));
+    assert_eq!(m.forward(&xs), plain.forward(&xs));
+    let mut tape = Tape::<RecDrop64, T>::new();
+    let mut tp = Tape::<RecPlain64, T>::new();
+    assert_eq!(
+        *m.forward_train(&xs, &mut tape),
+        *plain.forward_train(&xs, &mut tp)
+    );
+    let with = *m.forward_train_dropout(&xs, &mut tape, &mut Rng::new(32));
+    assert_ne!(with, *tp.outputs.as_ref());
+    // One mask per sequence: step 0's masks at every step, and some units dropped.
+    let first = tape.caches[0].0 .1;
+    assert!(tape.caches.iter().all(|c| c.0 .1 == first));
+    assert!(
+        first.0.contains(&0.0) && first.1.contains(&0.0),
+        "{first:?}"
+    );
+    let masks = tape.caches;
+    let ys = [[0.5f64, -0.5]; T];
+    let loss = |m: &RecDrop64, tape: &mut Tape<RecDrop64, T>| {
+        tape.caches = masks;
+        m.forward_train_with_masks(&xs, tape);
+        let mut dys = [[0.0f64; 2]; T];
+        sequence_loss(tape, &ys, Steps::All, Loss::Mse, 1.0, &mut dys).0
+    };
+    loss(&m, &mut tape);
+    let mut dys = [[0.0f64; 2]; T];
+    let (_, logits) = sequence_loss(&tape, &ys, Steps::All, Loss::Mse, 1.0, &mut dys);
+    let mut grads = RecDrop64::zeros();
+    let mut dxs = [[0.0f64; 3]; T];
+    m.backward(&tape, &dys, logits, &mut grads, Some(&mut dxs));
+    let mut checked = 0;
+    for k in 0..RecDrop64::TENSORS {
+        for i in 0..m.tensor(k).len() {
+            let h = 1e-6;
+            let w = m.tensor(k)[i];
+            m.tensor_mut(k)[i] = w + h;
+            let up = loss(&m, &mut tape);
+            m.tensor_mut(k)[i] = w - h;
+            let down = loss(&m, &mut tape);
+            m.tensor_mut(k)[i] = w;
+            let (fd, g) = ((up - down) / (2.0 * h), grads.tensor(k)[i]);
+            assert!(
+                (fd - g).abs() <= 1e-7 + 1e-5 * g.abs(),
+                "{:?}[{i}]: backward {g}, finite differences {fd}",
+                RecDrop64::tensor_info(k)
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, RecDrop64::PARAM_COUNT);
+    // The input gradient too (through the input masks).
+    let mut xs2 = xs;
+    for t in 0..T {
+        for j in 0..3 {
+            let h = 1e-6;
+            let f = |xs2: &[[f64; 3]; T], tape: &mut Tape<RecDrop64, T>| {
+                tape.caches = masks;
+                m.forward_train_with_masks(xs2, tape);
+                let mut d = [[0.0f64; 2]; T];
+                sequence_loss(tape, &ys, Steps::All, Loss::Mse, 1.0, &mut d).0
+            };
+            let w = xs2[t][j];
+            xs2[t][j] = w + h;
+            let up = f(&xs2, &mut tape);
+            xs2[t][j] = w - h;
+            let down = f(&xs2, &mut tape);
+            xs2[t][j] = w;
+            let fd = (up - down) / (2.0 * h);
+            assert!(
+                (fd - dxs[t][j]).abs() <= 1e-7 + 1e-5 * fd.abs(),
+                "dx[{t}][{j}]: {} vs {fd}",
+                dxs[t][j]
+            );
+        }
     }
 }

@@ -44,9 +44,10 @@ pub use activation::Activation;
 pub use bptt::Tape;
 pub use chain::Chain;
 pub use layers::{
-    Bidirectional, Cell, Dense, DenseCache, Dropout, DropoutCache, Embedding, EmbeddingCache,
-    GruCache, GruCell, GruState, LayerNorm, LayerNormCache, Leaf, LnRnnCache, LnRnnCell, LstmCache,
-    LstmCell, LstmState, RnnCache, RnnCell, RnnState, StateLanes, Streams, TensorInfo, Vector,
+    Bidirectional, Cell, Dense, DenseCache, Dropout, DropoutCache, Dropped, Embedding,
+    EmbeddingCache, GruCache, GruCell, GruState, LayerNorm, LayerNormCache, Leaf, LnRnnCache,
+    LnRnnCell, LstmCache, LstmCell, LstmState, RnnCache, RnnCell, RnnState, StateLanes, Streams,
+    TensorInfo, Vector,
 };
 pub use loss::Loss;
 pub use math::{Exact, Fast, Fused, Math};

@@ -239,6 +239,12 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
                 layer.kind.name
             )));
         }
+        if layer.drop.iter().any(|r| *r > 0.0) {
+            return Err(err(format!(
+                "layer {l} (`{}` with dropout) cannot be baked from a file yet; load its weights at run time",
+                layer.kind.name
+            )));
+        }
         if layer.flag("peephole") {
             return Err(err(format!(
                 "layer {l} (`lstm`, peephole = true) cannot be baked from a file yet; load its weights at run time"

@@ -231,11 +231,12 @@ fn check_kind(
         return check_rate(kind, l, idx, prev, errs);
     }
     if kind.wraps {
-        let (_, _, merge) = check_options(kind, &l.options, errs);
+        let merge = check_options(kind, &l.options, errs).merge;
         return check_wrapper(kind, l, idx, prev, merge.unwrap_or(0), errs);
     }
     let widths: Vec<Option<(usize, Span)>> = l.widths.iter().map(|w| width(w, errs)).collect();
-    let (activation, flags, _) = check_options(kind, &l.options, errs);
+    let opts = check_options(kind, &l.options, errs);
+    let (activation, flags, drop) = (opts.activation, opts.flags, opts.drop);
     if widths.iter().any(Option::is_none) {
         return None;
     }
@@ -266,6 +267,7 @@ fn check_kind(
                 inner: None,
                 merge: 0,
                 rate: 0.0,
+                drop: [0.0; 2],
                 keras_name: String::new(),
             }),
             _ => {
@@ -354,6 +356,7 @@ fn check_kind(
         inner: None,
         merge: 0,
         rate: 0.0,
+        drop,
         keras_name: String::new(),
     })
 }
@@ -426,6 +429,7 @@ fn check_rate(
         inner: None,
         merge: 0,
         rate,
+        drop: [0.0; 2],
         keras_name: String::new(),
     })
 }
@@ -505,6 +509,7 @@ fn check_wrapper(
         inner: Some(Box::new(inner)),
         merge,
         rate: 0.0,
+        drop: [0.0; 2],
         keras_name: String::new(),
     })
 }
@@ -531,6 +536,7 @@ mod tests {
         token_input: false,
         wraps: false,
         rate_arg: false,
+        dropout_opts: (false, false),
     };
 
     fn check(text: &str, prev: Option<(usize, &str)>) -> Result<(usize, usize), String> {

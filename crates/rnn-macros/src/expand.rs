@@ -73,6 +73,14 @@ fn cell(l: &Layer, t: &TokenStream, p: &TokenStream) -> (TokenStream, TokenStrea
         let act = format_ident!("{}", l.activation.variant());
         quote!(#p::Activation::#act)
     };
+    if l.drop.iter().any(|r| *r > 0.0) {
+        let [d, r] = l.drop.map(Literal::f64_suffixed);
+        let (i, h) = (lit(l.input), lit(l.units));
+        return (
+            quote!(#p::Dropped<#t, #ty, #i, #h>),
+            quote!((#config, [#d, #r])),
+        );
+    }
     (ty, config)
 }
 

@@ -83,6 +83,8 @@ pub struct Layer {
     pub merge: u8,
     /// A dropout layer's rate.
     pub rate: f64,
+    /// A recurrent layer's `dropout` and `recurrent_dropout`.
+    pub drop: [f64; 2],
     /// Keras's automatic name (`lstm`, `lstm_1`, ...).
     pub keras_name: String,
 }
@@ -121,6 +123,11 @@ impl Layer {
         for (&(name, default), &v) in self.kind.flags.iter().zip(&self.flags) {
             if v != default {
                 s += &format!(", {name} = {v}");
+            }
+        }
+        for (name, r) in ["dropout", "recurrent_dropout"].iter().zip(self.drop) {
+            if r > 0.0 {
+                s += &format!(", {name} = {r}");
             }
         }
         s + ")"

@@ -48,6 +48,10 @@ pub struct LayerKind {
     /// The layer takes a rate in `[0, 1)` instead of widths (`dropout(0.2)`), keeps the width
     /// of the layer before it and has `Config = f64` (the rate).
     pub rate_arg: bool,
+    /// Keras's `dropout` and `recurrent_dropout` options: whether the layer takes them, and
+    /// whether `recurrent_dropout` is implemented (Keras's LSTM and GRU switch to per-gate
+    /// masks with it, which is not).
+    pub dropout_opts: (bool, bool),
 }
 
 /// Every activation, `linear` first (the default of `dense`).
@@ -88,6 +92,7 @@ pub const KINDS: &[LayerKind] = &[
         token_input: false,
         wraps: false,
         rate_arg: false,
+        dropout_opts: (true, true),
     },
     LayerKind {
         name: "lstm",
@@ -104,6 +109,7 @@ pub const KINDS: &[LayerKind] = &[
         token_input: false,
         wraps: false,
         rate_arg: false,
+        dropout_opts: (true, false),
     },
     LayerKind {
         name: "gru",
@@ -120,6 +126,7 @@ pub const KINDS: &[LayerKind] = &[
         token_input: false,
         wraps: false,
         rate_arg: false,
+        dropout_opts: (true, false),
     },
     LayerKind {
         name: "ln_rnn",
@@ -136,6 +143,7 @@ pub const KINDS: &[LayerKind] = &[
         token_input: false,
         wraps: false,
         rate_arg: false,
+        dropout_opts: (false, false),
     },
     LayerKind {
         name: "layer_norm",
@@ -152,6 +160,7 @@ pub const KINDS: &[LayerKind] = &[
         token_input: false,
         wraps: false,
         rate_arg: false,
+        dropout_opts: (false, false),
     },
     LayerKind {
         name: "embedding",
@@ -168,6 +177,7 @@ pub const KINDS: &[LayerKind] = &[
         token_input: true,
         wraps: false,
         rate_arg: false,
+        dropout_opts: (false, false),
     },
     LayerKind {
         name: "bidirectional",
@@ -184,6 +194,7 @@ pub const KINDS: &[LayerKind] = &[
         token_input: false,
         wraps: true,
         rate_arg: false,
+        dropout_opts: (false, false),
     },
     LayerKind {
         name: "dropout",
@@ -200,6 +211,7 @@ pub const KINDS: &[LayerKind] = &[
         token_input: false,
         wraps: false,
         rate_arg: true,
+        dropout_opts: (false, false),
     },
     LayerKind {
         name: "dense",
@@ -216,6 +228,7 @@ pub const KINDS: &[LayerKind] = &[
         token_input: false,
         wraps: false,
         rate_arg: false,
+        dropout_opts: (false, false),
     },
 ];
 
@@ -231,8 +244,14 @@ impl LayerKind {
     pub fn options(&self) -> Vec<&'static str> {
         let act = (!self.activations.is_empty()).then_some("activation");
         let merge = self.wraps.then_some("merge");
+        let drop: &[&'static str] = if self.dropout_opts.0 {
+            &["dropout", "recurrent_dropout"]
+        } else {
+            &[]
+        };
         act.into_iter()
             .chain(merge)
+            .chain(drop.iter().copied())
             .chain(self.flags.iter().map(|f| f.0))
             .collect()
     }

@@ -82,13 +82,18 @@ pub(crate) fn ident_value(e: &Expr) -> Option<&Ident> {
     }
 }
 
-pub(crate) fn check_options(
-    kind: Kind,
-    opts: &[Opt],
-    errs: &mut Errors,
-) -> (Option<(Act, Span)>, Vec<bool>, Option<u8>) {
+/// A layer's options as written: its activation, flags, merge mode and dropout rates.
+pub(crate) struct LayerOptions {
+    pub activation: Option<(Act, Span)>,
+    pub flags: Vec<bool>,
+    pub merge: Option<u8>,
+    pub drop: [f64; 2],
+}
+
+pub(crate) fn check_options(kind: Kind, opts: &[Opt], errs: &mut Errors) -> LayerOptions {
     let mut activation = None;
     let mut merge = None;
+    let mut drop = [0.0f64; 2];
     let mut flags: Vec<bool> = kind.flags.iter().map(|f| f.1).collect();
     let mut seen: Vec<String> = Vec::new();
     for o in opts {
@@ -147,6 +152,39 @@ pub(crate) fn check_options(
                             ),
                         )
                     }
+                }
+            }
+            "dropout" | "recurrent_dropout" => {
+                let v = ungrouped(&o.value);
+                let rate = match v {
+                    Expr::Lit(l) => match &l.lit {
+                        Lit::Float(f) => f.base10_parse::<f64>().ok(),
+                        Lit::Int(i) => i.base10_parse::<f64>().ok(),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match rate {
+                    Some(r) if (0.0..1.0).contains(&r) => {
+                        if name == "recurrent_dropout" && r > 0.0 && !kind.dropout_opts.1 {
+                            errs.spanned(
+                                &o.name,
+                                format!(
+                                    "`recurrent_dropout` on `{}` is not supported yet: with it Keras switches to one dropout mask per gate (`implementation = 1`); use `dropout` (one input mask, as Keras's default implementation) or an `rnn`",
+                                    kind.name
+                                ),
+                            );
+                        }
+                        drop[usize::from(name == "recurrent_dropout")] = r;
+                    }
+                    Some(r) => errs.spanned(
+                        v,
+                        format!("a dropout rate must be in [0, 1) (the fraction of units dropped), found {r}"),
+                    ),
+                    None => errs.spanned(
+                        v,
+                        format!("expected a rate such as `0.2`, found `{}`", quote::quote!(#v)),
+                    ),
                 }
             }
             "activation" => match ident_value(&o.value) {
@@ -221,5 +259,10 @@ pub(crate) fn check_options(
             },
         }
     }
-    (activation, flags, merge)
+    LayerOptions {
+        activation,
+        flags,
+        merge,
+        drop,
+    }
 }

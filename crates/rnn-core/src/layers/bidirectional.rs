@@ -286,6 +286,18 @@ impl<T: Real, C: Cell<T>, const MERGE: u8, const O: usize> Cell<T>
     #[inline(always)]
     fn flush<M: Math>(_: &mut Self, (): &mut ()) {}
 
+    const DROPOUT: bool = C::DROPOUT;
+    /// Each direction draws its own masks (Keras's two layers are separate cells).
+    fn draw_masks<const N: usize, K: 'static, P: Part<K, Out = Self::Cache>>(
+        &self,
+        caches: &mut [K; N],
+        part: P,
+        mut rng: Option<&mut Rng>,
+    ) {
+        self.forward
+            .draw_masks(caches, First(First(part)), rng.as_deref_mut());
+        self.backward.draw_masks(caches, Second(First(part)), rng);
+    }
     #[inline(always)]
     fn seq_forward<M: Math, const N: usize>(&self, xs: &[C::Input; N], ys: &mut [[T; O]; N]) {
         let mut f = [C::Output::zeros(); N];

@@ -731,6 +731,7 @@ mod gru;
 mod layer_norm;
 mod ln_rnn;
 mod lstm;
+mod recurrent_dropout;
 mod simple_rnn;
 
 pub use bidirectional::{
@@ -743,6 +744,7 @@ pub use gru::{GruCache, GruCell, GruState};
 pub use layer_norm::{LayerNorm, LayerNormCache, LAYER_NORM_EPSILON};
 pub use ln_rnn::{LnRnnCache, LnRnnCell};
 pub use lstm::{LstmCache, LstmCell, LstmState, PEEPHOLE_TENSORS};
+pub use recurrent_dropout::{Dropped, DroppedCache, Hidden};
 pub use simple_rnn::{RnnCache, RnnCell, RnnState};
 
 impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Streams for Dense<T, I, O, BIAS> {}
