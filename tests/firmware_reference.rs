@@ -15,7 +15,7 @@ rnn_model! {
     pub struct Card { lstm(32, 16) -> gru(16) -> dense(1) }
     /// `firmware/src/bin/layers.rs`'s model.
     pub struct Tokens {
-        embedding(16, 8) -> bidirectional(lstm(8, peephole = true), merge = sum) -> ln_rnn(8) -> layer_norm(8)
+        embedding(16, 8) -> bidirectional(lstm(8, peephole = true, dropout = 0.1), merge = sum) -> ln_rnn(8) -> dropout(0.2) -> layer_norm(8)
             -> dense(2, activation = softmax)
     }
 }

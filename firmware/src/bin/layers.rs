@@ -1,5 +1,6 @@
 //! The newer layers on the device: `embedding(16, 8) -> bidirectional(lstm(8, peephole =
-//! true), merge = sum) -> ln_rnn(8) -> layer_norm(8) -> dense(2, activation = softmax)`, built with `Tokens::init(77)` on the
+//! true, dropout = 0.1), merge = sum) -> ln_rnn(8) -> dropout(0.2) -> layer_norm(8) -> dense(2,
+//! activation = softmax)` (dropout is the identity at inference), built with `Tokens::init(77)` on the
 //! device (Keras's initializers, the orthogonal one in f64), run over a fixed sequence of 40
 //! tokens through `forward_tokens`; prints every output as f32 bits (compared bit for bit with
 //! the host by `tests/firmware_reference.rs`), a checksum and the peak stack of the forward
@@ -18,7 +19,7 @@ use rnn_firmware::stack;
 
 rnn_model! {
     pub struct Tokens {
-        embedding(16, 8) -> bidirectional(lstm(8, peephole = true), merge = sum) -> ln_rnn(8) -> layer_norm(8)
+        embedding(16, 8) -> bidirectional(lstm(8, peephole = true, dropout = 0.1), merge = sum) -> ln_rnn(8) -> dropout(0.2) -> layer_norm(8)
             -> dense(2, activation = softmax)
     }
 }
@@ -31,7 +32,7 @@ fn run_forward(model: &Tokens, toks: &[u32; TOKENS]) -> Result<[[f32; 2]; TOKENS
 #[entry]
 fn main() -> ! {
     hprintln!(
-        "layers: {} embedding(16, 8) -> bidirectional(lstm(8, peephole = true), merge = sum) -> ln_rnn(8) -> layer_norm(8) -> dense(2, softmax), {} parameters, init seed {}, {} tokens",
+        "layers: {} embedding(16, 8) -> bidirectional(lstm(8, peephole = true, dropout = 0.1), merge = sum) -> ln_rnn(8) -> dropout(0.2) -> layer_norm(8) -> dense(2, softmax), {} parameters, init seed {}, {} tokens",
         Tokens::NAME,
         Tokens::PARAM_COUNT,
         LAYERS_SEED,
