@@ -163,26 +163,7 @@ fn finite_differences_with_fixed_masks() {
     let mut grads = Drop64::zeros();
     m.backward(&tape, &dys, logits, &mut grads, None);
     assert!(l0.is_finite());
-    let mut checked = 0;
-    for k in 0..Drop64::TENSORS {
-        for i in 0..m.tensor(k).len() {
-            let h = 1e-6;
-            let w = m.tensor(k)[i];
-            m.tensor_mut(k)[i] = w + h;
-            let up = loss(&m, &mut tape);
-            m.tensor_mut(k)[i] = w - h;
-            let down = loss(&m, &mut tape);
-            m.tensor_mut(k)[i] = w;
-            let fd = (up - down) / (2.0 * h);
-            let g = grads.tensor(k)[i];
-            assert!(
-                (fd - g).abs() <= 1e-7 + 1e-5 * g.abs(),
-                "{:?}[{i}]: backward {g}, finite differences {fd}",
-                Drop64::tensor_info(k)
-            );
-            checked += 1;
-        }
-    }
+    let checked = common::finite_differences(&mut m, &grads, |m| loss(m, &mut tape));
     assert_eq!(checked, Drop64::PARAM_COUNT);
 }
 
@@ -391,25 +372,7 @@ fn recurrent_layers_own_dropout() {
     let mut grads = RecDrop64::zeros();
     let mut dxs = [[0.0f64; 3]; T];
     m.backward(&tape, &dys, logits, &mut grads, Some(&mut dxs));
-    let mut checked = 0;
-    for k in 0..RecDrop64::TENSORS {
-        for i in 0..m.tensor(k).len() {
-            let h = 1e-6;
-            let w = m.tensor(k)[i];
-            m.tensor_mut(k)[i] = w + h;
-            let up = loss(&m, &mut tape);
-            m.tensor_mut(k)[i] = w - h;
-            let down = loss(&m, &mut tape);
-            m.tensor_mut(k)[i] = w;
-            let (fd, g) = ((up - down) / (2.0 * h), grads.tensor(k)[i]);
-            assert!(
-                (fd - g).abs() <= 1e-7 + 1e-5 * g.abs(),
-                "{:?}[{i}]: backward {g}, finite differences {fd}",
-                RecDrop64::tensor_info(k)
-            );
-            checked += 1;
-        }
-    }
+    let checked = common::finite_differences(&mut m, &grads, |m| loss(m, &mut tape));
     assert_eq!(checked, RecDrop64::PARAM_COUNT);
     // The input gradient too (through the input masks).
     let mut xs2 = xs;

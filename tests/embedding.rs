@@ -2,6 +2,8 @@
 //! are errors (never a panic or an out-of-bounds read), gradients touch only the rows of the
 //! tokens seen, and finite differences agree with the backward pass.
 
+mod common;
+
 use rnn::loss::{accumulate, Loss, Steps};
 use rnn::{rnn_model, Model, Tape, TokenError};
 
@@ -135,26 +137,7 @@ fn finite_differences() {
         &mut dys,
         &mut grads,
     );
-    let mut checked = 0;
-    for k in 0..Tok64::TENSORS {
-        for i in 0..m.tensor(k).len() {
-            let h = 1e-6;
-            let w = m.tensor(k)[i];
-            m.tensor_mut(k)[i] = w + h;
-            let up = loss(&m);
-            m.tensor_mut(k)[i] = w - h;
-            let down = loss(&m);
-            m.tensor_mut(k)[i] = w;
-            let fd = (up - down) / (2.0 * h);
-            let g = grads.tensor(k)[i];
-            assert!(
-                (fd - g).abs() <= 1e-7 + 1e-5 * g.abs(),
-                "{:?}[{i}]: backward {g}, finite differences {fd}",
-                Tok64::tensor_info(k)
-            );
-            checked += 1;
-        }
-    }
+    let checked = common::finite_differences(&mut m, &grads, loss);
     assert_eq!(checked, Tok64::PARAM_COUNT);
 }
 

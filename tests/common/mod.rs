@@ -137,3 +137,33 @@ pub fn tol_used(got: &[f64], want: &[f64], rtol: f64, atol: f64) -> f64 {
 pub fn to_f64<T: Real>(v: &[T]) -> Vec<f64> {
     v.iter().map(|x| x.to_f64()).collect()
 }
+
+/// Central finite differences (step 1e-6) of `loss` w.r.t. every parameter of `m`, each
+/// against `grads` (`|fd - g| <= 1e-7 + 1e-5 |g|`); returns how many were checked (every
+/// parameter).
+pub fn finite_differences<M: Model<Scalar = f64>>(
+    m: &mut M,
+    grads: &M,
+    mut loss: impl FnMut(&M) -> f64,
+) -> usize {
+    let mut checked = 0;
+    for k in 0..M::TENSORS {
+        for i in 0..m.tensor(k).len() {
+            let h = 1e-6;
+            let w = m.tensor(k)[i];
+            m.tensor_mut(k)[i] = w + h;
+            let up = loss(m);
+            m.tensor_mut(k)[i] = w - h;
+            let down = loss(m);
+            m.tensor_mut(k)[i] = w;
+            let (fd, g) = ((up - down) / (2.0 * h), grads.tensor(k)[i]);
+            assert!(
+                (fd - g).abs() <= 1e-7 + 1e-5 * g.abs(),
+                "{:?}[{i}]: backward {g}, finite differences {fd}",
+                M::tensor_info(k)
+            );
+            checked += 1;
+        }
+    }
+    checked
+}

@@ -222,10 +222,7 @@ impl<T: Real, A: Cell<T>, B: Cell<T, Input = A::Output>> Cell<T> for Chain<A, B>
         ys: &mut [Self::Output; N],
     ) {
         if Self::STREAMS {
-            let mut s = Self::zero_state();
-            for t in 0..N {
-                ys[t] = self.step::<M>(&mut s, &xs[t]);
-            }
+            crate::layers::stepwise_forward::<T, Self, M, N>(self, xs, ys);
         } else {
             let mut mid = [<A::Output as Vector<T>>::zeros(); N];
             self.first.seq_forward::<M, N>(xs, &mut mid);
@@ -241,10 +238,9 @@ impl<T: Real, A: Cell<T>, B: Cell<T, Input = A::Output>> Cell<T> for Chain<A, B>
         ys: &mut [Self::Output; N],
     ) {
         if Self::STREAMS {
-            let mut s = Self::zero_state();
-            for t in 0..N {
-                ys[t] = self.step_train::<M>(&mut s, &xs[t], part.get_mut(&mut caches[t]));
-            }
+            crate::layers::stepwise_forward_train::<T, Self, M, N, C, P>(
+                self, xs, caches, part, ys,
+            );
         } else {
             let mut mid = [<A::Output as Vector<T>>::zeros(); N];
             self.first
@@ -265,20 +261,9 @@ impl<T: Real, A: Cell<T>, B: Cell<T, Input = A::Output>> Cell<T> for Chain<A, B>
         dxs: &mut [Self::Input; N],
     ) {
         if Self::STREAMS {
-            let mut pending = Self::pending();
-            let mut ds = Self::zero_state();
-            for t in (0..N).rev() {
-                dxs[t] = self.backward::<M>(
-                    tr,
-                    &mut pending,
-                    part.get(&caches[t]),
-                    &dys[t],
-                    wrt_logits,
-                    &mut ds,
-                    grad,
-                );
-            }
-            Self::flush::<M>(grad, &mut pending);
+            crate::layers::stepwise_backward::<T, Self, M, N, C, P>(
+                self, tr, caches, part, dys, wrt_logits, grad, dxs,
+            );
         } else {
             // Last layer first; only the last layer can see the logits.
             let mut dmid = [<A::Output as Vector<T>>::zeros(); N];

@@ -269,10 +269,9 @@ pub fn accumulate_with<M: Model, const N: usize>(
     dys: &mut [M::Output; N],
     grads: &mut M,
 ) -> M::Scalar {
-    model.forward_train(xs, tape);
-    let (l, wrt_logits) = sequence_loss(tape, targets, steps, loss, scale, dys);
-    model.backward_with(tr, tape, dys, wrt_logits, grads, None);
-    l
+    accumulate_dropout_with(
+        model, tr, xs, targets, steps, loss, scale, tape, dys, grads, None,
+    )
 }
 
 /// [`accumulate_with`] with dropout on: the sequence's masks drawn from `rng`

@@ -301,10 +301,7 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
         xs: &[Self::Input; N],
         ys: &mut [Self::Output; N],
     ) {
-        let mut s = Self::zero_state();
-        for t in 0..N {
-            ys[t] = self.step::<M>(&mut s, &xs[t]);
-        }
+        stepwise_forward::<T, Self, M, N>(self, xs, ys);
     }
     /// [`seq_forward`](Self::seq_forward) recording step `t` into `part` of `caches[t]` (a
     /// chain hands each layer its part of the chain's records).
@@ -316,10 +313,7 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
         part: P,
         ys: &mut [Self::Output; N],
     ) {
-        let mut s = Self::zero_state();
-        for t in 0..N {
-            ys[t] = self.step_train::<M>(&mut s, &xs[t], part.get_mut(&mut caches[t]));
-        }
+        stepwise_forward_train::<T, Self, M, N, C, P>(self, xs, caches, part, ys);
     }
     /// Backpropagation through a sequence [`seq_forward_train`](Self::seq_forward_train)
     /// recorded: adds the parameter gradients into `grad` (pending updates flushed) and
@@ -336,20 +330,9 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
         grad: &mut Self,
         dxs: &mut [Self::Input; N],
     ) {
-        let mut pending = Self::pending();
-        let mut ds = Self::zero_state();
-        for t in (0..N).rev() {
-            dxs[t] = self.backward::<M>(
-                tr,
-                &mut pending,
-                part.get(&caches[t]),
-                &dys[t],
-                wrt_logits,
-                &mut ds,
-                grad,
-            );
-        }
-        Self::flush::<M>(grad, &mut pending);
+        stepwise_backward::<T, Self, M, N, C, P>(
+            self, tr, caches, part, dys, wrt_logits, grad, dxs,
+        );
     }
 
     /// Writes the dropout masks of one training sequence into its records, `part` of each of
@@ -515,6 +498,77 @@ where
     fn get_mut<'a>(&self, c: &'a mut C) -> &'a mut Self::Out {
         self.0.get_mut(c).both().1
     }
+}
+
+/// [`Cell::seq_forward`] step by step (what a streaming cell or chain runs).
+#[inline(always)]
+pub(crate) fn stepwise_forward<T: Real, C: Cell<T>, M: Math, const N: usize>(
+    c: &C,
+    xs: &[C::Input; N],
+    ys: &mut [C::Output; N],
+) {
+    let mut s = C::zero_state();
+    for t in 0..N {
+        ys[t] = c.step::<M>(&mut s, &xs[t]);
+    }
+}
+
+/// [`Cell::seq_forward_train`] step by step.
+#[inline(always)]
+pub(crate) fn stepwise_forward_train<
+    T: Real,
+    C: Cell<T>,
+    M: Math,
+    const N: usize,
+    K: 'static,
+    P: Part<K, Out = C::Cache>,
+>(
+    c: &C,
+    xs: &[C::Input; N],
+    caches: &mut [K; N],
+    part: P,
+    ys: &mut [C::Output; N],
+) {
+    let mut s = C::zero_state();
+    for t in 0..N {
+        ys[t] = c.step_train::<M>(&mut s, &xs[t], part.get_mut(&mut caches[t]));
+    }
+}
+
+/// [`Cell::seq_backward`] step by step, last to first, then the pending updates applied.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn stepwise_backward<
+    T: Real,
+    C: Cell<T>,
+    M: Math,
+    const N: usize,
+    K: 'static,
+    P: Part<K, Out = C::Cache>,
+>(
+    c: &C,
+    tr: &C::Transposed,
+    caches: &[K; N],
+    part: P,
+    dys: &[C::Output; N],
+    wrt_logits: bool,
+    grad: &mut C,
+    dxs: &mut [C::Input; N],
+) {
+    let mut pending = C::pending();
+    let mut ds = C::zero_state();
+    for t in (0..N).rev() {
+        dxs[t] = c.backward::<M>(
+            tr,
+            &mut pending,
+            part.get(&caches[t]),
+            &dys[t],
+            wrt_logits,
+            &mut ds,
+            grad,
+        );
+    }
+    C::flush::<M>(grad, &mut pending);
 }
 
 /// A cell that runs step by step: every layer but a bidirectional one, and chains of them.
