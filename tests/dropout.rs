@@ -224,103 +224,85 @@ fn fit_uses_dropout_and_stays_reproducible() {
 /// the tape gives their outputs, input gradients and parameter gradients, f32 and f64.
 #[test]
 fn keras_and_torch_with_their_masks() {
-    use common::{model_from, tensor, to_f64, tol_used, Fixture, JsonSource};
-    use rnn::Real;
     rnn_model! {
         struct K32 { rnn(3, 5) -> dropout(0.4) -> dense(2) }
         struct K64 { scalar = f64; rnn(3, 5) -> dropout(0.4) -> dense(2) }
     }
-    fn check<M: Model, const T: usize>(name: &str, set: impl Fn(&mut M::Cache, &[f64])) {
-        let fx = Fixture::load(name);
-        let f64_case = M::Scalar::NAME == "f64";
-        let (fwd, grad, atol, gatol) = if f64_case {
-            (1e-9, 1e-8, 1e-12, 1e-12)
-        } else {
-            (1e-5, 1e-4, 1e-7, 1e-6)
-        };
-        let model: M = model_from(&fx);
-        let (_, x) = tensor(&fx.v["x"]);
-        let (_, y) = tensor(&fx.v["y"]);
-        let (_, dy) = tensor(&fx.v["dy"]);
-        let (_, dx_want) = tensor(&fx.v["dx"]);
-        let (shape, masks) = tensor(&fx.v["dropout_masks"][1]);
-        let units = shape[2];
-        let (i, o, b) = (M::INPUT, M::OUTPUT, fx.batch());
-        let mut tape = Tape::<M, T>::new();
-        let mut grads = M::zeros();
-        for s in 0..b {
-            let mut xs = [M::zero_input(); T];
-            let mut dys = [M::zero_output(); T];
-            for t in 0..T {
-                for (j, v) in xs[t].as_mut().iter_mut().enumerate() {
-                    *v = M::Scalar::from_f64(x[(s * T + t) * i + j]);
-                }
-                for (j, v) in dys[t].as_mut().iter_mut().enumerate() {
-                    *v = M::Scalar::from_f64(dy[(s * T + t) * o + j]);
-                }
-                let at = (s * T + t) * units;
-                set(&mut tape.caches[t], &masks[at..at + units]);
-            }
-            let got: Vec<f64> = model
-                .forward_train_with_masks(&xs, &mut tape)
-                .iter()
-                .flat_map(|v| to_f64(v.as_ref()))
-                .collect();
-            let e = tol_used(&got, &y[s * T * o..(s + 1) * T * o], fwd, atol);
-            assert!(
-                e <= 1.0,
-                "{name}: outputs of sequence {s}: {e:.2} of the tolerance"
-            );
-            let mut dxs = [M::zero_input(); T];
-            model.backward(&tape, &dys, false, &mut grads, Some(&mut dxs));
-            let got: Vec<f64> = dxs.iter().flat_map(|v| to_f64(v.as_ref())).collect();
-            let e = tol_used(&got, &dx_want[s * T * i..(s + 1) * T * i], grad, gatol);
-            assert!(
-                e <= 1.0,
-                "{name}: dx of sequence {s}: {e:.2} of the tolerance"
-            );
-        }
-        let want = JsonSource::<f64>::layers(&fx, "grads");
-        let mut ours: Vec<(String, Vec<f64>)> = Vec::new();
-        for l in 0..M::LAYERS.len() {
-            grads
-                .export_layer(
-                    l,
-                    fx.layout(),
-                    &format!("L{l}/"),
-                    "_l0",
-                    &mut |n, shape, value| {
-                        let v = (0..shape.numel()).map(|k| value(k).to_f64()).collect();
-                        ours.push((n.as_str().to_string(), v));
-                    },
-                )
-                .unwrap();
-        }
-        for (n, got) in &ours {
-            // PyTorch's bias_hh of our one-bias SimpleRNN gets its bias's gradient, which we
-            // export as bias_ih (see fidelity.rs).
-            let got = if n.contains("bias_hh") {
-                let ih = n.replace("bias_hh", "bias_ih");
-                &ours.iter().find(|(m, _)| *m == ih).unwrap().1
-            } else {
-                got
-            };
-            let e = tol_used(got, want.get(n), grad, gatol);
-            assert!(e <= 1.0, "{name}: gradient of {n}: {e:.2} of the tolerance");
-        }
-        let compared = ours.len();
-        assert_eq!(compared, want.tensors.len());
-    }
-    let set32 = |c: &mut <K32 as Model>::Cache, m: &[f64]| {
-        for (d, v) in c.1 .0.mask.iter_mut().zip(m) {
-            *d = *v as f32;
+    // The dropout layer's factor for sequence `s`, step `t`: `dropout_masks[1]`, [B, T, 5].
+    let at = |fx: &common::Fixture, s: usize, t: usize| -> Vec<f64> {
+        let (shape, m) = common::tensor(&fx.v["dropout_masks"][1]);
+        let (steps, units) = (shape[1], shape[2]);
+        m[(s * steps + t) * units..(s * steps + t + 1) * units].to_vec()
+    };
+    let set32 = |c: &mut <K32 as Model>::Cache, fx: &common::Fixture, s: usize, t: usize| {
+        for (d, v) in c.1 .0.mask.iter_mut().zip(at(fx, s, t)) {
+            *d = v as f32;
         }
     };
-    let set64 = |c: &mut <K64 as Model>::Cache, m: &[f64]| c.1 .0.mask.copy_from_slice(m);
+    let set64 = |c: &mut <K64 as Model>::Cache, fx: &common::Fixture, s: usize, t: usize| {
+        c.1 .0.mask.copy_from_slice(&at(fx, s, t))
+    };
     for fw in ["keras", "torch"] {
-        check::<K32, 6>(&format!("{fw}_dropout_f32"), set32);
-        check::<K64, 6>(&format!("{fw}_dropout_f64"), set64);
+        check_with_masks::<K32, 6>(&format!("{fw}_dropout_f32"), set32);
+        check_with_masks::<K64, 6>(&format!("{fw}_dropout_f64"), set64);
     }
+}
+
+/// A recurrent layer's `recurrent_dropout_masks` entry for sequence `s`: its input and
+/// (if any) recurrent factors, the same at every step.
+fn rec_masks(fx: &common::Fixture, layer: usize, s: usize) -> (Vec<f64>, Option<Vec<f64>>) {
+    let e = &fx.v["recurrent_dropout_masks"][layer];
+    let row = |v: &serde_json::Value| {
+        let (shape, m) = common::tensor(v);
+        m[s * shape[1]..(s + 1) * shape[1]].to_vec()
+    };
+    let rec = (!e["recurrent"].is_null()).then(|| row(&e["recurrent"]));
+    (row(&e["input"]), rec)
+}
+
+/// Keras's `SimpleRNN(dropout=0.3, recurrent_dropout=0.4)` and `LSTM` / `GRU(dropout=0.3)` in
+/// training, with the masks Keras multiplied by (injected in the fixture script, checked there
+/// against Keras's own): our training pass with them on the tape gives Keras's outputs and
+/// gradients, f32 and f64.
+#[test]
+fn keras_recurrent_dropout_with_its_masks() {
+    rnn_model! {
+        struct R32 { rnn(3, 5, dropout = 0.3, recurrent_dropout = 0.4) -> dense(2) }
+        struct R64 { scalar = f64; rnn(3, 5, dropout = 0.3, recurrent_dropout = 0.4) -> dense(2) }
+        struct L32 { lstm(4, 3, dropout = 0.3) }
+        struct L64 { scalar = f64; lstm(4, 3, dropout = 0.3) }
+        struct G32 { gru(4, 3, dropout = 0.3) }
+        struct G64 { scalar = f64; gru(4, 3, dropout = 0.3) }
+    }
+    fn put<T: rnn::Real, const I: usize, const H: usize>(
+        m: &mut ([T; I], [T; H]),
+        (x, h): (Vec<f64>, Option<Vec<f64>>),
+    ) {
+        for (d, v) in m.0.iter_mut().zip(x) {
+            *d = T::from_f64(v);
+        }
+        for (d, v) in m.1.iter_mut().zip(h.unwrap_or(vec![1.0; H])) {
+            *d = T::from_f64(v);
+        }
+    }
+    check_with_masks::<R32, 6>("keras_rnn_dropout_f32", |c, fx, s, _| {
+        put(&mut c.0 .1, rec_masks(fx, 0, s))
+    });
+    check_with_masks::<R64, 6>("keras_rnn_dropout_f64", |c, fx, s, _| {
+        put(&mut c.0 .1, rec_masks(fx, 0, s))
+    });
+    check_with_masks::<L32, 7>("keras_lstm_dropout_f32", |c, fx, s, _| {
+        put(&mut c.1, rec_masks(fx, 0, s))
+    });
+    check_with_masks::<L64, 7>("keras_lstm_dropout_f64", |c, fx, s, _| {
+        put(&mut c.1, rec_masks(fx, 0, s))
+    });
+    check_with_masks::<G32, 7>("keras_gru_dropout_f32", |c, fx, s, _| {
+        put(&mut c.1, rec_masks(fx, 0, s))
+    });
+    check_with_masks::<G64, 7>("keras_gru_dropout_f64", |c, fx, s, _| {
+        put(&mut c.1, rec_masks(fx, 0, s))
+    });
 }
 
 /// `dropout = d` / `recurrent_dropout = r` on the recurrent layers: the same masks at every
@@ -399,4 +381,90 @@ fn recurrent_layers_own_dropout() {
             );
         }
     }
+}
+
+/// Our training pass, with the masks `set` writes on the tape for sequence `s` and step `t`,
+/// against a fixture's outputs, input gradients and parameter gradients.
+fn check_with_masks<M: Model, const T: usize>(
+    name: &str,
+    set: impl Fn(&mut M::Cache, &common::Fixture, usize, usize),
+) {
+    use common::{model_from, tensor, to_f64, tol_used, Fixture, JsonSource};
+    use rnn::Real;
+    let fx = Fixture::load(name);
+    let f64_case = M::Scalar::NAME == "f64";
+    let (fwd, grad, atol, gatol) = if f64_case {
+        (1e-9, 1e-8, 1e-12, 1e-12)
+    } else {
+        (1e-5, 1e-4, 1e-7, 1e-6)
+    };
+    let model: M = model_from(&fx);
+    let (_, x) = tensor(&fx.v["x"]);
+    let (_, y) = tensor(&fx.v["y"]);
+    let (_, dy) = tensor(&fx.v["dy"]);
+    let (_, dx_want) = tensor(&fx.v["dx"]);
+    let (i, o, b) = (M::INPUT, M::OUTPUT, fx.batch());
+    let mut tape = Tape::<M, T>::new();
+    let mut grads = M::zeros();
+    for s in 0..b {
+        let mut xs = [M::zero_input(); T];
+        let mut dys = [M::zero_output(); T];
+        for t in 0..T {
+            for (j, v) in xs[t].as_mut().iter_mut().enumerate() {
+                *v = M::Scalar::from_f64(x[(s * T + t) * i + j]);
+            }
+            for (j, v) in dys[t].as_mut().iter_mut().enumerate() {
+                *v = M::Scalar::from_f64(dy[(s * T + t) * o + j]);
+            }
+            set(&mut tape.caches[t], &fx, s, t);
+        }
+        let got: Vec<f64> = model
+            .forward_train_with_masks(&xs, &mut tape)
+            .iter()
+            .flat_map(|v| to_f64(v.as_ref()))
+            .collect();
+        let e = tol_used(&got, &y[s * T * o..(s + 1) * T * o], fwd, atol);
+        assert!(
+            e <= 1.0,
+            "{name}: outputs of sequence {s}: {e:.2} of the tolerance"
+        );
+        let mut dxs = [M::zero_input(); T];
+        model.backward(&tape, &dys, false, &mut grads, Some(&mut dxs));
+        let got: Vec<f64> = dxs.iter().flat_map(|v| to_f64(v.as_ref())).collect();
+        let e = tol_used(&got, &dx_want[s * T * i..(s + 1) * T * i], grad, gatol);
+        assert!(
+            e <= 1.0,
+            "{name}: dx of sequence {s}: {e:.2} of the tolerance"
+        );
+    }
+    let want = JsonSource::<f64>::layers(&fx, "grads");
+    let mut ours: Vec<(String, Vec<f64>)> = Vec::new();
+    for l in 0..M::LAYERS.len() {
+        grads
+            .export_layer(
+                l,
+                fx.layout(),
+                &format!("L{l}/"),
+                "_l0",
+                &mut |n, shape, value| {
+                    let v = (0..shape.numel()).map(|k| value(k).to_f64()).collect();
+                    ours.push((n.as_str().to_string(), v));
+                },
+            )
+            .unwrap();
+    }
+    for (n, got) in &ours {
+        // PyTorch's bias_hh of our one-bias SimpleRNN gets its bias's gradient, which we
+        // export as bias_ih (see fidelity.rs).
+        let got = if n.contains("bias_hh") {
+            let ih = n.replace("bias_hh", "bias_ih");
+            &ours.iter().find(|(m, _)| *m == ih).unwrap().1
+        } else {
+            got
+        };
+        let e = tol_used(got, want.get(n), grad, gatol);
+        assert!(e <= 1.0, "{name}: gradient of {n}: {e:.2} of the tolerance");
+    }
+    let compared = ours.len();
+    assert_eq!(compared, want.tensors.len());
 }
