@@ -300,3 +300,21 @@ fn embedding_allocates_nothing() {
     });
     assert_eq!(n, 0, "training");
 }
+
+#[test]
+fn ctc_allocates_nothing() {
+    use rnn::ctc::{ctc_beam_search, ctc_greedy, ctc_loss};
+    let mut rng = rnn::Rng::new(4);
+    let z: [[f32; 6]; 30] =
+        core::array::from_fn(|_| core::array::from_fn(|_| rng.uniform_in(-2.0, 2.0) as f32));
+    let mut g = [[0.0f32; 6]; 30];
+    let (l, n) = allocations(|| ctc_loss::<f32, 30, 6, 21>(&z, &[1, 2, 2, 5, 3], 0, Some(&mut g)));
+    assert!(l.unwrap().is_finite());
+    assert_eq!(n, 0, "ctc_loss");
+    let ((_, len), n) = allocations(|| ctc_greedy(&z, 0));
+    assert!(len <= 30);
+    assert_eq!(n, 0, "ctc_greedy");
+    let (beams, n) = allocations(|| ctc_beam_search::<f32, 30, 6, 4, 28>(&z, 0));
+    assert!(beams.unwrap()[0].log_prob.is_finite());
+    assert_eq!(n, 0, "ctc_beam_search");
+}

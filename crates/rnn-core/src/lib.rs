@@ -25,6 +25,7 @@ extern crate std;
 pub mod activation;
 pub mod bptt;
 pub mod chain;
+pub mod ctc;
 pub mod data;
 pub mod init;
 pub mod kernels;
