@@ -145,7 +145,13 @@ pub fn ctc_loss<T: Real, const N: usize, const C: usize, const S: usize>(
         });
     }
     // The extended target: blank, l1, blank, l2, ..., blank.
-    let ext = |s: usize| if s.is_multiple_of(2) { blank } else { target[s / 2] };
+    let ext = |s: usize| {
+        if s.is_multiple_of(2) {
+            blank
+        } else {
+            target[s / 2]
+        }
+    };
     let mut lp = [[0.0f64; C]; N];
     for (o, z) in lp.iter_mut().zip(logits) {
         *o = log_softmax(z);
