@@ -11,6 +11,8 @@ rnn_model! {
     /// The recurrent layers' own options (Keras's `dropout=` / `recurrent_dropout=`).
     struct RecDrop64 { scalar = f64; rnn(3, 5, dropout = 0.3, recurrent_dropout = 0.4) -> lstm(4, dropout = 0.2) -> bidirectional(gru(3, dropout = 0.25), merge = sum) -> dense(2) }
     struct RecPlain64 { scalar = f64; rnn(3, 5) -> lstm(4) -> bidirectional(gru(3), merge = sum) -> dense(2) }
+    /// Recurrent dropout on an LSTM and a GRU: one mask per gate (Keras's implementation 1).
+    struct PerGate64 { scalar = f64; lstm(3, 4, dropout = 0.2, recurrent_dropout = 0.3, peephole = true) -> gru(3, recurrent_dropout = 0.4) -> gru(2, dropout = 0.1, recurrent_dropout = 0.2, reset_after = false) -> dense(2) }
     struct Drop { lstm(2, 6) -> dropout(0.3) -> gru(5) -> dropout(0.5) -> dense(2) }
     struct NoDrop { lstm(2, 6) -> gru(5) -> dense(2) }
     struct Wide { dense(3, 400) -> dropout(0.25) }
@@ -275,13 +277,13 @@ fn keras_recurrent_dropout_with_its_masks() {
         struct G64 { scalar = f64; gru(4, 3, dropout = 0.3) }
     }
     fn put<T: rnn::Real, const I: usize, const H: usize>(
-        m: &mut ([T; I], [T; H]),
+        m: &mut ([[T; I]; 4], [[T; H]; 4]),
         (x, h): (Vec<f64>, Option<Vec<f64>>),
     ) {
-        for (d, v) in m.0.iter_mut().zip(x) {
+        for (d, v) in m.0[0].iter_mut().zip(x) {
             *d = T::from_f64(v);
         }
-        for (d, v) in m.1.iter_mut().zip(h.unwrap_or(vec![1.0; H])) {
+        for (d, v) in m.1[0].iter_mut().zip(h.unwrap_or(vec![1.0; H])) {
             *d = T::from_f64(v);
         }
     }
@@ -337,7 +339,7 @@ fn recurrent_layers_own_dropout() {
     let first = tape.caches[0].0 .1;
     assert!(tape.caches.iter().all(|c| c.0 .1 == first));
     assert!(
-        first.0.contains(&0.0) && first.1.contains(&0.0),
+        first.0[0].contains(&0.0) && first.1[0].contains(&0.0),
         "{first:?}"
     );
     let masks = tape.caches;
@@ -467,4 +469,42 @@ fn check_with_masks<M: Model, const T: usize>(
     }
     let compared = ours.len();
     assert_eq!(compared, want.tensors.len());
+}
+
+/// Recurrent dropout on LSTM and GRU layers: a mask per gate block for the inputs and for the
+/// previous output (Keras's `implementation = 1`), the same at every step; exactly the plain
+/// layers without masks; gradients by finite differences with the masks held fixed.
+#[test]
+fn per_gate_recurrent_dropout() {
+    const T: usize = 5;
+    let mut m = PerGate64::init(40);
+    let mut rng = Rng::new(41);
+    let xs: [[f64; 3]; T] =
+        core::array::from_fn(|_| core::array::from_fn(|_| rng.uniform_in(-1.0, 1.0)));
+    let ys = [[0.5f64, -0.5]; T];
+    let mut tape = Tape::<PerGate64, T>::new();
+    let plain = *m.forward_train(&xs, &mut tape);
+    let with = *m.forward_train_dropout(&xs, &mut tape, &mut Rng::new(42));
+    assert_ne!(plain, with);
+    // Different masks for the LSTM's four gates, the same at every step.
+    let lstm_masks = tape.caches[0].0 .1;
+    assert!(
+        lstm_masks.1.windows(2).any(|w| w[0] != w[1]),
+        "{lstm_masks:?}"
+    );
+    assert!(tape.caches.iter().all(|c| c.0 .1 == lstm_masks));
+    let masks = tape.caches;
+    let loss = |m: &PerGate64, tape: &mut Tape<PerGate64, T>| {
+        tape.caches = masks;
+        m.forward_train_with_masks(&xs, tape);
+        let mut dys = [[0.0f64; 2]; T];
+        sequence_loss(tape, &ys, Steps::All, Loss::Mse, 1.0, &mut dys).0
+    };
+    loss(&m, &mut tape);
+    let mut dys = [[0.0f64; 2]; T];
+    let (_, logits) = sequence_loss(&tape, &ys, Steps::All, Loss::Mse, 1.0, &mut dys);
+    let mut grads = PerGate64::zeros();
+    m.backward(&tape, &dys, logits, &mut grads, None);
+    let checked = common::finite_differences(&mut m, &grads, |m| loss(m, &mut tape));
+    assert_eq!(checked, PerGate64::PARAM_COUNT);
 }

@@ -49,8 +49,7 @@ pub struct LayerKind {
     /// of the layer before it and has `Config = f64` (the rate).
     pub rate_arg: bool,
     /// Keras's `dropout` and `recurrent_dropout` options: whether the layer takes them, and
-    /// whether `recurrent_dropout` is implemented (Keras's LSTM and GRU switch to per-gate
-    /// masks with it, which is not).
+    /// whether `recurrent_dropout` is implemented.
     pub dropout_opts: (bool, bool),
 }
 
@@ -109,7 +108,7 @@ pub const KINDS: &[LayerKind] = &[
         token_input: false,
         wraps: false,
         rate_arg: false,
-        dropout_opts: (true, false),
+        dropout_opts: (true, true),
     },
     LayerKind {
         name: "gru",
@@ -126,7 +125,7 @@ pub const KINDS: &[LayerKind] = &[
         token_input: false,
         wraps: false,
         rate_arg: false,
-        dropout_opts: (true, false),
+        dropout_opts: (true, true),
     },
     LayerKind {
         name: "ln_rnn",

@@ -36,8 +36,12 @@ impl<T, const H: usize> Hidden<T, H> for GruState<T, H> {
 /// every step (Keras's `DropoutRNNCell`). At inference, exactly `C`.
 ///
 /// For LSTM and GRU, Keras uses one input mask for all gates when `recurrent_dropout = 0` (its
-/// `implementation = 2`), which this is; with `recurrent_dropout > 0` it switches to one mask
-/// per gate (`implementation = 1`), which is not implemented here (the macro refuses it).
+/// `implementation = 2`), and so does this; with `recurrent_dropout > 0` it switches to one
+/// mask per gate for the inputs and one per gate for the previous output (`implementation =
+/// 1`; the GRU's final blend keeps the unmasked state). That is computed here as the cell with
+/// each gate block's kernel columns scaled by its input mask and recurrent-kernel columns by
+/// its state mask, a copy made at every training step (and its gradient masked the same way):
+/// exact, but slower than the other modes.
 ///
 /// # Generics
 /// `T` scalar, `C` the cell, `I` its inputs, `H` its units.
@@ -52,8 +56,13 @@ pub struct Dropped<T: Real, C, const I: usize, const H: usize> {
     scalar: core::marker::PhantomData<fn() -> T>,
 }
 
-/// One step's record: the cell's, and the masks (the same at every step of a sequence).
-pub type DroppedCache<C, T, const I: usize, const H: usize> = (C, ([T; I], [T; H]));
+/// Gate blocks a per-gate mask set holds at most (the LSTM's four).
+pub const MAX_GATES: usize = 4;
+
+/// One step's record: the cell's, and the masks (the same at every step of a sequence): per
+/// gate block for an LSTM or GRU with recurrent dropout, else only the first of each.
+pub type DroppedCache<C, T, const I: usize, const H: usize> =
+    (C, ([[T; I]; MAX_GATES], [[T; H]; MAX_GATES]));
 
 fn mask<T: Real, const K: usize>(rate: f64, rng: Option<&mut Rng>) -> [T; K] {
     let mut m = [T::ONE; K];
@@ -125,7 +134,10 @@ where
     }
     #[inline(always)]
     fn zero_cache() -> Self::Cache {
-        (C::zero_cache(), ([T::ONE; I], [T::ONE; H]))
+        (
+            C::zero_cache(),
+            ([[T::ONE; I]; MAX_GATES], [[T::ONE; H]; MAX_GATES]),
+        )
     }
     #[inline(always)]
     fn step<M: Math>(&self, state: &mut C::State, x: &[T; I]) -> [T; H] {
@@ -155,7 +167,11 @@ where
         x: &[T; I],
         cache: &mut Self::Cache,
     ) -> [T; H] {
-        let (xm, hm) = cache.1;
+        if self.per_gate() {
+            let masked = self.masked(&cache.1);
+            return masked.step_train::<M>(state, x, &mut cache.0);
+        }
+        let (xm, hm) = (cache.1 .0[0], cache.1 .1[0]);
         let mut x = *x;
         for (v, m) in x.iter_mut().zip(&xm) {
             *v *= *m;
@@ -186,6 +202,9 @@ where
         dstate: &mut C::State,
         grad: &mut Self,
     ) -> [T; I] {
+        if self.per_gate() {
+            return self.backward_per_gate::<M>(cache, dy, wrt_logits, dstate, grad);
+        }
         let mut dx = self.cell.backward::<M>(
             tr,
             pending,
@@ -195,7 +214,7 @@ where
             dstate,
             &mut grad.cell,
         );
-        let (xm, hm) = &cache.1;
+        let (xm, hm) = (&cache.1 .0[0], &cache.1 .1[0]);
         for (v, m) in dx.iter_mut().zip(xm) {
             *v *= *m;
         }
@@ -217,9 +236,17 @@ where
         part: P,
         mut rng: Option<&mut Rng>,
     ) {
-        // One mask per sequence, at every step (Keras's cached dropout masks).
-        let xm = mask::<T, I>(self.dropout, rng.as_deref_mut());
-        let hm = mask::<T, H>(self.recurrent_dropout, rng.as_deref_mut());
+        // One mask set per sequence, at every step (Keras's cached dropout masks): one per
+        // gate block with recurrent dropout on an LSTM or GRU (Keras's `implementation = 1`).
+        let blocks = if self.per_gate() { Self::gates() } else { 1 };
+        let mut xm = [[T::ONE; I]; MAX_GATES];
+        let mut hm = [[T::ONE; H]; MAX_GATES];
+        for m in xm.iter_mut().take(blocks) {
+            *m = mask::<T, I>(self.dropout, rng.as_deref_mut());
+        }
+        for m in hm.iter_mut().take(blocks) {
+            *m = mask::<T, H>(self.recurrent_dropout, rng.as_deref_mut());
+        }
         for c in caches.iter_mut() {
             part.get_mut(c).1 = (xm, hm);
         }
@@ -273,4 +300,80 @@ where
 impl<T: Real, C: super::Streams, const I: usize, const H: usize> super::Streams
     for Dropped<T, C, I, H>
 {
+}
+
+impl<T, C, const I: usize, const H: usize> Dropped<T, C, I, H>
+where
+    T: Real,
+    C: Cell<T, Input = [T; I], Output = [T; H]>,
+    C::State: Hidden<T, H>,
+{
+    /// Gate blocks of the cell (its kernel, Keras `[I, gates * H]`).
+    fn gates() -> usize {
+        C::tensor_info(0).shape.dims()[1] / H
+    }
+
+    /// Keras's `implementation = 1`: per-gate masks.
+    fn per_gate(&self) -> bool {
+        Self::gates() > 1 && self.recurrent_dropout > 0.0
+    }
+
+    /// The factor of element `n` of tensor `k` (the kernel's and recurrent kernel's columns
+    /// scaled by their gate block's masks; 1 elsewhere).
+    fn factor(k: usize, n: usize, masks: &([[T; I]; MAX_GATES], [[T; H]; MAX_GATES])) -> T {
+        let rows = C::tensor_info(0).shape.dims()[1];
+        let (col, row) = (n / rows, n % rows);
+        match k {
+            0 => masks.0[row / H][col],
+            1 => masks.1[row / H][col],
+            _ => T::ONE,
+        }
+    }
+
+    /// The cell with the masks folded into its kernels.
+    fn masked(&self, masks: &([[T; I]; MAX_GATES], [[T; H]; MAX_GATES])) -> C {
+        let mut c = self.cell;
+        for k in 0..2 {
+            for (n, w) in c.tensor_mut(k).iter_mut().enumerate() {
+                *w *= Self::factor(k, n, masks);
+            }
+        }
+        c
+    }
+
+    /// Backward through one step of the per-gate mode: through the masked cell, its weight
+    /// gradients masked as its weights were, into `grad`.
+    fn backward_per_gate<M: Math>(
+        &self,
+        cache: &DroppedCache<C::Cache, T, I, H>,
+        dy: &[T; H],
+        wrt_logits: bool,
+        dstate: &mut C::State,
+        grad: &mut Self,
+    ) -> [T; I] {
+        let masked = self.masked(&cache.1);
+        let tr = masked.transposed();
+        let mut step = self.cell;
+        for k in 0..C::TENSORS {
+            step.tensor_mut(k).iter_mut().for_each(|v| *v = T::ZERO);
+        }
+        let mut pending = C::pending();
+        let dx = masked.backward::<M>(
+            &tr,
+            &mut pending,
+            &cache.0,
+            dy,
+            wrt_logits,
+            dstate,
+            &mut step,
+        );
+        C::flush::<M>(&mut step, &mut pending);
+        for k in 0..C::TENSORS {
+            let g = grad.cell.tensor_mut(k);
+            for (n, (g, d)) in g.iter_mut().zip(step.tensor(k)).enumerate() {
+                *g += *d * Self::factor(k, n, &cache.1);
+            }
+        }
+        dx
+    }
 }
