@@ -508,3 +508,47 @@ fn per_gate_recurrent_dropout() {
     let checked = common::finite_differences(&mut m, &grads, |m| loss(m, &mut tape));
     assert_eq!(checked, PerGate64::PARAM_COUNT);
 }
+
+/// Keras's LSTM and GRU with `recurrent_dropout` (`implementation = 1`: a mask per gate for
+/// the inputs and one for the state), with the masks Keras multiplied by: our per-gate mode
+/// gives Keras's outputs and gradients, f32 and f64.
+#[test]
+fn keras_per_gate_recurrent_dropout_with_its_masks() {
+    rnn_model! {
+        struct L32 { lstm(4, 3, dropout = 0.3, recurrent_dropout = 0.4) }
+        struct L64 { scalar = f64; lstm(4, 3, dropout = 0.3, recurrent_dropout = 0.4) }
+        struct G32 { gru(4, 3, dropout = 0.3, recurrent_dropout = 0.4) }
+        struct G64 { scalar = f64; gru(4, 3, dropout = 0.3, recurrent_dropout = 0.4) }
+    }
+    /// Gate `g`'s masks of sequence `s` ([G, B, n], gate-major) into the record.
+    fn put<T: rnn::Real, const I: usize, const H: usize>(
+        m: &mut ([[T; I]; 4], [[T; H]; 4]),
+        fx: &common::Fixture,
+        s: usize,
+    ) {
+        let e = &fx.v["recurrent_dropout_masks"][0];
+        let (xs, x) = common::tensor(&e["input"]);
+        let (_, h) = common::tensor(&e["recurrent"]);
+        let b = xs[1];
+        for g in 0..xs[0] {
+            for j in 0..I {
+                m.0[g][j] = T::from_f64(x[(g * b + s) * I + j]);
+            }
+            for k in 0..H {
+                m.1[g][k] = T::from_f64(h[(g * b + s) * H + k]);
+            }
+        }
+    }
+    check_with_masks::<L32, 7>("keras_lstm_recurrent_dropout_f32", |c, fx, s, _| {
+        put(&mut c.1, fx, s)
+    });
+    check_with_masks::<L64, 7>("keras_lstm_recurrent_dropout_f64", |c, fx, s, _| {
+        put(&mut c.1, fx, s)
+    });
+    check_with_masks::<G32, 7>("keras_gru_recurrent_dropout_f32", |c, fx, s, _| {
+        put(&mut c.1, fx, s)
+    });
+    check_with_masks::<G64, 7>("keras_gru_recurrent_dropout_f64", |c, fx, s, _| {
+        put(&mut c.1, fx, s)
+    });
+}
