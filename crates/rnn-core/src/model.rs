@@ -547,8 +547,9 @@ pub trait Model: Sized {
     /// Runs a whole sequence from the zero state; returns the last step's output.
     fn forward_last<const N: usize>(&self, xs: &[Self::Input; N]) -> Self::Output {
         if !<Self::Chain as Cell<Self::Scalar>>::STREAMS {
-            return self.forward(xs)[N.saturating_sub(1).min(N)..]
-                .first()
+            return self
+                .forward(xs)
+                .last()
                 .copied()
                 .unwrap_or(Self::zero_output());
         }
@@ -596,11 +597,18 @@ pub trait Model: Sized {
         xs: &[Self::Input; N],
         tape: &'t mut Tape<Self, N>,
     ) -> &'t [Self::Output; N] {
+        self.draw_masks(tape, None);
+        self.forward_train_with_masks(xs, tape)
+    }
+
+    /// Writes the dropout layers' masks for one sequence on `tape`: drawn from `rng`, or all
+    /// ones (no dropout) without it. Nothing to do for a model without dropout.
+    #[doc(hidden)]
+    fn draw_masks<const N: usize>(&self, tape: &mut Tape<Self, N>, rng: Option<&mut crate::Rng>) {
         if <Self::Chain as Cell<Self::Scalar>>::DROPOUT {
             let whole = crate::layers::Whole::new();
-            self.chain().draw_masks(&mut tape.caches, whole, None);
+            self.chain().draw_masks(&mut tape.caches, whole, rng);
         }
-        self.forward_train_with_masks(xs, tape)
     }
 
     /// [`forward_train`](Self::forward_train) with dropout as Keras trains: every dropout
@@ -612,10 +620,7 @@ pub trait Model: Sized {
         tape: &'t mut Tape<Self, N>,
         rng: &mut crate::Rng,
     ) -> &'t [Self::Output; N] {
-        if <Self::Chain as Cell<Self::Scalar>>::DROPOUT {
-            let whole = crate::layers::Whole::new();
-            self.chain().draw_masks(&mut tape.caches, whole, Some(rng));
-        }
+        self.draw_masks(tape, Some(rng));
         self.forward_train_with_masks(xs, tape)
     }
 

@@ -88,6 +88,34 @@ impl<T: Real, const I: usize, const H: usize, const G: usize> Transposed<T, I, H
         }
     }
 
+    /// The end of a recurrent cell's backward step, from the gradient `dz` w.r.t. its gate
+    /// pre-activations `W x + U h (+ b)`: the kernel and recurrent-kernel gradients (through
+    /// `pending`), the previous state's gradient `U^T dz` into `dh_prev`, and the input
+    /// gradient `W^T dz`, returned. (The bias gradient, `dz` itself, is the cell's.)
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn linear_backward<M: crate::math::Math>(
+        &self,
+        pending: &mut Pending<T, I, H, G>,
+        kernel: &nalgebra::SMatrix<T, G, I>,
+        dz: &[T; G],
+        x: &[T; I],
+        h_prev: &[T; H],
+        grad_kernel: &mut nalgebra::SMatrix<T, G, I>,
+        grad_recurrent: &mut nalgebra::SMatrix<T, G, H>,
+        dh_prev: &mut [T; H],
+    ) -> [T; I] {
+        pending.kernel.push(M::default(), grad_kernel, dz, x);
+        pending
+            .recurrent
+            .push(M::default(), grad_recurrent, dz, h_prev);
+        let mut dx = [T::ZERO; I];
+        self.input_grad(M::default(), kernel, &mut dx, dz);
+        *dh_prev = [T::ZERO; H];
+        crate::kernels::gemv_acc(M::default(), dh_prev, &self.recurrent_t, dz);
+        dx
+    }
+
     /// `dx += kernel^T dz` (a dot product per input when the input is narrow).
     #[inline(always)]
     pub(crate) fn input_grad<M: crate::math::Math>(

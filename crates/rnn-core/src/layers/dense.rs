@@ -137,6 +137,7 @@ impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Cell<T> for Dens
     const PARAMS: usize = O * (I + BIAS as usize);
 
     leaf_cell!();
+    stateless_cell!();
 
     fn zeros(activation: Activation) -> Self {
         Self::zeros(activation)
@@ -162,8 +163,6 @@ impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Cell<T> for Dens
         unsafe { crate::kernels::transpose_in_place(&self.kernel, slot) }
     }
     #[inline(always)]
-    fn zero_state() {}
-    #[inline(always)]
     fn zero_cache() -> DenseCache<T, I, O> {
         DenseCache::zeros()
     }
@@ -171,11 +170,6 @@ impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Cell<T> for Dens
     fn step<M: Math>(&self, (): &mut (), x: &[T; I]) -> [T; O] {
         self.forward::<M>(x)
     }
-    type StateLanes<const L: usize> = ();
-    #[inline(always)]
-    fn to_lanes<const L: usize>(_: impl Fn(usize)) {}
-    #[inline(always)]
-    fn lane<const L: usize>((): &(), _: usize) {}
     #[inline(always)]
     fn step_lanes<M: Math, const L: usize>(&self, (): &mut (), x: &[[T; L]; I]) -> [[T; L]; O] {
         let mut z = lanes::splat::<T, O, L>(&self.bias.data.0[0]);
@@ -192,8 +186,6 @@ impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Cell<T> for Dens
         Self::transposed(self)
     }
     #[inline(always)]
-    fn pending() {}
-    #[inline(always)]
     fn backward<M: Math>(
         &self,
         tr: &SMatrix<T, I, O>,
@@ -206,8 +198,6 @@ impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Cell<T> for Dens
     ) -> [T; I] {
         Self::backward::<M>(self, tr, cache, dy, wrt_logits, grad)
     }
-    #[inline(always)]
-    fn flush<M: Math>(_: &mut Self, (): &mut ()) {}
     #[inline(always)]
     fn logits(cache: &Self::Cache) -> Option<[T; O]> {
         Some(cache.z)

@@ -72,6 +72,7 @@ impl<T: Real, const H: usize> Cell<T> for Dropout<T, H> {
     const DROPOUT: bool = true;
 
     leaf_cell!();
+    stateless_cell!();
 
     fn zeros(rate: f64) -> Self {
         Self::new(rate)
@@ -79,8 +80,6 @@ impl<T: Real, const H: usize> Cell<T> for Dropout<T, H> {
     fn init(rate: f64, _: &mut Rng) -> Self {
         Self::new(rate)
     }
-    #[inline(always)]
-    fn zero_state() {}
     #[inline(always)]
     fn zero_cache() -> DropoutCache<T, H> {
         DropoutCache { mask: [T::ONE; H] }
@@ -90,11 +89,6 @@ impl<T: Real, const H: usize> Cell<T> for Dropout<T, H> {
     fn step<M: Math>(&self, (): &mut (), x: &[T; H]) -> [T; H] {
         *x
     }
-    type StateLanes<const L: usize> = ();
-    #[inline(always)]
-    fn to_lanes<const L: usize>(_: impl Fn(usize)) {}
-    #[inline(always)]
-    fn lane<const L: usize>((): &(), _: usize) {}
     #[inline(always)]
     fn step_lanes<M: Math, const L: usize>(&self, (): &mut (), x: &[[T; L]; H]) -> [[T; L]; H] {
         *x
@@ -110,8 +104,6 @@ impl<T: Real, const H: usize> Cell<T> for Dropout<T, H> {
     }
     #[inline(always)]
     fn transposed(&self) {}
-    #[inline(always)]
-    fn pending() {}
     #[inline(always)]
     fn backward<M: Math>(
         &self,
@@ -129,8 +121,6 @@ impl<T: Real, const H: usize> Cell<T> for Dropout<T, H> {
         }
         dx
     }
-    #[inline(always)]
-    fn flush<M: Math>(_: &mut Self, (): &mut ()) {}
     fn draw_masks<const N: usize, K: 'static, P: Part<K, Out = Self::Cache>>(
         &self,
         caches: &mut [K; N],

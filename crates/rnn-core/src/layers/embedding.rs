@@ -86,6 +86,7 @@ impl<T: Real, const V: usize, const D: usize> Cell<T> for Embedding<T, V, D> {
     const VOCAB: usize = V;
 
     leaf_cell!();
+    stateless_cell!();
 
     fn zeros((): ()) -> Self {
         Self::zeros()
@@ -103,8 +104,6 @@ impl<T: Real, const V: usize, const D: usize> Cell<T> for Embedding<T, V, D> {
             .for_each(|v| *v = T::from_f64(rng.uniform_in(-0.05, 0.05)));
     }
     #[inline(always)]
-    fn zero_state() {}
-    #[inline(always)]
     fn zero_cache() -> EmbeddingCache {
         EmbeddingCache { token: V }
     }
@@ -112,11 +111,6 @@ impl<T: Real, const V: usize, const D: usize> Cell<T> for Embedding<T, V, D> {
     fn step<M: Math>(&self, (): &mut (), x: &[T; 1]) -> [T; D] {
         self.lookup(x)
     }
-    type StateLanes<const L: usize> = ();
-    #[inline(always)]
-    fn to_lanes<const L: usize>(_: impl Fn(usize)) {}
-    #[inline(always)]
-    fn lane<const L: usize>((): &(), _: usize) {}
     #[inline(always)]
     fn step_lanes<M: Math, const L: usize>(&self, (): &mut (), x: &[[T; L]; 1]) -> [[T; L]; D] {
         let mut out = [[T::ZERO; L]; D];
@@ -136,8 +130,6 @@ impl<T: Real, const V: usize, const D: usize> Cell<T> for Embedding<T, V, D> {
     #[inline(always)]
     fn transposed(&self) {}
     #[inline(always)]
-    fn pending() {}
-    #[inline(always)]
     fn backward<M: Math>(
         &self,
         (): &(),
@@ -155,8 +147,6 @@ impl<T: Real, const V: usize, const D: usize> Cell<T> for Embedding<T, V, D> {
         }
         [T::ZERO]
     }
-    #[inline(always)]
-    fn flush<M: Math>(_: &mut Self, (): &mut ()) {}
 }
 
 impl<T: Real, const V: usize, const D: usize> Leaf<T> for Embedding<T, V, D> {

@@ -140,6 +140,7 @@ impl<T: Real, const H: usize> Cell<T> for LayerNorm<T, H> {
     const PARAMS: usize = 2 * H;
 
     leaf_cell!();
+    stateless_cell!();
 
     fn zeros((): ()) -> Self {
         Self::zeros()
@@ -148,8 +149,6 @@ impl<T: Real, const H: usize> Cell<T> for LayerNorm<T, H> {
         Self::init()
     }
     #[inline(always)]
-    fn zero_state() {}
-    #[inline(always)]
     fn zero_cache() -> LayerNormCache<T, H> {
         LayerNormCache::zeros()
     }
@@ -157,11 +156,6 @@ impl<T: Real, const H: usize> Cell<T> for LayerNorm<T, H> {
     fn step<M: Math>(&self, (): &mut (), x: &[T; H]) -> [T; H] {
         self.forward(x)
     }
-    type StateLanes<const L: usize> = ();
-    #[inline(always)]
-    fn to_lanes<const L: usize>(_: impl Fn(usize)) {}
-    #[inline(always)]
-    fn lane<const L: usize>((): &(), _: usize) {}
     #[inline(always)]
     fn step_lanes<M: Math, const L: usize>(&self, (): &mut (), x: &[[T; L]; H]) -> [[T; L]; H] {
         // Lane by lane through the same function: the same bits as `step`.
@@ -181,8 +175,6 @@ impl<T: Real, const H: usize> Cell<T> for LayerNorm<T, H> {
     #[inline(always)]
     fn transposed(&self) {}
     #[inline(always)]
-    fn pending() {}
-    #[inline(always)]
     fn backward<M: Math>(
         &self,
         (): &(),
@@ -196,8 +188,6 @@ impl<T: Real, const H: usize> Cell<T> for LayerNorm<T, H> {
         let (dg, db) = (&mut grad.gamma.data.0[0], &mut grad.beta.data.0[0]);
         normalize_backward(dy, cache, &self.gamma.data.0[0], dg, db)
     }
-    #[inline(always)]
-    fn flush<M: Math>(_: &mut Self, (): &mut ()) {}
 }
 
 /// Keras's names of the scale and offset; PyTorch's are [`TORCH_NORM`].

@@ -208,18 +208,17 @@ impl<T: Real, const I: usize, const H: usize> LnRnnCell<T, I, H> {
             .backprop::<M, T>(&cache.n, &cache.h, &mut dn);
         let (dg, db) = (&mut grad.gamma.data.0[0], &mut grad.beta.data.0[0]);
         let dz = normalize_backward(&dn, &cache.norm, &self.gamma.data.0[0], dg, db);
-        pending
-            .kernel
-            .push(M::default(), &mut grad.kernel, &dz, &cache.x);
-        pending
-            .recurrent
-            .push(M::default(), &mut grad.recurrent_kernel, &dz, &cache.h_prev);
         add_assign(grad.bias.as_mut_slice(), &dz);
-        let mut dx = [T::ZERO; I];
-        tr.input_grad(M::default(), &self.kernel, &mut dx, &dz);
-        dstate.h = [T::ZERO; H];
-        gemv_acc(M::default(), &mut dstate.h, &tr.recurrent_t, &dz);
-        dx
+        tr.linear_backward::<M>(
+            pending,
+            &self.kernel,
+            &dz,
+            &cache.x,
+            &cache.h_prev,
+            &mut grad.kernel,
+            &mut grad.recurrent_kernel,
+            &mut dstate.h,
+        )
     }
 
     fn torch(&mut self) -> TorchRecurrent<'_, T> {

@@ -356,20 +356,19 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const P: usize, co
                 w[2][k] += dz[3 * H + k] * c;
             }
         }
-        pending
-            .kernel
-            .push(M::default(), &mut grad.kernel, &dz, &cache.x);
-        pending
-            .recurrent
-            .push(M::default(), &mut grad.recurrent_kernel, &dz, &cache.h_prev);
         for b in 0..B {
             add_assign(&mut grad.bias.data.0[b], &dz);
         }
-        let mut dx = [T::ZERO; I];
-        tr.input_grad(M::default(), &self.kernel, &mut dx, &dz);
-        dstate.h = [T::ZERO; H];
-        gemv_acc(M::default(), &mut dstate.h, &tr.recurrent_t, &dz);
-        dx
+        tr.linear_backward::<M>(
+            pending,
+            &self.kernel,
+            &dz,
+            &cache.x,
+            &cache.h_prev,
+            &mut grad.kernel,
+            &mut grad.recurrent_kernel,
+            &mut dstate.h,
+        )
     }
 }
 

@@ -670,6 +670,24 @@ macro_rules! leaf_cell {
     };
 }
 
+/// The [`Cell`] items of a layer without state or pending updates (dense, embedding, layer
+/// normalization, dropout).
+macro_rules! stateless_cell {
+    () => {
+        #[inline(always)]
+        fn zero_state() {}
+        type StateLanes<const L: usize> = ();
+        #[inline(always)]
+        fn to_lanes<const L: usize>(_: impl Fn(usize)) {}
+        #[inline(always)]
+        fn lane<const L: usize>((): &(), _: usize) {}
+        #[inline(always)]
+        fn pending() {}
+        #[inline(always)]
+        fn flush<M: Math>(_: &mut Self, (): &mut ()) {}
+    };
+}
+
 /// The [`Cell`] items a recurrent layer forwards to its inherent methods (`$state`, `$cache`
 /// its types, `$g` its gate rows).
 macro_rules! recurrent_cell {

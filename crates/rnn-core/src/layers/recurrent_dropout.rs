@@ -318,10 +318,15 @@ where
         Self::gates() > 1 && self.recurrent_dropout > 0.0
     }
 
-    /// The factor of element `n` of tensor `k` (the kernel's and recurrent kernel's columns
-    /// scaled by their gate block's masks; 1 elsewhere).
-    fn factor(k: usize, n: usize, masks: &([[T; I]; MAX_GATES], [[T; H]; MAX_GATES])) -> T {
-        let rows = C::tensor_info(0).shape.dims()[1];
+    /// The factor of element `n` of tensor `k` of a cell whose kernels have `rows` rows (the
+    /// kernel's and recurrent kernel's columns scaled by their gate block's masks; 1
+    /// elsewhere).
+    fn factor(
+        k: usize,
+        n: usize,
+        rows: usize,
+        masks: &([[T; I]; MAX_GATES], [[T; H]; MAX_GATES]),
+    ) -> T {
         let (col, row) = (n / rows, n % rows);
         match k {
             0 => masks.0[row / H][col],
@@ -332,10 +337,10 @@ where
 
     /// The cell with the masks folded into its kernels.
     fn masked(&self, masks: &([[T; I]; MAX_GATES], [[T; H]; MAX_GATES])) -> C {
-        let mut c = self.cell;
+        let (mut c, rows) = (self.cell, Self::gates() * H);
         for k in 0..2 {
             for (n, w) in c.tensor_mut(k).iter_mut().enumerate() {
-                *w *= Self::factor(k, n, masks);
+                *w *= Self::factor(k, n, rows, masks);
             }
         }
         c
@@ -368,10 +373,11 @@ where
             &mut step,
         );
         C::flush::<M>(&mut step, &mut pending);
+        let rows = Self::gates() * H;
         for k in 0..C::TENSORS {
             let g = grad.cell.tensor_mut(k);
             for (n, (g, d)) in g.iter_mut().zip(step.tensor(k)).enumerate() {
-                *g += *d * Self::factor(k, n, &cache.1);
+                *g += *d * Self::factor(k, n, rows, &cache.1);
             }
         }
         dx

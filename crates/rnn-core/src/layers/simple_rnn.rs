@@ -195,20 +195,19 @@ impl<T: Real, const I: usize, const H: usize, const B: usize> RnnCell<T, I, H, B
         }
         self.activation
             .backprop::<M, T>(&cache.z, &cache.h, &mut da);
-        pending
-            .kernel
-            .push(M::default(), &mut grad.kernel, &da, &cache.x);
-        pending
-            .recurrent
-            .push(M::default(), &mut grad.recurrent_kernel, &da, &cache.h_prev);
         for b in 0..B {
             add_assign(&mut grad.bias.data.0[b], &da);
         }
-        let mut dx = [T::ZERO; I];
-        tr.input_grad(M::default(), &self.kernel, &mut dx, &da);
-        dstate.h = [T::ZERO; H];
-        gemv_acc(M::default(), &mut dstate.h, &tr.recurrent_t, &da);
-        dx
+        tr.linear_backward::<M>(
+            pending,
+            &self.kernel,
+            &da,
+            &cache.x,
+            &cache.h_prev,
+            &mut grad.kernel,
+            &mut grad.recurrent_kernel,
+            &mut dstate.h,
+        )
     }
 
     fn torch(&mut self) -> TorchRecurrent<'_, T> {
