@@ -14,10 +14,13 @@ pub use rnn_host::{boxed, csv, files, plot, summary, train, Summary};
 #[doc(hidden)]
 pub mod __private {
     pub use core::option::Option::{self, None, Some};
+    pub use core::result::Result::{self, Err, Ok};
     pub use rnn_core::layers::{
-        Bidirectional, Cell, Dense, Dropout, Dropped, Embedding, GruCell, LayerNorm, LnRnnCell,
-        LstmCell, RnnCell,
+        Attention, Bidirectional, Cell, Dense, Dropout, Dropped, Embedding, GruCell, LayerNorm,
+        LnRnnCell, LstmCell, RnnCell,
     };
     pub use rnn_core::nalgebra::{ArrayStorage, SMatrix};
-    pub use rnn_core::{Activation, Chain, Exact, Fast, LayerInfo, Model, Tape};
+    pub use rnn_core::optim::Params;
+    pub use rnn_core::seq2seq::{self, Beams, Decoded, Seq2Seq, Seq2SeqTape};
+    pub use rnn_core::{Activation, Chain, Exact, Fast, LayerInfo, Model, Tape, TokenError};
 }

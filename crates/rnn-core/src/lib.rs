@@ -38,6 +38,7 @@ pub mod model;
 pub mod optim;
 pub mod real;
 pub mod rng;
+pub mod seq2seq;
 pub mod simd;
 pub mod weights;
 
@@ -45,10 +46,10 @@ pub use activation::Activation;
 pub use bptt::Tape;
 pub use chain::Chain;
 pub use layers::{
-    Bidirectional, Cell, Dense, DenseCache, Dropout, DropoutCache, Dropped, Embedding,
-    EmbeddingCache, GruCache, GruCell, GruState, LayerNorm, LayerNormCache, Leaf, LnRnnCache,
-    LnRnnCell, LstmCache, LstmCell, LstmState, RnnCache, RnnCell, RnnState, StateLanes, Streams,
-    TensorInfo, Vector,
+    Attention, AttentionState, Bidirectional, Cell, Dense, DenseCache, Dropout, DropoutCache,
+    Dropped, Embedding, EmbeddingCache, GruCache, GruCell, GruState, LayerNorm, LayerNormCache,
+    Leaf, LnRnnCache, LnRnnCell, LstmCache, LstmCell, LstmState, RnnCache, RnnCell, RnnState,
+    StateLanes, Streams, TensorInfo, Vector,
 };
 pub use loss::Loss;
 pub use math::{Exact, Fast, Fused, Math};

@@ -408,6 +408,33 @@ pub trait Model: Sized {
         )
     }
 
+    /// Backpropagation through recorded steps `caches` (of a streaming model), last to first,
+    /// starting from the state gradient `dstate` (w.r.t. the state after the last step; zero
+    /// when nothing after the sequence depends on it) and leaving in it the gradient w.r.t.
+    /// the state before the first step: what an encoder-decoder model needs at the seam
+    /// ([`crate::seq2seq`]). Otherwise as [`backward_with`](Self::backward_with).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_through(
+        &self,
+        tr: &Self::Transposed,
+        caches: &[Self::Cache],
+        dys: &[Self::Output],
+        wrt_logits: bool,
+        dstate: &mut Self::State,
+        grads: &mut Self,
+        dxs: Option<&mut [Self::Input]>,
+    ) where
+        Self::Chain: Streams,
+    {
+        let (c, g) = (self.chain(), grads.chain_mut());
+        crate::simd::widest_fused_blocks(
+            #[inline(always)]
+            |fused, narrow| {
+                backward_maths!(fused, narrow, c, tr, caches, dys, wrt_logits, dstate, g, dxs);
+            },
+        );
+    }
+
     /// Loads every layer with the default names, all or nothing (on an error the model is
     /// unchanged): Keras `"{layer}/kernel"`, ...; PyTorch
     /// `"{layer}.weight_ih_l0"`, ..., where `{layer}` is Keras's automatic layer name

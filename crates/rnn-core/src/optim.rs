@@ -18,6 +18,50 @@
 use crate::model::Model;
 use crate::real::Real;
 
+/// What an optimizer reads and writes: a scalar type and numbered parameter tensors. Every
+/// [`Model`] is one; so is an encoder-decoder model (`crate::seq2seq`), whose tensors are its
+/// encoder's then its decoder's. The names differ from [`Model`]'s (`tensor`, ...) so that
+/// both traits in scope never make a call ambiguous.
+pub trait Params: Sized {
+    /// The scalar.
+    type Scalar: Real;
+    /// Number of parameter tensors.
+    const PARAM_TENSORS: usize;
+    /// Tensor `k` as a flat slice.
+    fn param_tensor(&self, k: usize) -> &[Self::Scalar];
+    /// Tensor `k`, mutable.
+    fn param_tensor_mut(&mut self, k: usize) -> &mut [Self::Scalar];
+    /// Writes every parameter zero into `slot` without building the value on the stack.
+    ///
+    /// # Safety
+    /// `slot` must be valid for writes and aligned; it need not be initialized.
+    unsafe fn params_zeroed_in_place(slot: *mut Self);
+    /// Copies every parameter of `other`.
+    fn copy_params_from(&mut self, other: &Self) {
+        for k in 0..Self::PARAM_TENSORS {
+            self.param_tensor_mut(k)
+                .copy_from_slice(other.param_tensor(k));
+        }
+    }
+}
+
+impl<M: Model> Params for M {
+    type Scalar = <M as Model>::Scalar;
+    const PARAM_TENSORS: usize = <M as Model>::TENSORS;
+    #[inline(always)]
+    fn param_tensor(&self, k: usize) -> &[Self::Scalar] {
+        Model::tensor(self, k)
+    }
+    #[inline(always)]
+    fn param_tensor_mut(&mut self, k: usize) -> &mut [Self::Scalar] {
+        Model::tensor_mut(self, k)
+    }
+    unsafe fn params_zeroed_in_place(slot: *mut Self) {
+        // SAFETY: the caller's promise.
+        unsafe { <M as Model>::zeros_in_place(slot) }
+    }
+}
+
 /// Which framework's variant of a rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Flavor {
@@ -71,10 +115,15 @@ impl Clip {
 
     /// Per-tensor multipliers (from the norms) are computed once per step, then every element
     /// is scaled and clamped on the fly: nothing is copied.
-    fn scales<M: Model>(&self, grads: &M, k: usize, global: f64) -> (M::Scalar, Option<M::Scalar>) {
+    fn scales<M: Params>(
+        &self,
+        grads: &M,
+        k: usize,
+        global: f64,
+    ) -> (M::Scalar, Option<M::Scalar>) {
         match self.rule() {
             ClipRule::Norm(c) => {
-                let n = libm::sqrt(sq_norm(grads.tensor(k)));
+                let n = libm::sqrt(sq_norm(grads.param_tensor(k)));
                 (M::Scalar::from_f64(c / n.max(c)), None)
             }
             ClipRule::GlobalNorm(c) => (M::Scalar::from_f64(c / global.max(c)), None),
@@ -84,7 +133,7 @@ impl Clip {
         }
     }
 
-    fn global<M: Model>(&self, grads: &M) -> f64 {
+    fn global<M: Params>(&self, grads: &M) -> f64 {
         if !matches!(
             self.rule(),
             ClipRule::GlobalNorm(_) | ClipRule::TorchNorm(_)
@@ -92,8 +141,8 @@ impl Clip {
             return 0.0;
         }
         libm::sqrt(
-            (0..M::TENSORS)
-                .map(|k| sq_norm(grads.tensor(k)))
+            (0..M::PARAM_TENSORS)
+                .map(|k| sq_norm(grads.param_tensor(k)))
                 .sum::<f64>(),
         )
     }
@@ -125,7 +174,7 @@ fn clipped<T: Real>(g: T, scale: T, value: Option<T>) -> T {
 }
 
 /// Anything that updates a model's parameters from its gradients.
-pub trait Optimizer<M: Model> {
+pub trait Optimizer<M: Params> {
     /// One update: `params` moves against `grads` (same type, same layout).
     fn step(&mut self, params: &mut M, grads: &M);
     /// Whether the hyper-parameters can train at all (checked by `fit` before any work, and
@@ -199,7 +248,7 @@ fn check_epsilon(eps: f64) -> Result<(), OptimError> {
 }
 
 /// Stochastic gradient descent with optional (Nesterov) momentum.
-pub struct Sgd<M: Model> {
+pub struct Sgd<M: Params> {
     /// Learning rate (Keras default 0.01).
     pub lr: f64,
     /// Momentum (default 0).
@@ -227,7 +276,7 @@ unsafe fn built_by<O>(write: unsafe fn(*mut O, f64), lr: f64) -> O {
     }
 }
 
-impl<M: Model> Sgd<M> {
+impl<M: Params> Sgd<M> {
     /// Plain SGD with Keras's rule.
     pub fn new(lr: f64) -> Self {
         // SAFETY: `write_new` writes every field.
@@ -248,7 +297,7 @@ impl<M: Model> Sgd<M> {
             addr_of_mut!((*slot).clip).write(Clip::default());
             addr_of_mut!((*slot).flavor).write(Flavor::Keras);
             addr_of_mut!((*slot).t).write(0);
-            M::zeros_in_place(addr_of_mut!((*slot).velocity));
+            M::params_zeroed_in_place(addr_of_mut!((*slot).velocity));
         }
     }
     /// Sets the momentum.
@@ -269,7 +318,7 @@ impl<M: Model> Sgd<M> {
     }
 }
 
-impl<M: Model> Optimizer<M> for Sgd<M> {
+impl<M: Params> Optimizer<M> for Sgd<M> {
     fn check(&self) -> Result<(), OptimError> {
         check_lr(self.lr)?;
         if (0.0..=1.0).contains(&self.momentum) {
@@ -287,7 +336,7 @@ impl<M: Model> Optimizer<M> for Sgd<M> {
     }
     fn restore(&mut self, buffers: [Option<&M>; 2], counters: [f64; 3]) {
         if let Some(v) = buffers[0] {
-            self.velocity.copy_from(v);
+            self.velocity.copy_params_from(v);
         }
         self.t = counters[0] as u64;
     }
@@ -297,11 +346,11 @@ impl<M: Model> Optimizer<M> for Sgd<M> {
         let global = self.clip.global(grads);
         let first = self.t == 0;
         self.t += 1;
-        for k in 0..M::TENSORS {
+        for k in 0..M::PARAM_TENSORS {
             let (s, cv) = self.clip.scales(grads, k, global);
-            let p = params.tensor_mut(k);
-            let g = grads.tensor(k);
-            let v = self.velocity.tensor_mut(k);
+            let p = params.param_tensor_mut(k);
+            let g = grads.param_tensor(k);
+            let v = self.velocity.param_tensor_mut(k);
             for i in 0..p.len() {
                 let gi = clipped(g[i], s, cv);
                 if self.momentum == 0.0 {
@@ -334,7 +383,7 @@ impl<M: Model> Optimizer<M> for Sgd<M> {
 }
 
 /// Adam.
-pub struct Adam<M: Model> {
+pub struct Adam<M: Params> {
     /// Learning rate (Keras default 0.001).
     pub lr: f64,
     /// First-moment decay (0.9).
@@ -355,7 +404,7 @@ pub struct Adam<M: Model> {
     powers: (f64, f64),
 }
 
-impl<M: Model> Adam<M> {
+impl<M: Params> Adam<M> {
     /// Keras's Adam with its defaults and the given learning rate.
     pub fn new(lr: f64) -> Self {
         // SAFETY: `write_new` writes every field.
@@ -378,8 +427,8 @@ impl<M: Model> Adam<M> {
             addr_of_mut!((*slot).flavor).write(Flavor::Keras);
             addr_of_mut!((*slot).t).write(0);
             addr_of_mut!((*slot).powers).write((1.0, 1.0));
-            M::zeros_in_place(addr_of_mut!((*slot).m));
-            M::zeros_in_place(addr_of_mut!((*slot).v));
+            M::params_zeroed_in_place(addr_of_mut!((*slot).m));
+            M::params_zeroed_in_place(addr_of_mut!((*slot).v));
         }
     }
     /// PyTorch's Adam with its defaults and the given learning rate.
@@ -409,7 +458,7 @@ impl<M: Model> Adam<M> {
     }
 }
 
-impl<M: Model> Optimizer<M> for Adam<M> {
+impl<M: Params> Optimizer<M> for Adam<M> {
     fn check(&self) -> Result<(), OptimError> {
         check_lr(self.lr)?;
         check_decay("beta_1", self.beta_1)?;
@@ -422,8 +471,8 @@ impl<M: Model> Optimizer<M> for Adam<M> {
     }
     fn restore(&mut self, buffers: [Option<&M>; 2], counters: [f64; 3]) {
         if let [Some(m), Some(v)] = buffers {
-            self.m.copy_from(m);
-            self.v.copy_from(v);
+            self.m.copy_params_from(m);
+            self.v.copy_params_from(v);
         }
         self.t = counters[0] as u64;
         self.powers = (counters[1], counters[2]);
@@ -443,12 +492,12 @@ impl<M: Model> Optimizer<M> for Adam<M> {
         };
         let alpha = M::Scalar::from_f64(alpha);
         let bc2 = M::Scalar::from_f64(bc2);
-        for k in 0..M::TENSORS {
+        for k in 0..M::PARAM_TENSORS {
             let (s, cv) = self.clip.scales(grads, k, global);
-            let p = params.tensor_mut(k);
-            let g = grads.tensor(k);
-            let m = self.m.tensor_mut(k);
-            let v = self.v.tensor_mut(k);
+            let p = params.param_tensor_mut(k);
+            let g = grads.param_tensor(k);
+            let m = self.m.param_tensor_mut(k);
+            let v = self.v.param_tensor_mut(k);
             for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                 let gi = clipped(g, s, cv);
                 *m = b1 * *m + (one - b1) * gi;
@@ -466,7 +515,7 @@ impl<M: Model> Optimizer<M> for Adam<M> {
 }
 
 /// RMSprop (no momentum, not centered).
-pub struct RmsProp<M: Model> {
+pub struct RmsProp<M: Params> {
     /// Learning rate (Keras default 0.001).
     pub lr: f64,
     /// Decay: Keras `rho` 0.9, PyTorch `alpha` 0.99.
@@ -480,7 +529,7 @@ pub struct RmsProp<M: Model> {
     v: M,
 }
 
-impl<M: Model> RmsProp<M> {
+impl<M: Params> RmsProp<M> {
     /// Keras's RMSprop with its defaults.
     pub fn new(lr: f64) -> Self {
         // SAFETY: `write_new` writes every field.
@@ -500,7 +549,7 @@ impl<M: Model> RmsProp<M> {
             addr_of_mut!((*slot).epsilon).write(1e-7);
             addr_of_mut!((*slot).clip).write(Clip::default());
             addr_of_mut!((*slot).flavor).write(Flavor::Keras);
-            M::zeros_in_place(addr_of_mut!((*slot).v));
+            M::params_zeroed_in_place(addr_of_mut!((*slot).v));
         }
     }
     /// PyTorch's RMSprop with its defaults.
@@ -519,7 +568,7 @@ impl<M: Model> RmsProp<M> {
     }
 }
 
-impl<M: Model> Optimizer<M> for RmsProp<M> {
+impl<M: Params> Optimizer<M> for RmsProp<M> {
     fn check(&self) -> Result<(), OptimError> {
         check_lr(self.lr)?;
         check_decay("rho", self.rho)?;
@@ -530,7 +579,7 @@ impl<M: Model> Optimizer<M> for RmsProp<M> {
     }
     fn restore(&mut self, buffers: [Option<&M>; 2], _: [f64; 3]) {
         if let Some(v) = buffers[0] {
-            self.v.copy_from(v);
+            self.v.copy_params_from(v);
         }
     }
     fn step(&mut self, params: &mut M, grads: &M) {
@@ -539,11 +588,11 @@ impl<M: Model> Optimizer<M> for RmsProp<M> {
         let eps = M::Scalar::from_f64(self.epsilon);
         let one = M::Scalar::ONE;
         let global = self.clip.global(grads);
-        for k in 0..M::TENSORS {
+        for k in 0..M::PARAM_TENSORS {
             let (s, cv) = self.clip.scales(grads, k, global);
-            let p = params.tensor_mut(k);
-            let g = grads.tensor(k);
-            let v = self.v.tensor_mut(k);
+            let p = params.param_tensor_mut(k);
+            let g = grads.param_tensor(k);
+            let v = self.v.param_tensor_mut(k);
             for i in 0..p.len() {
                 let gi = clipped(g[i], s, cv);
                 v[i] = rho * v[i] + (one - rho) * gi * gi;

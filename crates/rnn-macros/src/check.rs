@@ -102,6 +102,10 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
                     ),
                 )
             }
+            ("source_len" | "target_len" | "start" | "end", _) => errs.spanned(
+                &o.name,
+                format!("model option `{name}` applies to an encoder-decoder model, `encoder => decoder`, and this model has no `=>`"),
+            ),
             _ => {
                 let hint = closest(&name, &["scalar", "math", "weights", "layout", "params"])
                     .map(|c| format!("did you mean `{c}`? "))
@@ -174,6 +178,27 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
             }
         }
     }
+    for (l, d) in layers.iter_mut().filter(|l| l.kind.attends).zip(
+        def.layers
+            .iter()
+            .filter(|d| LayerKind::find(&d.kind.to_string()).is_some_and(|k| k.attends)),
+    ) {
+        match def.memory {
+            None => errs.spanned(
+                &d.kind,
+                "`attention` attends over an encoder's outputs: it goes in the decoder of an encoder-decoder model, `encoder => decoder`",
+            ),
+            Some((e, n)) => {
+                l.memory = (e, n);
+                if l.merge == 1 && e != l.input {
+                    errs.spanned(
+                        &d.kind,
+                        format!("`score = dot` multiplies the decoder's state by the encoder's outputs: it needs them of one width, but this attention's input has {} and the encoder outputs {e}; use `score = additive`", l.input),
+                    );
+                }
+            }
+        }
+    }
     let mut baked = None;
     if let (Some(path), true, None) = (&weights, chain_ok, &errs.0) {
         match crate::baked::load(&layers, path, torch_layout, scalar == "f32") {
@@ -237,6 +262,8 @@ fn check_kind(
     let widths: Vec<Option<(usize, Span)>> = l.widths.iter().map(|w| width(w, errs)).collect();
     let opts = check_options(kind, &l.options, errs);
     let (activation, flags, drop) = (opts.activation, opts.flags, opts.drop);
+    // An attention's score (a wrapper's merge is read above).
+    let score = opts.merge.unwrap_or(0);
     if widths.iter().any(Option::is_none) {
         return None;
     }
@@ -269,6 +296,7 @@ fn check_kind(
                 rate: 0.0,
                 drop: [0.0; 2],
                 keras_name: String::new(),
+                memory: (0, 0),
             }),
             _ => {
                 errs.at(
@@ -354,10 +382,11 @@ fn check_kind(
         flags,
         biases: 1,
         inner: None,
-        merge: 0,
+        merge: score,
         rate: 0.0,
         drop,
         keras_name: String::new(),
+        memory: (0, 0),
     })
 }
 
@@ -431,6 +460,7 @@ fn check_rate(
         rate,
         drop: [0.0; 2],
         keras_name: String::new(),
+        memory: (0, 0),
     })
 }
 
@@ -511,6 +541,7 @@ fn check_wrapper(
         rate: 0.0,
         drop: [0.0; 2],
         keras_name: String::new(),
+        memory: (0, 0),
     })
 }
 
@@ -537,6 +568,7 @@ mod tests {
         wraps: false,
         rate_arg: false,
         dropout_opts: (false, false),
+        attends: false,
     };
 
     fn check(text: &str, prev: Option<(usize, &str)>) -> Result<(usize, usize), String> {

@@ -13,12 +13,12 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 /// A primitive type by its full path: `f32` as written could be the user's `struct f32`.
-fn prim(name: &str) -> TokenStream {
+pub(crate) fn prim(name: &str) -> TokenStream {
     let ty = format_ident!("{}", name);
     quote!(::core::primitive::#ty)
 }
 
-fn lit(n: usize) -> Literal {
+pub(crate) fn lit(n: usize) -> Literal {
     Literal::usize_unsuffixed(n)
 }
 
@@ -33,7 +33,7 @@ pub fn fallback(def: &ModelDef) -> TokenStream {
 pub const MAX_MODEL_BYTES: usize = 1 << 30;
 
 /// Where generated code finds the runtime: `crate = path` or `::rnn`, then its hidden module.
-fn private(def: &ModelDef) -> TokenStream {
+pub(crate) fn private(def: &ModelDef) -> TokenStream {
     match &def.krate {
         Some(p) => quote!(#p::__private),
         None => quote!(::rnn::__private),
@@ -43,6 +43,23 @@ fn private(def: &ModelDef) -> TokenStream {
 /// One layer's cell type with literal sizes (`LstmCell<f32, 32, 16, 64>`), and its build
 /// configuration (its activation, or `()`), from the kind's table entry.
 fn cell(l: &Layer, t: &TokenStream, p: &TokenStream) -> (TokenStream, TokenStream) {
+    if l.kind.attends {
+        let dot = l.merge == 1;
+        let (e, n) = l.memory;
+        let a = if dot { 0 } else { l.units };
+        let (h, e, n, a, u, c) = (
+            lit(l.input),
+            lit(e),
+            lit(n),
+            lit(a),
+            lit(l.units),
+            lit(l.input + e),
+        );
+        return (
+            quote!(#p::Attention<#t, #h, #e, #n, #a, #u, #c, #dot>),
+            quote!(()),
+        );
+    }
     if let Some(inner) = &l.inner {
         let (ty, config) = cell(inner, t, p);
         let (merge, o) = (Literal::u8_unsuffixed(l.merge), lit(l.units));
@@ -191,10 +208,13 @@ pub fn model(m: &Model) -> TokenStream {
         #baked
 
         #[doc = #state_doc]
+        #[allow(dead_code)]
         #vis type #state_name = <#name as #p::Model>::State;
         #[doc = #cache_doc]
+        #[allow(dead_code)]
         #vis type #cache_name = <#name as #p::Model>::Cache;
         #[doc = #tape_doc]
+        #[allow(dead_code)]
         #vis type #tape_name<const N: #usize> = #p::Tape<#name, { N }>;
 
         #size_check

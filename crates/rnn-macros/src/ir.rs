@@ -79,7 +79,8 @@ pub struct Layer {
     pub biases: usize,
     /// The layer a wrapper (`bidirectional`) runs both ways.
     pub inner: Option<Box<Layer>>,
-    /// A wrapper's merge: an index into `layers::MERGES` (0, `concat`, by default).
+    /// A wrapper's merge: an index into `layers::MERGES` (0, `concat`, by default); an
+    /// attention's score (0 additive, 1 dot).
     pub merge: u8,
     /// A dropout layer's rate.
     pub rate: f64,
@@ -87,6 +88,8 @@ pub struct Layer {
     pub drop: [f64; 2],
     /// Keras's automatic name (`lstm`, `lstm_1`, ...).
     pub keras_name: String,
+    /// An attention's memory: the encoder's output width and the source length.
+    pub memory: (usize, usize),
 }
 
 impl Layer {
@@ -103,6 +106,10 @@ impl Layer {
     pub fn source(&self) -> String {
         if self.kind.rate_arg {
             return format!("{}({})", self.kind.name, self.rate);
+        }
+        if self.kind.attends {
+            let score = if self.merge == 1 { ", score = dot" } else { "" };
+            return format!("{}({}, {}{score})", self.kind.name, self.input, self.units);
         }
         if let Some(inner) = &self.inner {
             let merge = match self.merge {

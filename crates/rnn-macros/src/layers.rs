@@ -51,6 +51,9 @@ pub struct LayerKind {
     /// Keras's `dropout` and `recurrent_dropout` options: whether the layer takes them, and
     /// whether `recurrent_dropout` is implemented.
     pub dropout_opts: (bool, bool),
+    /// The layer attends over an encoder's outputs (only in the decoder of
+    /// `encoder => decoder`) and takes `score = additive | dot`.
+    pub attends: bool,
 }
 
 /// Every activation, `linear` first (the default of `dense`).
@@ -92,6 +95,7 @@ pub const KINDS: &[LayerKind] = &[
         wraps: false,
         rate_arg: false,
         dropout_opts: (true, true),
+        attends: false,
     },
     LayerKind {
         name: "lstm",
@@ -109,6 +113,7 @@ pub const KINDS: &[LayerKind] = &[
         wraps: false,
         rate_arg: false,
         dropout_opts: (true, true),
+        attends: false,
     },
     LayerKind {
         name: "gru",
@@ -126,6 +131,7 @@ pub const KINDS: &[LayerKind] = &[
         wraps: false,
         rate_arg: false,
         dropout_opts: (true, true),
+        attends: false,
     },
     LayerKind {
         name: "ln_rnn",
@@ -143,6 +149,7 @@ pub const KINDS: &[LayerKind] = &[
         wraps: false,
         rate_arg: false,
         dropout_opts: (false, false),
+        attends: false,
     },
     LayerKind {
         name: "layer_norm",
@@ -160,6 +167,7 @@ pub const KINDS: &[LayerKind] = &[
         wraps: false,
         rate_arg: false,
         dropout_opts: (false, false),
+        attends: false,
     },
     LayerKind {
         name: "embedding",
@@ -177,6 +185,7 @@ pub const KINDS: &[LayerKind] = &[
         wraps: false,
         rate_arg: false,
         dropout_opts: (false, false),
+        attends: false,
     },
     LayerKind {
         name: "bidirectional",
@@ -194,6 +203,7 @@ pub const KINDS: &[LayerKind] = &[
         wraps: true,
         rate_arg: false,
         dropout_opts: (false, false),
+        attends: false,
     },
     LayerKind {
         name: "dropout",
@@ -211,6 +221,25 @@ pub const KINDS: &[LayerKind] = &[
         wraps: false,
         rate_arg: true,
         dropout_opts: (false, false),
+        attends: false,
+    },
+    LayerKind {
+        name: "attention",
+        keras: ("attention", "Attention"),
+        cell: "Attention",
+        gates: 1,
+        rows_param: false,
+        activations: &[],
+        flags: &[],
+        counted_flags: &[],
+        logits: false,
+        keeps_width: false,
+        bias_param: false,
+        token_input: false,
+        wraps: false,
+        rate_arg: false,
+        dropout_opts: (false, false),
+        attends: true,
     },
     LayerKind {
         name: "dense",
@@ -228,6 +257,7 @@ pub const KINDS: &[LayerKind] = &[
         wraps: false,
         rate_arg: false,
         dropout_opts: (false, false),
+        attends: false,
     },
 ];
 
@@ -242,7 +272,10 @@ impl LayerKind {
     /// The options this layer takes.
     pub fn options(&self) -> Vec<&'static str> {
         let act = (!self.activations.is_empty()).then_some("activation");
-        let merge = self.wraps.then_some("merge");
+        let merge = self
+            .wraps
+            .then_some("merge")
+            .or(self.attends.then_some("score"));
         let drop: &[&'static str] = if self.dropout_opts.0 {
             &["dropout", "recurrent_dropout"]
         } else {

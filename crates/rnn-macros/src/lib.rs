@@ -12,6 +12,7 @@ mod layers;
 mod names;
 mod options;
 mod parse;
+mod seq2seq;
 mod suggest;
 
 use proc_macro::TokenStream;
@@ -28,6 +29,10 @@ pub fn rnn_model(input: TokenStream) -> TokenStream {
             if c.placeholder && !names::is_primitive(&def.name) {
                 out.extend(expand::fallback(def));
             }
+            continue;
+        }
+        if def.decoder.is_some() {
+            out.extend(seq2seq::model(def));
             continue;
         }
         out.extend(match check::validate(def) {

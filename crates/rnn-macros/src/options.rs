@@ -82,7 +82,8 @@ pub(crate) fn ident_value(e: &Expr) -> Option<&Ident> {
     }
 }
 
-/// A layer's options as written: its activation, flags, merge mode and dropout rates.
+/// A layer's options as written: its activation, flags, merge mode (an attention's score:
+/// 0 additive, 1 dot) and dropout rates.
 pub(crate) struct LayerOptions {
     pub activation: Option<(Act, Span)>,
     pub flags: Vec<bool>,
@@ -154,6 +155,20 @@ pub(crate) fn check_options(kind: Kind, opts: &[Opt], errs: &mut Errors) -> Laye
                     }
                 }
             }
+            "score" => match ident_value(&o.value).map(|i| i.to_string()).as_deref() {
+                Some("additive") => merge = Some(0),
+                Some("dot") => merge = Some(1),
+                _ => {
+                    let v = &o.value;
+                    errs.spanned(
+                        v,
+                        format!(
+                            "unknown score `{}`; expected `additive` (Bahdanau's, Keras's `AdditiveAttention`) or `dot` (Luong's, Keras's `Attention`)",
+                            quote::quote!(#v)
+                        ),
+                    )
+                }
+            },
             "dropout" | "recurrent_dropout" => {
                 let v = ungrouped(&o.value);
                 let rate = match v {

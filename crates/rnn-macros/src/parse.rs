@@ -10,7 +10,8 @@ pub struct File {
     pub models: Vec<ModelDef>,
 }
 
-/// `#[attrs] vis struct Name { options; chain }`.
+/// `#[attrs] vis struct Name { options; chain }` (or `{ options; encoder => decoder }`).
+#[derive(Clone)]
 pub struct ModelDef {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
@@ -20,15 +21,22 @@ pub struct ModelDef {
     /// `crate = path;`: where the `rnn` crate is, for a renamed dependency (default `::rnn`).
     pub krate: Option<syn::Path>,
     pub layers: Vec<LayerDef>,
+    /// `=> decoder layers`: the model is an encoder-decoder, `layers` its encoder.
+    pub decoder: Option<(Token![=>], Vec<LayerDef>)>,
+    /// Set on a decoder half before its check: the encoder's output width and source length
+    /// (what an `attention` layer attends over). Not written by the user.
+    pub memory: Option<(usize, usize)>,
 }
 
 /// `name = value`.
+#[derive(Clone)]
 pub struct Opt {
     pub name: Ident,
     pub value: Expr,
 }
 
 /// `kind(args)`.
+#[derive(Clone)]
 pub struct LayerDef {
     pub kind: Ident,
     pub paren_span: Span,
@@ -93,19 +101,25 @@ impl Parse for ModelDef {
             }
             body.parse::<Token![;]>()?;
         }
-        let mut layers = Vec::new();
-        if !body.is_empty() {
-            layers.push(body.parse()?);
-            while !body.is_empty() {
-                let arrow: Token![->] = body.parse()?;
-                if body.is_empty() {
-                    return Err(syn::Error::new_spanned(
-                        arrow,
-                        "expected a layer after `->`, found the end of the model",
-                    ));
-                }
-                layers.push(body.parse()?);
+        let layers = chain(&body)?;
+        let mut decoder = None;
+        if body.peek(Token![=>]) {
+            let arrow: Token![=>] = body.parse()?;
+            if body.is_empty() {
+                return Err(syn::Error::new_spanned(
+                    arrow,
+                    "expected the decoder's layers after `=>`, e.g. `=> embedding(12, 16) -> lstm(32) -> dense(12, activation = softmax)`",
+                ));
             }
+            let d = chain(&body)?;
+            if body.peek(Token![=>]) {
+                let again: Token![=>] = body.parse()?;
+                return Err(syn::Error::new_spanned(
+                    again,
+                    "a model has one encoder and one decoder: `encoder => decoder`, found a second `=>`",
+                ));
+            }
+            decoder = Some((arrow, d));
         }
         Ok(ModelDef {
             attrs,
@@ -115,8 +129,29 @@ impl Parse for ModelDef {
             options,
             krate,
             layers,
+            decoder,
+            memory: None,
         })
     }
+}
+
+/// `layer -> layer -> ...`, up to the end or a `=>`.
+fn chain(body: ParseStream) -> syn::Result<Vec<LayerDef>> {
+    let mut layers = Vec::new();
+    if !body.is_empty() && !body.peek(Token![=>]) {
+        layers.push(body.parse()?);
+        while !body.is_empty() && !body.peek(Token![=>]) {
+            let arrow: Token![->] = body.parse()?;
+            if body.is_empty() || body.peek(Token![=>]) {
+                return Err(syn::Error::new_spanned(
+                    arrow,
+                    "expected a layer after `->`, found the end of the model",
+                ));
+            }
+            layers.push(body.parse()?);
+        }
+    }
+    Ok(layers)
 }
 
 impl Parse for LayerDef {

@@ -795,6 +795,7 @@ mod torch;
 pub use backward::{Pending, Transposed, PENDING_STEPS};
 pub(crate) use torch::{export_keras, load_keras, TorchRecurrent};
 
+mod attention;
 mod bidirectional;
 mod dense;
 mod dropout;
@@ -806,6 +807,7 @@ mod lstm;
 mod recurrent_dropout;
 mod simple_rnn;
 
+pub use attention::{Attention, AttentionCache, AttentionState};
 pub use bidirectional::{
     Bidirectional, BidirectionalCache, MERGE_AVE, MERGE_CONCAT, MERGE_MUL, MERGE_SUM,
 };
@@ -827,6 +829,18 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool> St
 {
 }
 impl<T: Real, const H: usize> Streams for LayerNorm<T, H> {}
+impl<
+        T: Real,
+        const H: usize,
+        const E: usize,
+        const N: usize,
+        const A: usize,
+        const U: usize,
+        const C: usize,
+        const DOT: bool,
+    > Streams for Attention<T, H, E, N, A, U, C, DOT>
+{
+}
 impl<T: Real, const I: usize, const H: usize> Streams for LnRnnCell<T, I, H> {}
 impl<T: Real, const I: usize, const H: usize, const G: usize, const P: usize, const B: usize>
     Streams for LstmCell<T, I, H, G, P, B>
