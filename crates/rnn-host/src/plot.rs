@@ -117,6 +117,92 @@ pub fn encode_png(chart: &Chart) -> Vec<u8> {
     out
 }
 
+/// A matrix drawn as a grid of shaded cells (white 0 to dark blue 1, values clamped), one
+/// label per row (left) and per column (below, turned): an attention matrix, say.
+#[derive(Clone, Copy, Debug)]
+pub struct Heatmap<'a> {
+    /// Title, above.
+    pub title: &'a str,
+    /// The values, row-major: `rows.len()` rows of `cols.len()`.
+    pub values: &'a [f64],
+    /// Row labels.
+    pub rows: &'a [&'a str],
+    /// Column labels.
+    pub cols: &'a [&'a str],
+    /// Side of one cell in pixels.
+    pub cell: u32,
+}
+
+/// Renders `map` as PNG bytes (8-bit RGB). Missing values (a short `values`) and NaN are
+/// drawn grey; nothing panics.
+pub fn encode_heatmap_png(map: &Heatmap) -> Vec<u8> {
+    let cell = map.cell.clamp(4, 256);
+    let (nr, nc) = (map.rows.len() as u32, map.cols.len() as u32);
+    let longest = |ls: &[&str]| ls.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u32;
+    let (left, bottom, top) = (longest(map.rows) * 9 + 16, longest(map.cols) * 9 + 16, 40);
+    let w = (left + nc * cell + 16).clamp(1, 16384);
+    let h = (top + nr * cell + bottom).clamp(1, 16384);
+    let mut rgb = vec![255; w as usize * h as usize * 3];
+    if let Some(font) = font() {
+        let root = Canvas((w, h), &mut rgb, font).into_drawing_area();
+        let _ = draw_heatmap(map, &root, (left, top, cell));
+    }
+    let mut out = Vec::new();
+    let mut png = png::Encoder::new(&mut out, w, h);
+    png.set_color(png::ColorType::Rgb);
+    png.set_depth(png::BitDepth::Eight);
+    let _ = png.write_header().map(|mut png| png.write_image_data(&rgb));
+    out
+}
+
+/// [`encode_heatmap_png`] written atomically to `path`.
+pub fn write_heatmap_png(map: &Heatmap, path: &Path) -> io::Result<()> {
+    crate::files::write_atomic(path, &encode_heatmap_png(map))
+}
+
+fn draw_heatmap(
+    m: &Heatmap,
+    root: Area,
+    (left, top, cell): (u32, u32, u32),
+) -> Result<(), DrawingAreaErrorKind<Infallible>> {
+    let (l, t, c) = (left as i32, top as i32, cell as i32);
+    let style = |px: u32| (FAMILY, px).into_font().color(&INK);
+    root.draw_text(m.title, &style(16), (8, 10))?;
+    for (r, label) in m.rows.iter().enumerate() {
+        for k in 0..m.cols.len() {
+            let v = m
+                .values
+                .get(r * m.cols.len() + k)
+                .copied()
+                .unwrap_or(f64::NAN);
+            let color = if v.is_finite() {
+                let v = v.clamp(0.0, 1.0);
+                let mix = |a: f64, b: f64| (a + (b - a) * v).round() as u8;
+                RGBColor(mix(255.0, 8.0), mix(255.0, 48.0), mix(255.0, 107.0))
+            } else {
+                RGBColor(200, 200, 200)
+            };
+            let (x, y) = (l + k as i32 * c, t + r as i32 * c);
+            root.draw(&Rectangle::new([(x, y), (x + c, y + c)], color.filled()))?;
+        }
+        let ts = style(13).pos(Pos::new(HPos::Right, VPos::Center));
+        root.draw_text(label, &ts, (l - 6, t + r as i32 * c + c / 2))?;
+    }
+    for (k, label) in m.cols.iter().enumerate() {
+        let ts = style(13)
+            .transform(FontTransform::Rotate90)
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        let y = t + m.rows.len() as i32 * c + 6;
+        root.draw_text(label, &ts, (l + k as i32 * c + c / 2, y))?;
+    }
+    let frame = [
+        (l, t),
+        (l + m.cols.len() as i32 * c, t + m.rows.len() as i32 * c),
+    ];
+    root.draw(&Rectangle::new(frame, AXIS.stroke_width(1)))?;
+    Ok(())
+}
+
 const FAMILY: &str = "sans-serif";
 const INK: RGBColor = RGBColor(30, 30, 30);
 const AXIS: RGBColor = RGBColor(60, 60, 60);
