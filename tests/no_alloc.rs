@@ -307,3 +307,45 @@ fn ctc_allocates_nothing() {
     assert!(beams.unwrap()[0].log_prob.is_finite());
     assert_eq!(n, 0, "ctc_beam_search");
 }
+
+rnn_model! {
+    /// An encoder-decoder with attention, f32 as on a device.
+    pub struct Translate {
+        source_len = 6; target_len = 5; start = 1; end = 0;
+        embedding(9, 4) -> lstm(8) => embedding(7, 4) -> lstm(8) -> attention(8) -> dense(7, activation = softmax)
+    }
+}
+
+#[test]
+fn encode_decode_beam_search_and_training_allocate_nothing() {
+    use rnn::optim::{Adam, Optimizer};
+    let mut m = Translate::init(3);
+    let (grads, opt, tape) = (
+        Box::new(Translate::zeros()),
+        Box::new(Adam::<Translate>::new(0.01)),
+        Box::new(TranslateTape::new()),
+    );
+    let (mut grads, mut opt, mut tape) = (grads, opt, tape);
+    let (src, n) = allocations(|| Translate::source(&[3, 1, 4, 1, 5, 8]));
+    let src = src.unwrap();
+    assert_eq!(n, 0, "source tokens");
+    let (state, n) = allocations(|| rnn::seq2seq::encode(&m, &src));
+    assert!(state.1[5][0].is_finite());
+    assert_eq!(n, 0, "encode");
+    let (d, n) = allocations(|| m.translate(&src));
+    assert!(d.len <= 5);
+    assert_eq!(n, 0, "greedy decoding");
+    let mut att = [[0.0f32; 6]; 5];
+    let (_, n) = allocations(|| m.translate_with_attention(&src, &mut att));
+    assert_eq!(n, 0, "greedy decoding with attention");
+    let (b, n) = allocations(|| m.beam_search::<4>(&src, 1.0));
+    assert!(b.count > 0);
+    assert_eq!(n, 0, "beam search");
+    let (l, n) = allocations(|| {
+        let l = m.loss_and_grad(&src, &[2, 3, 0, 0, 0], &mut tape, &mut grads);
+        opt.step(&mut m, &grads);
+        l
+    });
+    assert!(l.unwrap().is_finite());
+    assert_eq!(n, 0, "loss, gradients and an Adam step");
+}

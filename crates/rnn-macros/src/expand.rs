@@ -114,6 +114,12 @@ fn nest(
 }
 
 pub fn model(m: &Model) -> TokenStream {
+    model_with(m, false)
+}
+
+/// [`model`]; `quiet` for a half of an encoder-decoder, whose aliases the user may never name.
+pub fn model_with(m: &Model, quiet: bool) -> TokenStream {
+    let quiet = quiet.then(|| quote!(#[allow(dead_code)]));
     let def = m.def;
     let (attrs, vis, name) = (&def.attrs, &def.vis, &def.name);
     let p = private(def);
@@ -208,13 +214,13 @@ pub fn model(m: &Model) -> TokenStream {
         #baked
 
         #[doc = #state_doc]
-        #[allow(dead_code)]
+        #quiet
         #vis type #state_name = <#name as #p::Model>::State;
         #[doc = #cache_doc]
-        #[allow(dead_code)]
+        #quiet
         #vis type #cache_name = <#name as #p::Model>::Cache;
         #[doc = #tape_doc]
-        #[allow(dead_code)]
+        #quiet
         #vis type #tape_name<const N: #usize> = #p::Tape<#name, { N }>;
 
         #size_check

@@ -346,8 +346,8 @@ fn expand(def: &ModelDef, enc: &Model, dec: &Model, s: &Seam) -> TokenStream {
     let tape_name = format_ident!("{}Tape", name);
     let t = prim(enc.scalar);
     let (usize, u32, u64, f64) = (prim("usize"), prim("u32"), prim("u64"), prim("f64"));
-    let enc_tokens = crate::expand::model(enc);
-    let dec_tokens = crate::expand::model(dec);
+    let enc_tokens = crate::expand::model_with(enc, true);
+    let dec_tokens = crate::expand::model_with(dec, true);
     let (n, m) = (lit(s.n), lit(s.m));
     let (start, end) = (
         proc_macro2::Literal::u32_unsuffixed(s.start),
