@@ -185,7 +185,7 @@ fn number(n: u32, out: &mut Vec<&'static str>) {
         10..=19 => out.push(TEENS[n as usize - 10]),
         _ => {
             out.push(TENS[n as usize / 10]);
-            if n % 10 > 0 {
+            if !n.is_multiple_of(10) {
                 out.push(UNITS[n as usize % 10]);
             }
         }
@@ -227,7 +227,9 @@ fn year_words(y: u32, out: &mut Vec<&'static str>) {
 
 fn days_in(month: u32, year: u32) -> u32 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -239,7 +241,7 @@ type Date = (u32, u32, u32);
 
 fn held_out(d: Date) -> bool {
     let h = (d.0 * 373 + d.1 * 31 + d.2).wrapping_mul(2_654_435_761);
-    (h >> 16) % 10 == 0
+    (h >> 16).is_multiple_of(10)
 }
 
 fn random_date(rng: &mut Rng, test: bool) -> Date {
