@@ -31,74 +31,12 @@ const N: usize = 8;
 /// Target tokens: 10 characters and the end token.
 const M: usize = 11;
 
-/// Source vocabulary: 0 is padding.
-const WORDS: &[&str] = &[
-    "<pad>",
-    "the",
-    "of",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "first",
-    "second",
-    "third",
-    "fourth",
-    "fifth",
-    "sixth",
-    "seventh",
-    "eighth",
-    "ninth",
-    "tenth",
-    "eleventh",
-    "twelfth",
-    "thirteenth",
-    "fourteenth",
-    "fifteenth",
-    "sixteenth",
-    "seventeenth",
-    "eighteenth",
-    "nineteenth",
-    "twentieth",
-    "thirtieth",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-    "thirty",
-    "forty",
-    "fifty",
-    "sixty",
-    "seventy",
-    "eighty",
-    "ninety",
-    "thousand",
-    "oh",
-];
+/// The words and the reference phrases, shared with the firmware and its host test.
+mod dates {
+    #![allow(dead_code)]
+    include!("../firmware/src/dates.rs");
+}
+use dates::WORDS;
 
 /// Target tokens: 0 end, 1 start, 2..=11 the digits, 12 the dash.
 const END: u32 = 0;
@@ -128,7 +66,8 @@ struct Args {
     /// Held-out examples.
     #[arg(long, default_value_t = 2_000)]
     test: usize,
-    /// Folder for the plot.
+    /// Folder for the plot and the trained translator's weights (`translator.safetensors`,
+    /// the attentive model; `firmware/weights/` holds the copy the firmware bakes in).
     #[arg(long, default_value = "target/translate")]
     out: PathBuf,
 }
@@ -481,13 +420,33 @@ fn main() -> std::io::Result<()> {
             100.0 * eb
         );
     }
-    for (s, _, words) in data.test.iter().take(3) {
-        let d = att.translate(&Attentive::src(s));
+    // The firmware's reference phrases (held-out dates).
+    let mut right = 0;
+    for (words, iso) in dates::PHRASES {
+        let date: Vec<u32> = iso
+            .split('-')
+            .map(|p| p.parse().expect("an ISO date"))
+            .collect();
+        assert!(
+            held_out((date[0], date[1], date[2])),
+            "{iso} is a held-out date"
+        );
+        let s = dates::source(words).expect("known words");
+        let d = att.translate(&Attentive::src(&s));
+        right += usize::from(text(d.tokens()) == iso && d.ended);
         println!("  {words:<50} -> {}", text(d.tokens()));
     }
+    println!(
+        "reference phrases right: {right} of {}",
+        dates::PHRASES.len()
+    );
+    std::fs::create_dir_all(&args.out)?;
+    let weights = args.out.join("translator.safetensors");
+    rnn::files::save_seq2seq(&*att, &weights, rnn::Layout::Keras)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    println!("weights: {}", weights.display());
 
     // One attention matrix: target characters (rows) over source words (columns).
-    std::fs::create_dir_all(&args.out)?;
     let (s, _, _) = data
         .test
         .iter()

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The device check, run from anywhere: `bash firmware/run.sh`.
 #
-#  1. builds the firmware binaries (infer, train, layers) in release for thumbv7em-none-eabihf,
+#  1. builds the firmware binaries (infer, train, layers, translate) in release for thumbv7em-none-eabihf,
 #     plus infer with `--features no-float-print` (for its code size);
 #  2. runs each under QEMU (mps2-an386, Cortex-M4) with a timeout, capturing the output, and
 #     requires exit code 0 (train exits 1 unless its loss fell);
 #  3. proves there is no allocator: nm finds no __rust_alloc/__rg_alloc/... symbol;
 #  4. reports section sizes, flash (.text + .rodata), RAM (.data + .bss) and peak stack;
-#  5. compares infer's and layers' outputs bit for bit with the host (`cargo test --test
+#  5. compares infer's, layers' and translate's outputs bit for bit with the host (`cargo test --test
 #     firmware_reference` in the root package, given the captured logs through
-#     RNN_FIRMWARE_OUTPUT and RNN_FIRMWARE_LAYERS_OUTPUT), and prints them.
+#     RNN_FIRMWARE_OUTPUT, RNN_FIRMWARE_LAYERS_OUTPUT and RNN_FIRMWARE_TRANSLATE_OUTPUT), and
+#     prints them.
 #
 # Needs qemu-system-arm: `bash firmware/install-qemu.sh` installs it without removing anything.
 # Logs and copies of the ELF files go to firmware/target/run/.
@@ -42,7 +43,8 @@ cargo build --release --bins
 cp "$REL/infer" "$RUN/infer.elf"
 cp "$REL/train" "$RUN/train.elf"
 cp "$REL/layers" "$RUN/layers.elf"
-ELFS=(infer infer-no-float-print train layers)
+cp "$REL/translate" "$RUN/translate.elf"
+ELFS=(infer infer-no-float-print train layers translate)
 
 echo "== 2. run under QEMU (${QEMU[*]} -kernel <elf>)"
 fail=0
@@ -143,6 +145,7 @@ fi
 # Default codegen on the host too: `-C target-cpu=native` would fuse multiply-adds.
 (cd "$ROOT" && env -u RUSTFLAGS RNN_FIRMWARE_OUTPUT="$RUN/infer.log" \
     RNN_FIRMWARE_LAYERS_OUTPUT="$RUN/layers.log" \
+    RNN_FIRMWARE_TRANSLATE_OUTPUT="$RUN/translate.log" \
     cargo test --test firmware_reference -- --nocapture) >"$RUN/host.log" 2>&1 || {
     echo "host comparison FAILED:" >&2
     cat "$RUN/host.log" >&2
@@ -156,4 +159,6 @@ echo "== train output (QEMU)"
 cat "$RUN/train.log"
 echo "== layers output (QEMU): embedding, bidirectional peephole LSTM, LN-SimpleRNN, layer normalization"
 cat "$RUN/layers.log"
+echo "== translate output (QEMU): the trained encoder-decoder with attention, baked weights"
+cat "$RUN/translate.log"
 echo "firmware: all checks passed"

@@ -136,3 +136,73 @@ fn newer_layers_match_the_firmware_bit_for_bit() {
     assert!(log.contains("out-of-vocabulary token refused: true"));
     println!("newer layers: firmware output matches the host bit for bit: {TOKENS} outputs");
 }
+
+rnn_model! {
+    /// `firmware/src/bin/translate.rs`'s translator, baked from the same file.
+    pub struct Translator {
+        weights = "firmware/weights/translator.safetensors";
+        source_len = 8; target_len = 11; start = 1; end = 0;
+        embedding(65, 16) -> lstm(32) => embedding(13, 8) -> lstm(32) -> attention(32) -> dense(13, activation = softmax)
+    }
+}
+
+mod dates {
+    include!("../firmware/src/dates.rs");
+}
+
+/// The trained translator (the example's weights, baked) against
+/// `firmware/src/bin/translate.rs`'s output (`RNN_FIRMWARE_TRANSLATE_OUTPUT`, passed by
+/// `firmware/run.sh`): the same tokens and the same log-probability bits for every reference
+/// phrase; and every phrase (a held-out date) translated right.
+#[test]
+fn the_translator_matches_the_firmware() {
+    let model = Translator::BAKED;
+    // The baked constant holds what the file holds.
+    let mut loaded = Translator::zeros();
+    rnn::files::load_seq2seq(
+        &mut loaded,
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/firmware/weights/translator.safetensors"
+        ),
+        rnn::Layout::Keras,
+    )
+    .expect("the weights file loads");
+    use rnn::optim::Params;
+    for k in 0..Translator::PARAM_TENSORS {
+        assert_eq!(model.param_tensor(k), loaded.param_tensor(k), "tensor {k}");
+    }
+    let mut lines = Vec::new();
+    for (i, (words, iso)) in dates::PHRASES.iter().enumerate() {
+        let ids = dates::source(words).expect("known words");
+        let d = model.translate(&Translator::source(&ids).unwrap());
+        let text: String = d
+            .tokens()
+            .iter()
+            .map(|&t| dates::character(t) as char)
+            .collect();
+        assert_eq!((text.as_str(), d.ended), (*iso, true), "{words}");
+        lines.push(format!(
+            "t[{i}] {text} tokens {:?} ended {} logp {:016x}",
+            d.tokens(),
+            d.ended,
+            d.log_prob.to_bits()
+        ));
+    }
+    lines.iter().for_each(|l| println!("{l}"));
+    let Some(path) = std::env::var_os("RNN_FIRMWARE_TRANSLATE_OUTPUT") else {
+        println!("RNN_FIRMWARE_TRANSLATE_OUTPUT not set: host computation only");
+        return;
+    };
+    let log = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.to_string_lossy()));
+    let fw: Vec<&str> = log.lines().filter(|l| l.starts_with("t[")).collect();
+    assert_eq!(
+        fw, lines,
+        "the firmware's translations differ from the host's"
+    );
+    println!(
+        "translator: firmware output matches the host: {} phrases, tokens and log-probability bits",
+        lines.len()
+    );
+}

@@ -11,6 +11,11 @@ pub mod reference {
     include!("reference.rs");
 }
 
+/// The translator's words and reference phrases (shared with the example and the host test).
+pub mod dates {
+    include!("dates.rs");
+}
+
 pub mod stack;
 
 use cortex_m_semihosting::hprintln;

@@ -472,3 +472,55 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// Saves an encoder-decoder model as one safetensors file, atomically ([`write_atomic`]):
+/// the encoder's tensors then the decoder's, with their default names (Keras's automatic
+/// layer names, counted across both halves, so none repeats). What `weights = "..."` bakes.
+pub fn save_seq2seq<S: rnn_core::seq2seq::Seq2Seq>(
+    model: &S,
+    path: impl AsRef<Path>,
+    layout: Layout,
+) -> Result<(), FileError> {
+    let path = path.as_ref();
+    let mut out = Tensors::new::<S::Encoder>();
+    out.add(model.encoder(), layout, None)?;
+    out.add(model.decoder(), layout, None)?;
+    write_atomic(path, &out.serialize(None)?).map_err(|source| FileError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Loads both halves of an encoder-decoder model from one safetensors file (as
+/// [`save_seq2seq`] writes it), all or nothing: on any error the model is unchanged, and a
+/// tensor neither half uses is an error ([`FileError::Extra`]).
+pub fn load_seq2seq<S: rnn_core::seq2seq::Seq2Seq>(
+    model: &mut S,
+    path: impl AsRef<Path>,
+    layout: Layout,
+) -> Result<(), FileError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| FileError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let opts = LoadOptions {
+        allow_extra: true,
+        ..LoadOptions::new(layout)
+    };
+    let mut enc = crate::boxed::zeros::<S::Encoder>();
+    let enc_extra = load_bytes(&mut *enc, &bytes, &opts)?;
+    let mut dec = crate::boxed::zeros::<S::Decoder>();
+    let dec_extra: HashSet<String> = load_bytes(&mut *dec, &bytes, &opts)?.into_iter().collect();
+    // Unused by both: extra for the encoder and for the decoder.
+    let extra: Vec<String> = enc_extra
+        .into_iter()
+        .filter(|n| dec_extra.contains(n))
+        .collect();
+    if !extra.is_empty() {
+        return Err(FileError::Extra(extra));
+    }
+    model.encoder_mut().copy_from(&enc);
+    model.decoder_mut().copy_from(&dec);
+    Ok(())
+}

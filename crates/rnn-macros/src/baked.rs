@@ -122,6 +122,8 @@ pub struct BakedLayer {
     pub recurrent: Vec<f64>,
     /// `G` values, or `2G` for a GRU and a two-bias layer (input bias then recurrent bias).
     pub bias: Vec<f64>,
+    /// A fourth tensor (an attention's output kernel).
+    pub extra: Vec<f64>,
 }
 
 #[derive(Debug)]
@@ -129,6 +131,10 @@ pub struct Baked {
     /// Absolute path, for `include_bytes!` (so cargo rebuilds when the file changes).
     pub path: String,
     pub layers: Vec<BakedLayer>,
+    /// The tensors the layers read.
+    pub used: Vec<String>,
+    /// Every tensor in the file.
+    pub names: Vec<String>,
 }
 
 fn convert(name: &str, v: &safetensors::tensor::TensorView<'_>) -> Result<Vec<f64>, String> {
@@ -213,7 +219,15 @@ impl File<'_> {
 }
 
 /// Reads and checks the file for `layers`; `torch` selects PyTorch names and layout.
-pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Result<Baked> {
+/// `half`: the file holds an encoder-decoder's two halves, so tensors this half does not
+/// read are the other's (the caller checks that each is read by one of them).
+pub fn load(
+    layers: &[Layer],
+    lit: &LitStr,
+    torch: bool,
+    f32: bool,
+    half: bool,
+) -> syn::Result<Baked> {
     let err = |m: String| syn::Error::new(lit.span(), m);
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     let path = std::path::Path::new(&dir).join(lit.value());
@@ -233,6 +247,48 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
     let mut used = Vec::new();
     let mut out = Vec::new();
     for (l, layer) in layers.iter().enumerate() {
+        if ["embedding", "attention"].contains(&layer.kind.name) && !torch {
+            let p = &layer.keras_name;
+            let kind = layer.kind.name;
+            let (i, u) = (layer.input, layer.units);
+            let bl = if kind == "embedding" {
+                let name = format!("{p}/embeddings");
+                let kernel = file.get(l, kind, &name, &[i, u]).map_err(err)?;
+                used.push(name);
+                BakedLayer {
+                    kernel,
+                    recurrent: Vec::new(),
+                    bias: Vec::new(),
+                    extra: Vec::new(),
+                }
+            } else {
+                let (e, dot) = (layer.memory.0, layer.merge == 1);
+                let a = if dot { 0 } else { u };
+                let mut get = |t: &str, shape: &[usize]| {
+                    let name = format!("{p}/{t}");
+                    let v = file.get(l, kind, &name, shape).map_err(err);
+                    used.push(name);
+                    v
+                };
+                let (q, k, sc) = if dot {
+                    (Vec::new(), Vec::new(), Vec::new())
+                } else {
+                    (
+                        get("query_kernel", &[i, a])?,
+                        get("key_kernel", &[e, a])?,
+                        get("scale", &[a])?,
+                    )
+                };
+                BakedLayer {
+                    kernel: q,
+                    recurrent: k,
+                    bias: sc,
+                    extra: get("output_kernel", &[e + i, u])?,
+                }
+            };
+            out.push(bl);
+            continue;
+        }
         if !["rnn", "lstm", "gru", "dense"].contains(&layer.kind.name) {
             return Err(err(format!(
                 "layer {l} (`{}`) cannot be baked from a file yet; load its weights at run time",
@@ -282,6 +338,7 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
                 kernel,
                 recurrent,
                 bias,
+                extra: Vec::new(),
             }
         } else if layer.kind.is("dense") {
             let (wn, bn) = (format!("{p}.weight"), format!("{p}.bias"));
@@ -300,6 +357,7 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
                 kernel,
                 recurrent: Vec::new(),
                 bias: b,
+                extra: Vec::new(),
             }
         } else {
             if layer.kind.is("gru") && !layer.flag("reset_after") {
@@ -376,6 +434,7 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
                 kernel,
                 recurrent,
                 bias,
+                extra: Vec::new(),
             }
         };
         out.push(bl);
@@ -387,7 +446,8 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
         .filter(|n| !used.iter().any(|u| u == n))
         .collect();
     extra.sort();
-    if !extra.is_empty() {
+    let names: Vec<String> = file.st.names().into_iter().map(str::to_string).collect();
+    if !extra.is_empty() && !half {
         let mut listed = extra
             .iter()
             .take(MAX_LISTED)
@@ -404,6 +464,8 @@ pub fn load(layers: &[Layer], lit: &LitStr, torch: bool, f32: bool) -> syn::Resu
     Ok(Baked {
         path: path.display().to_string(),
         layers: out,
+        used,
+        names,
     })
 }
 
@@ -419,7 +481,7 @@ mod tests {
             &format!("../../tests/fixtures/data/{file}"),
             proc_macro2::Span::call_site(),
         );
-        load(&m.layers, &lit, torch, true).map_err(|e| e.to_string())
+        load(&m.layers, &lit, torch, true, false).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -530,13 +592,15 @@ mod tests {
         let def: ModelDef = syn::parse_str("struct M { dense(2, 1) }").unwrap();
         let m = crate::check::validate(&def).unwrap();
         let lit = LitStr::new(path.to_str().unwrap(), proc_macro2::Span::call_site());
-        let e = load(&m.layers, &lit, false, true).unwrap_err().to_string();
+        let e = load(&m.layers, &lit, false, true, false)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("tensor `dense/kernel` holds a NaN or infinity at flat index 0"),
             "{e}"
         );
         // In an f64 model the same file is fine.
-        assert!(load(&m.layers, &lit, false, false).is_ok());
+        assert!(load(&m.layers, &lit, false, false, false).is_ok());
         let _ = std::fs::remove_file(path);
     }
     /// A fresh directory for one test's files.
@@ -556,7 +620,7 @@ mod tests {
             let def: ModelDef = syn::parse_str("struct M { dense(2, 1) }").unwrap();
             let m = crate::check::validate(&def).unwrap();
             let lit = LitStr::new(&path, proc_macro2::Span::call_site());
-            let _ = tx.send(load(&m.layers, &lit, false, true).map_err(|e| e.to_string()));
+            let _ = tx.send(load(&m.layers, &lit, false, true, false).map_err(|e| e.to_string()));
         });
         rx.recv_timeout(std::time::Duration::from_secs(20))
             .expect("reading the weights file did not return (it blocked or read forever)")

@@ -134,7 +134,8 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
         );
     }
     let mut layers: Vec<Layer> = Vec::new();
-    let mut counts: Vec<(&str, usize)> = Vec::new();
+    // Keras's automatic names: one counter per kind (a decoder's continue its encoder's).
+    let mut counts: Vec<(&str, usize)> = def.name_counts.clone();
     let mut prev: Option<(usize, String)> = None; // (output width, description) of the previous valid layer
     let mut chain_ok = true;
     for (idx, l) in def.layers.iter().enumerate() {
@@ -201,7 +202,7 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
     }
     let mut baked = None;
     if let (Some(path), true, None) = (&weights, chain_ok, &errs.0) {
-        match crate::baked::load(&layers, path, torch_layout, scalar == "f32") {
+        match crate::baked::load(&layers, path, torch_layout, scalar == "f32", def.half) {
             Ok(b) => baked = Some(b),
             Err(e) => errs.push(e),
         }

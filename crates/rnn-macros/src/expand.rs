@@ -370,6 +370,21 @@ fn baked_const(
                 let (k, bb) = (mat(&w.kernel, h, i, t, s, p), mat(&w.bias, h, 1, t, s, p));
                 quote!(#p::Dense { kernel: #k, bias: #bb, activation: #p::Activation::#act })
             }
+            "embedding" => {
+                let e = mat(&w.kernel, h, i, t, s, p);
+                quote!(#p::Embedding { embeddings: #e })
+            }
+            "attention" => {
+                let (e, dot) = (l.memory.0, l.merge == 1);
+                let a = if dot { 0 } else { h };
+                let (q, k, sc, o) = (
+                    mat(&w.kernel, a, i, t, s, p),
+                    mat(&w.recurrent, a, e, t, s, p),
+                    mat(&w.bias, a, 1, t, s, p),
+                    mat(&w.extra, h, e + i, t, s, p),
+                );
+                quote!(#p::Attention { query_kernel: #q, key_kernel: #k, scale: #sc, output_kernel: #o })
+            }
             // `baked::load` refuses the kinds it cannot read, so this is never emitted.
             other => {
                 let msg = format!("rnn_model!: `{other}` layers cannot be baked");

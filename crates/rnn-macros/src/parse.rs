@@ -26,6 +26,10 @@ pub struct ModelDef {
     /// Set on a decoder half before its check: the encoder's output width and source length
     /// (what an `attention` layer attends over). Not written by the user.
     pub memory: Option<(usize, usize)>,
+    /// Set on the halves of an encoder-decoder: layers of each kind already named (the
+    /// encoder's, for the decoder), and that a baked file holds both halves.
+    pub name_counts: Vec<(&'static str, usize)>,
+    pub half: bool,
 }
 
 /// `name = value`.
@@ -131,6 +135,8 @@ impl Parse for ModelDef {
             layers,
             decoder,
             memory: None,
+            name_counts: Vec::new(),
+            half: false,
         })
     }
 }

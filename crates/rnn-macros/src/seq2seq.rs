@@ -5,7 +5,7 @@
 
 use crate::check::Errors;
 use crate::expand::{lit, prim, private};
-use crate::ir::{Act, Layer, Model};
+use crate::ir::{Act, Model};
 use crate::options::{ungrouped, width};
 use crate::parse::ModelDef;
 use proc_macro2::{Span, TokenStream};
@@ -28,6 +28,7 @@ fn half(def: &ModelDef, suffix: &str, layers: Vec<crate::parse::LayerDef>) -> Mo
         .retain(|o| !OPTIONS.contains(&o.name.to_string().as_str()));
     d.layers = layers;
     d.decoder = None;
+    d.half = true;
     d
 }
 
@@ -84,34 +85,6 @@ fn chain_path(i: usize, layers: usize, mutable: bool) -> TokenStream {
     t
 }
 
-/// Keras's automatic names over both halves: one counter per kind, the encoder's layers first.
-fn rename(enc: &[Layer], dec: &mut [Layer]) {
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    let mut next = |stem: &'static str| {
-        let c = match counts.iter_mut().find(|(k, _)| *k == stem) {
-            Some((_, c)) => {
-                *c += 1;
-                *c - 1
-            }
-            None => {
-                counts.push((stem, 1));
-                0
-            }
-        };
-        if c == 0 {
-            stem.to_string()
-        } else {
-            format!("{stem}_{c}")
-        }
-    };
-    for l in enc {
-        next(l.kind.keras.0);
-    }
-    for l in dec {
-        l.keras_name = next(l.kind.keras.0);
-    }
-}
-
 /// Checks and expands an encoder-decoder model; every mistake is a spanned error.
 pub fn model(def: &ModelDef) -> TokenStream {
     let (arrow, dec_layers) = def.decoder.as_ref().expect("called for `=>` models");
@@ -146,12 +119,6 @@ pub fn model(def: &ModelDef) -> TokenStream {
             errs.spanned(arrow, format!("an encoder-decoder model needs {w}"));
         }
     }
-    if let Some(o) = def.options.iter().find(|o| o.name == "weights") {
-        errs.spanned(
-            &o.name,
-            "`weights = \"...\"` (baked weights) is not supported yet for encoder-decoder models; load a file at run time with `rnn::files`",
-        );
-    }
     let enc_def = half(def, "Encoder", def.layers.clone());
     let mut dec_def = half(def, "Decoder", dec_layers.clone());
     if def.layers.is_empty() {
@@ -167,6 +134,13 @@ pub fn model(def: &ModelDef) -> TokenStream {
     let n = vals[0].map(|v| v.0 as usize).unwrap_or(1);
     if let Some(enc) = &enc {
         dec_def.memory = Some((enc.output(), n));
+        // The decoder's layers are named after the encoder's: `lstm`, then `lstm_1`.
+        for l in &enc.layers {
+            match dec_def.name_counts.iter_mut().find(|c| c.0 == l.kind.name) {
+                Some(c) => c.1 += 1,
+                None => dec_def.name_counts.push((l.kind.name, 1)),
+            }
+        }
     }
     let dec = match (&enc, crate::check::validate(&dec_def)) {
         (Some(_), Ok(m)) => Some(m),
@@ -176,10 +150,35 @@ pub fn model(def: &ModelDef) -> TokenStream {
         }
         (None, Ok(_)) => None,
     };
-    let (Some(enc), Some(mut dec)) = (enc, dec) else {
+    let (Some(enc), Some(dec)) = (enc, dec) else {
         return fail(def, errs);
     };
-    rename(&enc.layers, &mut dec.layers);
+    // One baked file holds both halves: each of its tensors is read by one of them.
+    if let (Some(a), Some(b), Some(o)) = (
+        &enc.baked,
+        &dec.baked,
+        def.options.iter().find(|o| o.name == "weights"),
+    ) {
+        let unused: Vec<&String> = a
+            .names
+            .iter()
+            .filter(|n| !a.used.contains(n) && !b.used.contains(n))
+            .collect();
+        if !unused.is_empty() {
+            errs.spanned(
+                &o.value,
+                format!(
+                    "the file has tensor(s) neither the encoder nor the decoder uses: {}",
+                    unused
+                        .iter()
+                        .take(10)
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+    }
     let seam = check_seam(def, &enc, &dec, &vals, &mut errs);
     match (seam, errs.0.take()) {
         (Some(seam), None) => expand(def, &enc, &dec, &seam),
@@ -435,6 +434,20 @@ fn expand(def: &ModelDef, enc: &Model, dec: &Model, s: &Seam) -> TokenStream {
             .join(" -> ")
     );
     let tape_doc = format!(" A training record of one source and target for [`{name}`].");
+    let baked = enc.baked.as_ref().map(|b| {
+        let doc = format!(" The weights baked in at compile time from `{}`.", b.path);
+        quote! {
+            #[allow(dead_code)]
+            impl #name {
+                #[doc = #doc]
+                /// A constant: `static MODEL: Self = Self::BAKED;` puts it in flash.
+                pub const BAKED: Self = #name {
+                    encoder: #enc_name::BAKED,
+                    decoder: #dec_name::BAKED,
+                };
+            }
+        }
+    });
     quote! {
         #enc_tokens
         #dec_tokens
@@ -448,6 +461,8 @@ fn expand(def: &ModelDef, enc: &Model, dec: &Model, s: &Seam) -> TokenStream {
 
         #[doc = #tape_doc]
         #vis type #tape_name = #p::Seq2SeqTape<#name, #n, #m>;
+
+        #baked
 
         #[allow(dead_code)]
         impl #name {
