@@ -350,14 +350,14 @@ fn enumerate(m: &Tiny, src: &[[f64; 1]; 3]) -> Vec<(Vec<u32>, bool, f64)> {
         let mut next = Vec::new();
         for p in &prefixes {
             if len < 3 {
-                all.push((p.clone(), true, m.log_prob(src, p, true)));
+                all.push((p.clone(), true, m.log_prob(src, p, true).unwrap()));
                 for v in 1..4 {
                     let mut q = p.clone();
                     q.push(v);
                     next.push(q);
                 }
             } else {
-                all.push((p.clone(), false, m.log_prob(src, p, false)));
+                all.push((p.clone(), false, m.log_prob(src, p, false).unwrap()));
             }
         }
         prefixes = next;
@@ -421,7 +421,11 @@ fn beam_search_with_room_for_every_output_is_the_exact_top_k() {
             (g.tokens(), g.ended)
         );
         assert!((one.best().log_prob - g.log_prob).abs() < 1e-12);
-        assert!((g.log_prob - m.log_prob(&src, g.tokens(), g.ended)).abs() < 1e-12);
+        assert!((g.log_prob - m.log_prob(&src, g.tokens(), g.ended).unwrap()).abs() < 1e-12);
+        assert!(
+            m.log_prob(&src, &[2, 4], true).is_err(),
+            "a token outside the vocabulary"
+        );
     }
 }
 

@@ -421,7 +421,11 @@ pub fn backward<S: Seq2Seq, const N: usize, const M: usize>(
     for t in 0..tape.counted.min(M) {
         let d = dys[t].as_mut();
         d.copy_from_slice(tape.decoder.outputs[t].as_ref());
-        d[target[t] as usize] -= Scalar::<S>::ONE;
+        // (`forward_train` refused a token outside the vocabulary; a different `target`
+        // here cannot index out of bounds.)
+        if let Some(v) = d.get_mut(target[t] as usize) {
+            *v -= Scalar::<S>::ONE;
+        }
     }
     let (enc, dec) = (model.encoder(), model.decoder());
     let mut d_seed = <S::Decoder as Model>::zero_state();
@@ -468,13 +472,17 @@ pub fn loss_and_grad<S: Seq2Seq, const N: usize, const M: usize>(
 
 /// The log-probability of one whole output under teacher forcing: `tokens` then the end token
 /// (when `ended`), each step's `ln p` summed in f64; what [`Decoded::log_prob`] holds.
-/// Used to check decoders against enumeration.
+/// Used to check decoders against enumeration. A token outside the decoder's vocabulary is a
+/// [`TokenError`].
 pub fn log_prob<S: Seq2Seq, const N: usize>(
     model: &S,
     source: &[EncoderInput<S>; N],
     tokens: &[u32],
     ended: bool,
-) -> f64 {
+) -> Result<f64, TokenError> {
+    for (position, &t) in tokens.iter().enumerate() {
+        <S::Decoder as Model>::token_at(t, position)?;
+    }
     let dec = model.decoder();
     let mut state = start(model, source);
     let mut token = S::START;
@@ -486,5 +494,5 @@ pub fn log_prob<S: Seq2Seq, const N: usize>(
         lp += ln(p.as_ref()[next as usize]);
         token = next;
     }
-    lp
+    Ok(lp)
 }

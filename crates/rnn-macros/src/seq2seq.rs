@@ -532,8 +532,9 @@ fn expand(def: &ModelDef, enc: &Model, dec: &Model, s: &Seam) -> TokenStream {
             ) -> #p::Result<#f64, #p::TokenError> {
                 #p::seq2seq::loss_and_grad::<Self, #n, #m>(self, source, target, tape, grads)
             }
-            /// The log-probability of one output (`tokens`, then the end token when `ended`).
-            pub fn log_prob(&self, source: &#source_ty, tokens: &[#u32], ended: bool) -> #f64 {
+            /// The log-probability of one output (`tokens`, then the end token when `ended`);
+            /// a token outside the decoder's vocabulary is an error.
+            pub fn log_prob(&self, source: &#source_ty, tokens: &[#u32], ended: bool) -> #p::Result<#f64, #p::TokenError> {
                 #p::seq2seq::log_prob::<Self, #n>(self, source, tokens, ended)
             }
         }
