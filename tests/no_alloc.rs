@@ -306,6 +306,9 @@ fn ctc_allocates_nothing() {
     let (beams, n) = allocations(|| ctc_beam_search::<f32, 30, 6, 4, 28>(&z, 0));
     assert!(beams.unwrap()[0].log_prob.is_finite());
     assert_eq!(n, 0, "ctc_beam_search");
+    let (beams, n) = allocations(|| rnn::ctc::ctc_beam_search_tf::<f32, 30, 6, 4, 24>(&z, 5));
+    assert!(beams.unwrap()[0].log_prob.is_finite());
+    assert_eq!(n, 0, "ctc_beam_search_tf");
 }
 
 rnn_model! {

@@ -405,3 +405,198 @@ pub fn ctc_beam_search<T: Real, const N: usize, const C: usize, const K: usize, 
     }
     Ok(beams)
 }
+
+/// One prefix of [`ctc_beam_search_tf`]'s step: TensorFlow's `BeamEntry`, its probabilities
+/// at the previous step (`old`) and this one (`new`), `(blank, label, total)` each.
+#[derive(Clone, Copy)]
+struct TfEntry<const N: usize> {
+    labels: [usize; N],
+    len: usize,
+    old: [f64; 3],
+    new: [f64; 3],
+    /// In the beam (TensorFlow's `leaves_`).
+    in_beam: bool,
+}
+
+impl<const N: usize> TfEntry<N> {
+    const RESET: [f64; 3] = [f64::NEG_INFINITY; 3];
+    const EMPTY: Self = TfEntry {
+        labels: [0; N],
+        len: 0,
+        old: Self::RESET,
+        new: Self::RESET,
+        in_beam: false,
+    };
+    fn is(&self, labels: &[usize]) -> bool {
+        self.labels[..self.len] == *labels
+    }
+    fn last(&self) -> Option<usize> {
+        self.len.checked_sub(1).map(|i| self.labels[i])
+    }
+}
+
+/// TensorFlow's CTC beam search, `tf.nn.ctc_beam_search_decoder(logits, seq_len, beam_width =
+/// K, top_paths = K)` with the blank at index `blank` (TensorFlow's is always the last
+/// class), step for step: its beams and scores, best first.
+///
+/// It is a prefix beam search like [`ctc_beam_search`], but TensorFlow grows and prunes the
+/// beam in one pass over a fixed-size heap, in order (the beams by probability, then the
+/// labels by id), and a prefix pushed out of the heap during a step loses what it had: if one
+/// of the beams is evicted and then met again as the extension of another beam, it restarts
+/// from that extension alone and, when that is not enough to re-enter, is never extended this
+/// step (TensorFlow resets its previous probability). So its beams are not always the `K`
+/// most probable candidates of each step, and the scores of the labelings it keeps can be
+/// higher or lower than [`ctc_beam_search`]'s. This function reproduces those effects (checked
+/// against TensorFlow's decoder in `tests/ctc.rs`); use [`ctc_beam_search`] for the plain
+/// algorithm. `W >= K * C` entries of work space, on the stack.
+pub fn ctc_beam_search_tf<
+    T: Real,
+    const N: usize,
+    const C: usize,
+    const K: usize,
+    const W: usize,
+>(
+    logits: &[[T; C]; N],
+    blank: usize,
+) -> Result<[Beam<N>; K], CtcError> {
+    const {
+        assert!(
+            K > 0 && W >= K * C,
+            "ctc_beam_search_tf needs K > 0 and W >= K * C"
+        )
+    };
+    if blank >= C {
+        return Err(CtcError::Blank { blank, classes: C });
+    }
+    const NEG: f64 = f64::NEG_INFINITY;
+    // The beam: the root (the empty prefix) with probability 1, ending in a blank.
+    let mut leaves = [TfEntry::<N>::EMPTY; K];
+    leaves[0].new = [0.0, NEG, 0.0];
+    let mut kept = 1;
+    for z in logits {
+        let x = log_softmax(z);
+        // The beams, by new probability (descending; stable), become this step's branches.
+        let mut e = [TfEntry::<N>::EMPTY; W];
+        for (slot, l) in e.iter_mut().zip(&leaves[..kept]) {
+            *slot = *l;
+        }
+        let branches = kept;
+        for i in 1..branches {
+            let mut j = i;
+            while j > 0 && e[j].new[2] > e[j - 1].new[2] {
+                e.swap(j, j - 1);
+                j -= 1;
+            }
+        }
+        for b in e[..branches].iter_mut() {
+            b.old = b.new;
+        }
+        // Every beam's own continuation: a blank, or its last label again (and the extension
+        // of its parent, if the parent is a beam).
+        for i in 0..branches {
+            let mut label = e[i].new[1];
+            if let Some(last) = e[i].last() {
+                let parent = &e[i].labels[..e[i].len - 1];
+                let p = (0..branches).find(|&j| e[j].is(parent) && e[j].new[2] > NEG);
+                if let Some(p) = p {
+                    let prev = if e[p].last() == Some(last) {
+                        e[p].old[0]
+                    } else {
+                        e[p].old[2]
+                    };
+                    label = lse2(label, prev);
+                }
+                label += x[last];
+            }
+            let bl = e[i].old[2] + x[blank];
+            e[i].new = [bl, label, lse2(bl, label)];
+            e[i].in_beam = true;
+        }
+        let mut n = branches;
+        let mut in_beam = branches;
+        // The lowest entry in the beam (the first of equals), if the beam is full.
+        let bottom = |e: &[TfEntry<N>; W], n: usize| {
+            let mut b: Option<usize> = None;
+            for i in 0..n {
+                if e[i].in_beam && b.is_none_or(|j| e[i].new[2] < e[j].new[2]) {
+                    b = Some(i);
+                }
+            }
+            b
+        };
+        let candidate = |e: &[TfEntry<N>; W], n: usize, in_beam: usize, total: f64| {
+            total > NEG && (in_beam < K || bottom(e, n).is_some_and(|b| total > e[b].new[2]))
+        };
+        for i in 0..branches {
+            if !candidate(&e, n, in_beam, e[i].old[2]) || e[i].len >= N {
+                continue;
+            }
+            for k in (0..C).filter(|&k| k != blank) {
+                let mut child = [0usize; N];
+                child[..e[i].len].copy_from_slice(&e[i].labels[..e[i].len]);
+                child[e[i].len] = k;
+                let clen = e[i].len + 1;
+                let found = (0..n).find(|&j| e[j].is(&child[..clen]));
+                if found.is_some_and(|j| e[j].in_beam) {
+                    continue; // already a beam: its extension was added above
+                }
+                let prev = if e[i].last() == Some(k) {
+                    e[i].old[0]
+                } else {
+                    e[i].old[2]
+                };
+                let l = x[k] + prev;
+                let c = match found {
+                    Some(j) => j,
+                    None => {
+                        e[n].labels = child;
+                        e[n].len = clen;
+                        n += 1;
+                        n - 1
+                    }
+                };
+                e[c].new = [NEG, l, l];
+                if candidate(&e, n, in_beam, l) {
+                    if in_beam == K {
+                        if let Some(b) = bottom(&e, n) {
+                            e[b].new = TfEntry::<N>::RESET;
+                            e[b].in_beam = false;
+                            in_beam -= 1;
+                        }
+                    }
+                    e[c].in_beam = true;
+                    in_beam += 1;
+                } else {
+                    // Deactivated: both its probabilities reset (a beam evicted earlier in
+                    // this step is then not extended).
+                    e[c].old = TfEntry::<N>::RESET;
+                    e[c].new = TfEntry::<N>::RESET;
+                }
+            }
+        }
+        kept = 0;
+        for i in 0..n {
+            if e[i].in_beam && kept < K {
+                leaves[kept] = e[i];
+                kept += 1;
+            }
+        }
+    }
+    // Best first.
+    let mut out = [Beam::<N>::EMPTY; K];
+    for (o, l) in out.iter_mut().zip(&leaves[..kept]) {
+        o.labels = l.labels;
+        o.len = l.len;
+        o.p_blank = l.new[0];
+        o.p_label = l.new[1];
+        o.log_prob = l.new[2];
+    }
+    for i in 1..kept {
+        let mut j = i;
+        while j > 0 && out[j].log_prob > out[j - 1].log_prob {
+            out.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+    Ok(out)
+}
