@@ -36,6 +36,7 @@ pub mod math;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod quant;
 pub mod real;
 pub mod rng;
 pub mod seq2seq;

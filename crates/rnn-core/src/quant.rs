@@ -1,0 +1,585 @@
+//! Integer inference: int8 weights with a scale per output row, int32 accumulation, int16
+//! activations and cell state, table-based sigmoid and tanh. No float operation runs in a
+//! quantized step ([`QCell::step`]); floats appear only when a model is quantized
+//! ([`Quantize`], on the host or at start-up) and when its output is read back as a number.
+//!
+//! # Formats
+//! - Activations between layers: `i16`, a real value `q * scale`. A recurrent layer's output
+//!   is in Q0.15 (`scale = 2^-15`: its values are in (-1, 1)); the model's input has the scale
+//!   [`input_scale`] chose from a calibration set (the largest magnitude seen maps to 32767).
+//! - Gate pre-activations: Q3.12 (`i16`, range [-8, 8), saturated), the tables' input.
+//! - [`sigmoid_q15`] and [`tanh_q15`]: Q0.15 out, from a 257-entry table over [0, 8] (step
+//!   1/32) with linear interpolation; max error over every Q3.12 input in [-8, 8) 1.2e-4
+//!   (tanh) and 3.9e-5 (sigmoid), and beyond, where they saturate, 3.1e-5 and 3.4e-4
+//!   (`sigmoid(8) = 1 - 3.4e-4`), tested against f64 (`tests/quant.rs`).
+//! - An LSTM's cell state: Q4.11 (`i16`, range [-16, 16), saturated).
+//! - Weights: `i8` with one scale per output row, `max |w| / 127` (symmetric, per channel, as
+//!   TFLite and CMSIS-NN); biases `i32` in the accumulator's Q3.12.
+//! - Rescaling an `i32` accumulator: a multiplier in Q31 and a shift, rounded to nearest
+//!   ([`Requant`], TFLite's `MultiplyByQuantizedMultiplier`), with a 64-bit product.
+//! - A final `dense` layer outputs `i32` in Q15.16 ([`DENSE_OUT_SHIFT`]); read it with
+//!   [`dequantize`].
+//!
+//! Post-training quantization ([`Quantize::quantize`]): weights per row as above, the input
+//! scale from calibration data ([`input_scale`]), every other scale fixed by the formats.
+
+use crate::layers::{Dense, GruCell, LstmCell, RnnCell};
+use crate::real::Real;
+
+/// `round(sigmoid(k / 32) * 32768)`, `k = 0..=256` (capped at 32767); checked by the tests.
+pub const SIGMOID_TABLE: [i16; 257] = [
+    16384, 16640, 16896, 17151, 17407, 17661, 17916, 18169, 18421, 18673, 18923, 19173, 19420,
+    19667, 19912, 20155, 20397, 20636, 20874, 21110, 21344, 21575, 21804, 22031, 22255, 22477,
+    22696, 22913, 23127, 23338, 23547, 23753, 23955, 24155, 24352, 24546, 24737, 24925, 25110,
+    25292, 25471, 25646, 25819, 25988, 26155, 26318, 26479, 26636, 26790, 26941, 27090, 27235,
+    27377, 27516, 27653, 27786, 27917, 28045, 28169, 28292, 28411, 28528, 28642, 28753, 28862,
+    28968, 29072, 29173, 29272, 29368, 29462, 29554, 29644, 29731, 29816, 29899, 29979, 30058,
+    30135, 30210, 30282, 30353, 30422, 30489, 30555, 30618, 30680, 30740, 30799, 30856, 30912,
+    30966, 31018, 31069, 31119, 31167, 31214, 31260, 31304, 31347, 31389, 31430, 31469, 31508,
+    31545, 31581, 31616, 31651, 31684, 31716, 31747, 31778, 31807, 31836, 31864, 31891, 31917,
+    31943, 31968, 31992, 32015, 32038, 32060, 32081, 32102, 32122, 32141, 32160, 32179, 32196,
+    32214, 32231, 32247, 32263, 32278, 32293, 32307, 32321, 32335, 32348, 32361, 32373, 32385,
+    32397, 32408, 32419, 32430, 32440, 32450, 32460, 32469, 32478, 32487, 32496, 32504, 32512,
+    32520, 32527, 32535, 32542, 32549, 32555, 32562, 32568, 32574, 32580, 32586, 32592, 32597,
+    32602, 32607, 32612, 32617, 32622, 32626, 32630, 32635, 32639, 32643, 32647, 32650, 32654,
+    32657, 32661, 32664, 32667, 32670, 32673, 32676, 32679, 32682, 32684, 32687, 32689, 32692,
+    32694, 32696, 32699, 32701, 32703, 32705, 32707, 32709, 32711, 32712, 32714, 32716, 32717,
+    32719, 32720, 32722, 32723, 32725, 32726, 32727, 32728, 32730, 32731, 32732, 32733, 32734,
+    32735, 32736, 32737, 32738, 32739, 32740, 32741, 32742, 32742, 32743, 32744, 32745, 32745,
+    32746, 32747, 32747, 32748, 32749, 32749, 32750, 32750, 32751, 32752, 32752, 32753, 32753,
+    32753, 32754, 32754, 32755, 32755, 32756, 32756, 32756, 32757, 32757,
+];
+/// `round(tanh(k / 32) * 32768)`, `k = 0..=256` (capped at 32767); checked by the tests.
+pub const TANH_TABLE: [i16; 257] = [
+    0, 1024, 2045, 3063, 4075, 5079, 6073, 7056, 8025, 8980, 9919, 10840, 11743, 12625, 13486,
+    14326, 15143, 15936, 16706, 17452, 18173, 18870, 19542, 20189, 20813, 21411, 21986, 22538,
+    23066, 23571, 24054, 24516, 24956, 25376, 25776, 26157, 26519, 26864, 27191, 27502, 27797,
+    28076, 28341, 28592, 28830, 29055, 29268, 29470, 29660, 29840, 30010, 30170, 30322, 30465,
+    30600, 30727, 30847, 30960, 31067, 31167, 31262, 31351, 31435, 31515, 31589, 31659, 31726,
+    31788, 31846, 31901, 31953, 32002, 32048, 32091, 32132, 32170, 32206, 32240, 32271, 32301,
+    32329, 32356, 32381, 32404, 32426, 32447, 32466, 32484, 32501, 32517, 32532, 32547, 32560,
+    32573, 32584, 32596, 32606, 32616, 32625, 32634, 32642, 32649, 32657, 32663, 32670, 32676,
+    32681, 32686, 32691, 32696, 32700, 32704, 32708, 32712, 32715, 32718, 32721, 32724, 32727,
+    32729, 32732, 32734, 32736, 32738, 32740, 32741, 32743, 32745, 32746, 32747, 32749, 32750,
+    32751, 32752, 32753, 32754, 32755, 32755, 32756, 32757, 32758, 32758, 32759, 32759, 32760,
+    32760, 32761, 32761, 32762, 32762, 32762, 32763, 32763, 32763, 32764, 32764, 32764, 32764,
+    32765, 32765, 32765, 32765, 32765, 32766, 32766, 32766, 32766, 32766, 32766, 32766, 32766,
+    32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+    32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+    32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+    32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+    32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+    32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+    32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+];
+
+/// `sigmoid(x)` for `x` in Q3.12 (`x / 4096`), in Q0.15 (at most 32767). Integer only.
+#[inline]
+pub fn sigmoid_q15(x: i32) -> i16 {
+    // sigmoid(-x) = 1 - sigmoid(x).
+    let a = x.unsigned_abs().min(8 << 12);
+    let v = lookup(&SIGMOID_TABLE, a);
+    if x < 0 {
+        (32768 - v) as i16
+    } else {
+        v.min(32767) as i16
+    }
+}
+
+/// `tanh(x)` for `x` in Q3.12, in Q0.15 (in [-32767, 32767]). Integer only.
+#[inline]
+pub fn tanh_q15(x: i32) -> i16 {
+    let a = x.unsigned_abs().min(8 << 12);
+    let v = lookup(&TANH_TABLE, a).min(32767);
+    if x < 0 {
+        -v as i16
+    } else {
+        v as i16
+    }
+}
+
+/// The table at `a` (Q3.12, `0..=8 << 12`), interpolated between the entries around it.
+#[inline(always)]
+fn lookup(t: &[i16; 257], a: u32) -> i32 {
+    let i = (a >> 7) as usize;
+    let frac = (a & 127) as i32;
+    let lo = t[i.min(256)] as i32;
+    let hi = t[(i + 1).min(256)] as i32;
+    lo + (((hi - lo) * frac + 64) >> 7)
+}
+
+/// A real multiplier `m * 2^-(31 + shift)`, `m` in `[2^30, 2^31)`: rescales an accumulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Requant {
+    /// The multiplier in Q31.
+    pub mult: i32,
+    /// Right shift after the Q31 product (negative: left).
+    pub shift: i32,
+}
+
+impl Requant {
+    /// The nearest representation of `real` (> 0; 0 or less gives a zero multiplier).
+    pub fn new(real: f64) -> Requant {
+        if real.is_nan() || real <= 0.0 {
+            return Requant { mult: 0, shift: 0 };
+        }
+        let (mut m, mut shift) = (real, 0i32);
+        while m >= 1.0 {
+            m /= 2.0;
+            shift -= 1;
+        }
+        while m < 0.5 {
+            m *= 2.0;
+            shift += 1;
+        }
+        let mut q = libm::round(m * (1u64 << 31) as f64) as i64;
+        if q == 1 << 31 {
+            q /= 2;
+            shift -= 1;
+        }
+        Requant {
+            mult: q as i32,
+            shift: shift.clamp(-31, 62),
+        }
+    }
+    /// `round(acc * real)`, saturated to `i32`.
+    #[inline(always)]
+    pub fn apply(self, acc: i32) -> i32 {
+        let p = acc as i64 * self.mult as i64;
+        let total = 31 + self.shift;
+        let v = if total <= 0 {
+            p << (-total).min(62)
+        } else if total >= 63 {
+            0
+        } else {
+            (p + (1i64 << (total - 1))) >> total
+        };
+        v.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+    }
+}
+
+/// The Q-format of gate pre-activations: 12 fraction bits.
+pub const GATE_SHIFT: u32 = 12;
+/// The Q-format of recurrent outputs: 15 fraction bits.
+pub const H_SHIFT: u32 = 15;
+/// The Q-format of an LSTM's cell state: 11 fraction bits.
+pub const C_SHIFT: u32 = 11;
+/// The Q-format of a final dense layer's `i32` outputs: 16 fraction bits.
+pub const DENSE_OUT_SHIFT: u32 = 16;
+
+/// A final dense layer's output as a number (host side).
+pub fn dequantize(y: i32) -> f64 {
+    y as f64 / (1u64 << DENSE_OUT_SHIFT) as f64
+}
+
+/// The scale that maps the largest magnitude of `data` to 32767 (1.0 / 32767 for all zeros).
+pub fn input_scale<T: Real>(data: impl IntoIterator<Item = T>) -> f64 {
+    let m = data
+        .into_iter()
+        .map(|v| v.to_f64().abs())
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
+    if m > 0.0 {
+        m / 32767.0
+    } else {
+        1.0 / 32767.0
+    }
+}
+
+/// `x` (a real input) as an `i16` of the given scale, rounded and saturated.
+pub fn quantize_input<T: Real>(x: T, scale: f64) -> i16 {
+    let v = libm::round(x.to_f64() / scale);
+    v.clamp(-32767.0, 32767.0) as i16
+}
+
+fn sat16(v: i32) -> i16 {
+    v.clamp(-32768, 32767) as i16
+}
+
+/// One matrix's rows in int8 with one scale per row, and the rescaling of each row's
+/// accumulator into Q3.12 (`scale_row * scale_in * 4096`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QMatrix<const R: usize, const C: usize> {
+    /// `w[r][c]`, row `r` (an output).
+    pub w: [[i8; C]; R],
+    /// Per row: the accumulator's rescaling into the output format.
+    pub rq: [Requant; R],
+}
+
+impl<const R: usize, const C: usize> QMatrix<R, C> {
+    /// Row `r` of the f64 matrix `get(r, c)`, its input of scale `in_scale`, into an output
+    /// of `out_shift` fraction bits. Also returns the row scales.
+    fn new(get: impl Fn(usize, usize) -> f64, in_scale: f64, out_shift: u32) -> Self {
+        let mut m = QMatrix {
+            w: [[0; C]; R],
+            rq: [Requant { mult: 0, shift: 0 }; R],
+        };
+        for r in 0..R {
+            let max = (0..C).map(|c| get(r, c).abs()).fold(0.0f64, f64::max);
+            let s = if max > 0.0 { max / 127.0 } else { 1.0 };
+            for c in 0..C {
+                m.w[r][c] = libm::round(get(r, c) / s).clamp(-127.0, 127.0) as i8;
+            }
+            m.rq[r] = Requant::new(s * in_scale * (1u64 << out_shift) as f64);
+        }
+        m
+    }
+    /// Row `r`'s accumulator over `x`, rescaled.
+    #[inline(always)]
+    fn row(&self, r: usize, x: &[i16; C]) -> i32 {
+        let mut acc = 0i32;
+        for c in 0..C {
+            acc += self.w[r][c] as i32 * x[c] as i32;
+        }
+        self.rq[r].apply(acc)
+    }
+}
+
+fn bias_q(b: f64, shift: u32) -> i32 {
+    libm::round(b * (1u64 << shift) as f64).clamp(i32::MIN as f64, i32::MAX as f64) as i32
+}
+
+/// A quantized layer: integer state, integer step.
+pub trait QCell: Sized {
+    /// One step's input.
+    type Input: Copy;
+    /// One step's output.
+    type Output: Copy;
+    /// The state between steps (zeros at first).
+    type State: Copy;
+    /// The zero state.
+    fn zero_state() -> Self::State;
+    /// One step. Integer arithmetic only.
+    fn step(&self, state: &mut Self::State, x: &Self::Input) -> Self::Output;
+}
+
+/// What quantizes: an f32/f64 layer (or chain) becomes its integer form, given its input's
+/// scale; it returns the scale of its output (2^-15 for a recurrent layer).
+pub trait Quantize {
+    /// The integer form.
+    type Q: QCell;
+    /// Quantizes with an input of scale `in_scale`.
+    fn quantize(&self, in_scale: f64) -> Result<(Self::Q, f64), QuantError>;
+}
+
+/// A layer without an integer form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QuantError {
+    /// An activation other than the integer ones (`tanh` on `rnn`, `linear` on `dense`).
+    #[error(
+        "`{layer}` with activation `{activation}` has no integer form (rnn: tanh; dense: linear)"
+    )]
+    Activation {
+        /// The layer kind.
+        layer: &'static str,
+        /// Its activation's name.
+        activation: &'static str,
+    },
+}
+
+/// A quantized LSTM (Keras gates i, f, c, o; tanh and sigmoid).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QLstm<const I: usize, const H: usize, const G: usize> {
+    /// Input kernel, per gate row.
+    pub kernel: QMatrix<G, I>,
+    /// Recurrent kernel, per gate row (input scale 2^-15).
+    pub recurrent: QMatrix<G, H>,
+    /// Biases in Q3.12.
+    pub bias: [i32; G],
+}
+
+/// A quantized LSTM's state: `h` in Q0.15, `c` in Q4.11.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QLstmState<const H: usize> {
+    /// Output.
+    pub h: [i16; H],
+    /// Cell state.
+    pub c: [i16; H],
+}
+
+impl<const I: usize, const H: usize, const G: usize> QCell for QLstm<I, H, G> {
+    type Input = [i16; I];
+    type Output = [i16; H];
+    type State = QLstmState<H>;
+    fn zero_state() -> Self::State {
+        QLstmState {
+            h: [0; H],
+            c: [0; H],
+        }
+    }
+    fn step(&self, s: &mut Self::State, x: &[i16; I]) -> [i16; H] {
+        let z = |r: usize| {
+            let v = self.kernel.row(r, x) + self.recurrent.row(r, &s.h) + self.bias[r];
+            v.clamp(-(8 << 12), (8 << 12) - 1)
+        };
+        let mut h = [0i16; H];
+        let mut c = [0i16; H];
+        for k in 0..H {
+            let i = sigmoid_q15(z(k)) as i32;
+            let f = sigmoid_q15(z(H + k)) as i32;
+            let g = tanh_q15(z(2 * H + k)) as i32;
+            let o = sigmoid_q15(z(3 * H + k)) as i32;
+            // Q15 * Q11 >> 15 = Q11; Q15 * Q15 >> 19 = Q11.
+            let fc = (f * s.c[k] as i32 + (1 << 14)) >> 15;
+            let ig = (i * g + (1 << 18)) >> 19;
+            c[k] = sat16(fc + ig);
+            // tanh's input in Q12: the Q11 state doubled.
+            let t = tanh_q15((c[k] as i32) << 1) as i32;
+            h[k] = sat16((o * t + (1 << 14)) >> 15);
+        }
+        s.h = h;
+        s.c = c;
+        h
+    }
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize> Quantize
+    for LstmCell<T, I, H, G, 0, B>
+{
+    type Q = QLstm<I, H, G>;
+    fn quantize(&self, in_scale: f64) -> Result<(QLstm<I, H, G>, f64), QuantError> {
+        let k = |r: usize, c: usize| self.kernel[(r, c)].to_f64();
+        let u = |r: usize, c: usize| self.recurrent_kernel[(r, c)].to_f64();
+        let mut bias = [0i32; G];
+        for (r, b) in bias.iter_mut().enumerate() {
+            let v: f64 = (0..B).map(|j| self.bias[(r, j)].to_f64()).sum();
+            *b = bias_q(v, GATE_SHIFT);
+        }
+        let q = QLstm {
+            kernel: QMatrix::new(k, in_scale, GATE_SHIFT),
+            recurrent: QMatrix::new(u, 1.0 / 32768.0, GATE_SHIFT),
+            bias,
+        };
+        Ok((q, 1.0 / 32768.0))
+    }
+}
+
+/// A quantized GRU (Keras gates z, r, h), either reset mode.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QGru<const I: usize, const H: usize, const G: usize, const RESET_AFTER: bool> {
+    /// Input kernel, per gate row.
+    pub kernel: QMatrix<G, I>,
+    /// Recurrent kernel, per gate row.
+    pub recurrent: QMatrix<G, H>,
+    /// Input biases in Q3.12.
+    pub bias: [i32; G],
+    /// Recurrent biases in Q3.12 (`reset_after` only).
+    pub recurrent_bias: [i32; G],
+}
+
+impl<const I: usize, const H: usize, const G: usize, const RA: bool> QCell for QGru<I, H, G, RA> {
+    type Input = [i16; I];
+    type Output = [i16; H];
+    type State = [i16; H];
+    fn zero_state() -> [i16; H] {
+        [0; H]
+    }
+    fn step(&self, s: &mut [i16; H], x: &[i16; I]) -> [i16; H] {
+        let gate = |v: i32| v.clamp(-(8 << 12), (8 << 12) - 1);
+        let mut out = [0i16; H];
+        let mut rh = [0i16; H];
+        let mut zs = [0i32; H];
+        let mut rs = [0i32; H];
+        for k in 0..H {
+            let z = self.kernel.row(k, x)
+                + self.recurrent.row(k, s)
+                + self.bias[k]
+                + self.recurrent_bias[k];
+            let r = self.kernel.row(H + k, x)
+                + self.recurrent.row(H + k, s)
+                + self.bias[H + k]
+                + self.recurrent_bias[H + k];
+            zs[k] = sigmoid_q15(gate(z)) as i32;
+            rs[k] = sigmoid_q15(gate(r)) as i32;
+            rh[k] = sat16((rs[k] * s[k] as i32 + (1 << 14)) >> 15);
+        }
+        for k in 0..H {
+            let xh = self.kernel.row(2 * H + k, x) + self.bias[2 * H + k];
+            let hh = if RA {
+                // r * (U_h h + b_hh): Q15 * Q12 >> 15 = Q12.
+                let u = self.recurrent.row(2 * H + k, s) + self.recurrent_bias[2 * H + k];
+                let u = gate(u);
+                xh + ((rs[k] * u + (1 << 14)) >> 15)
+            } else {
+                xh + self.recurrent.row(2 * H + k, &rh)
+            };
+            let n = tanh_q15(gate(hh)) as i32;
+            // z h + (1 - z) n in Q15.
+            out[k] = sat16((zs[k] * s[k] as i32 + (32768 - zs[k]) * n + (1 << 14)) >> 15);
+        }
+        *s = out;
+        out
+    }
+}
+
+impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool> Quantize
+    for GruCell<T, I, H, G, RA>
+{
+    type Q = QGru<I, H, G, RA>;
+    fn quantize(&self, in_scale: f64) -> Result<(QGru<I, H, G, RA>, f64), QuantError> {
+        let k = |r: usize, c: usize| self.kernel[(r, c)].to_f64();
+        let u = |r: usize, c: usize| self.recurrent_kernel[(r, c)].to_f64();
+        let (mut bias, mut rbias) = ([0i32; G], [0i32; G]);
+        for r in 0..G {
+            bias[r] = bias_q(self.bias[(r, 0)].to_f64(), GATE_SHIFT);
+            // Without reset_after Keras has one bias (column 1 is unused and zero).
+            rbias[r] = if RA {
+                bias_q(self.bias[(r, 1)].to_f64(), GATE_SHIFT)
+            } else {
+                0
+            };
+        }
+        let q = QGru {
+            kernel: QMatrix::new(k, in_scale, GATE_SHIFT),
+            recurrent: QMatrix::new(u, 1.0 / 32768.0, GATE_SHIFT),
+            bias,
+            recurrent_bias: rbias,
+        };
+        Ok((q, 1.0 / 32768.0))
+    }
+}
+
+/// A quantized SimpleRNN with `tanh`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QRnn<const I: usize, const H: usize> {
+    /// Input kernel.
+    pub kernel: QMatrix<H, I>,
+    /// Recurrent kernel.
+    pub recurrent: QMatrix<H, H>,
+    /// Bias in Q3.12.
+    pub bias: [i32; H],
+}
+
+impl<const I: usize, const H: usize> QCell for QRnn<I, H> {
+    type Input = [i16; I];
+    type Output = [i16; H];
+    type State = [i16; H];
+    fn zero_state() -> [i16; H] {
+        [0; H]
+    }
+    fn step(&self, s: &mut [i16; H], x: &[i16; I]) -> [i16; H] {
+        let mut out = [0i16; H];
+        for k in 0..H {
+            let v = self.kernel.row(k, x) + self.recurrent.row(k, s) + self.bias[k];
+            out[k] = tanh_q15(v.clamp(-(8 << 12), (8 << 12) - 1));
+        }
+        *s = out;
+        out
+    }
+}
+
+/// Only `activation = tanh` has an integer form.
+impl<T: Real, const I: usize, const H: usize, const B: usize> Quantize for RnnCell<T, I, H, B> {
+    type Q = QRnn<I, H>;
+    fn quantize(&self, in_scale: f64) -> Result<(QRnn<I, H>, f64), QuantError> {
+        if self.activation != crate::Activation::Tanh {
+            return Err(QuantError::Activation {
+                layer: "rnn",
+                activation: self.activation.name(),
+            });
+        }
+        let k = |r: usize, c: usize| self.kernel[(r, c)].to_f64();
+        let u = |r: usize, c: usize| self.recurrent_kernel[(r, c)].to_f64();
+        let mut bias = [0i32; H];
+        for (r, b) in bias.iter_mut().enumerate() {
+            *b = bias_q((0..B).map(|j| self.bias[(r, j)].to_f64()).sum(), GATE_SHIFT);
+        }
+        let q = QRnn {
+            kernel: QMatrix::new(k, in_scale, GATE_SHIFT),
+            recurrent: QMatrix::new(u, 1.0 / 32768.0, GATE_SHIFT),
+            bias,
+        };
+        Ok((q, 1.0 / 32768.0))
+    }
+}
+
+/// A quantized final dense layer (`activation = linear`): `i32` outputs in Q15.16.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QDense<const I: usize, const O: usize> {
+    /// Kernel, per output row.
+    pub kernel: QMatrix<O, I>,
+    /// Bias in Q15.16.
+    pub bias: [i32; O],
+}
+
+impl<const I: usize, const O: usize> QCell for QDense<I, O> {
+    type Input = [i16; I];
+    type Output = [i32; O];
+    type State = ();
+    fn zero_state() {}
+    fn step(&self, (): &mut (), x: &[i16; I]) -> [i32; O] {
+        let mut y = [0i32; O];
+        for (r, y) in y.iter_mut().enumerate() {
+            *y = self.kernel.row(r, x).saturating_add(self.bias[r]);
+        }
+        y
+    }
+}
+
+/// Only `activation = linear` has an integer form (a dense layer is last).
+impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Quantize for Dense<T, I, O, BIAS> {
+    type Q = QDense<I, O>;
+    fn quantize(&self, in_scale: f64) -> Result<(QDense<I, O>, f64), QuantError> {
+        if self.activation != crate::Activation::Linear {
+            return Err(QuantError::Activation {
+                layer: "dense",
+                activation: self.activation.name(),
+            });
+        }
+        let k = |r: usize, c: usize| self.kernel[(r, c)].to_f64();
+        let mut bias = [0i32; O];
+        for (r, b) in bias.iter_mut().enumerate() {
+            *b = bias_q(self.bias[r].to_f64(), DENSE_OUT_SHIFT);
+        }
+        let q = QDense {
+            kernel: QMatrix::new(k, in_scale, DENSE_OUT_SHIFT),
+            bias,
+        };
+        Ok((q, 1.0 / (1u64 << DENSE_OUT_SHIFT) as f64))
+    }
+}
+
+/// Two quantized layers in sequence.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QChain<A, B>(pub A, pub B);
+
+impl<A: QCell, B: QCell<Input = A::Output>> QCell for QChain<A, B> {
+    type Input = A::Input;
+    type Output = B::Output;
+    type State = (A::State, B::State);
+    fn zero_state() -> Self::State {
+        (A::zero_state(), B::zero_state())
+    }
+    #[inline]
+    fn step(&self, s: &mut Self::State, x: &A::Input) -> B::Output {
+        let y = self.0.step(&mut s.0, x);
+        self.1.step(&mut s.1, &y)
+    }
+}
+
+impl<A: Quantize, B: Quantize> Quantize for crate::Chain<A, B>
+where
+    B::Q: QCell<Input = <A::Q as QCell>::Output>,
+{
+    type Q = QChain<A::Q, B::Q>;
+    fn quantize(&self, in_scale: f64) -> Result<(Self::Q, f64), QuantError> {
+        let (a, s) = self.first().quantize(in_scale)?;
+        let (b, s) = self.rest().quantize(s)?;
+        Ok((QChain(a, b), s))
+    }
+}
+
+/// A model's chain in integers: the input scale from `calibration` (its largest magnitude maps
+/// to 32767), every other scale by the formats above.
+pub fn quantize<M>(
+    model: &M,
+    calibration: &[M::Input],
+) -> Result<(<M::Chain as Quantize>::Q, f64), QuantError>
+where
+    M: crate::Model,
+    M::Chain: Quantize,
+{
+    let scale = input_scale(calibration.iter().flat_map(|x| x.as_ref().iter().copied()));
+    let (q, _) = model.chain().quantize(scale)?;
+    Ok((q, scale))
+}
