@@ -295,6 +295,42 @@ fn main() {
         secs,
     ));
 
+    // ---- the card model in integers (rnn::quant): int8 weights, int16 activations ----
+    // Post-training quantization, calibrated on the training inputs; the validation set run
+    // through the integer step only.
+    let calib: Vec<[f32; 1]> = x_train.iter().flatten().copied().collect();
+    let (qcard, exp) = rnn::quant::quantize(&card, &calib).unwrap_or_else(|e| {
+        eprintln!("quantize: {e}");
+        std::process::exit(1)
+    });
+    let int_mse = |xs: &[[[f32; 1]; N]], ys: &[[f32; 1]]| {
+        use rnn::quant::QCell;
+        let (mut se, mut worst) = (0.0f64, 0.0f64);
+        for (x, y) in xs.iter().zip(ys) {
+            let mut s = qcard.new_state();
+            let mut out = [0i32; 1];
+            for v in x {
+                out = qcard.step(&mut s, &[rnn::quant::quantize_input(v[0], exp)]);
+            }
+            let yq = rnn::quant::dequantize(out[0]);
+            se += (yq - y[0] as f64).powi(2);
+            worst = worst.max((yq - card.forward_last(x)[0] as f64).abs());
+        }
+        (se / xs.len() as f64, worst)
+    };
+    let ((q_valid, worst), (q_test, _)) = (int_mse(x_valid, y_valid), int_mse(x_test, y_test));
+    rows.push((
+        "the same in integers (int8 weights, int16 activations)".into(),
+        Card::PARAM_COUNT,
+        q_valid,
+        q_test,
+        0.0,
+    ));
+    println!(
+        "\nint8 card model: validation MSE {q_valid:.5} against f32 {card_valid:.5} ({:+.1} %), worst |int - f32| output over the validation set {worst:.4} (input scale 2^{exp})",
+        100.0 * (q_valid / card_valid - 1.0)
+    );
+
     report(&rows, &args);
 
     // ---- learning curves of the card model ----

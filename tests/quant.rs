@@ -2,7 +2,7 @@
 //! rescaling, and quantized models against their f32 originals.
 
 use rnn::quant::{
-    dequantize, quantize, quantize_input, sigmoid_q15, tanh_q15, QCell, Requant, SIGMOID_TABLE,
+    dequantize, quantize, quantize_input, shift_round, sigmoid_q15, tanh_q15, QCell, SIGMOID_TABLE,
     TANH_TABLE,
 };
 use rnn::{rnn_model, Model, Rng};
@@ -50,22 +50,20 @@ fn integer_activations_are_within_their_stated_error() {
 }
 
 #[test]
-fn requantization_rounds_to_nearest() {
+fn rescaling_is_a_rounding_shift() {
     let mut rng = Rng::new(5);
     for _ in 0..10_000 {
-        let real = rng.uniform_in(-20.0, 3.0).exp();
-        let acc = (rng.uniform_in(-1.0, 1.0) * 2e7) as i32;
-        let q = Requant::new(real);
-        let want = (acc as f64 * real).round();
-        let got = q.apply(acc) as f64;
-        // The Q31 multiplier is exact to 2^-31 relative.
-        assert!(
-            (got - want).abs() <= 1.0 + want.abs() * 1e-9,
-            "{acc} * {real}: {got} vs {want}"
-        );
+        let acc = (rng.uniform_in(-1.0, 1.0) * 2e9) as i32;
+        let sh = rng.below(40) as i32 - 8;
+        let want = (acc as f64 / 2f64.powi(sh)).round();
+        let got = shift_round(acc, sh) as f64;
+        // Halves round up (towards +infinity), as `(x + 2^(s-1)) >> s`.
+        let ok = got == want.clamp(i32::MIN as f64, i32::MAX as f64)
+            || (acc as f64 / 2f64.powi(sh)).fract().abs() == 0.5;
+        assert!(ok, "{acc} >> {sh}: {got} vs {want}");
     }
-    assert_eq!(Requant::new(0.0).apply(12345), 0);
-    assert_eq!(Requant::new(1e30).apply(i32::MAX), i32::MAX);
+    assert_eq!(shift_round(i32::MAX, -4), i32::MAX);
+    assert_eq!(shift_round(-1, 40), 0);
 }
 
 rnn_model! {
@@ -86,7 +84,7 @@ where
     let calib: Vec<[f32; I]> = (0..500)
         .map(|_| core::array::from_fn(|_| rng.uniform_in(-1.0, 1.0) as f32))
         .collect();
-    let (q, scale) = quantize(model, &calib).unwrap();
+    let (q, exp) = quantize(model, &calib).unwrap();
     let mut worst = 0.0f64;
     for _ in 0..seqs {
         let (mut s, mut qs) = (
@@ -96,7 +94,7 @@ where
         for _ in 0..steps {
             let x: [f32; I] = core::array::from_fn(|_| rng.uniform_in(-1.0, 1.0) as f32);
             let y = model.step(&mut s, &x);
-            let xq: [i16; I] = core::array::from_fn(|i| quantize_input(x[i], scale));
+            let xq: [i16; I] = core::array::from_fn(|i| quantize_input(x[i], exp));
             let yq = q.step(&mut qs, &xq);
             for o in 0..O {
                 worst = worst.max((dequantize(yq[o]) - y[o] as f64).abs());

@@ -4,24 +4,25 @@
 //! ([`Quantize`], on the host or at start-up) and when its output is read back as a number.
 //!
 //! # Formats
-//! - Activations between layers: `i16`, a real value `q * scale`. A recurrent layer's output
-//!   is in Q0.15 (`scale = 2^-15`: its values are in (-1, 1)); the model's input has the scale
-//!   [`input_scale`] chose from a calibration set (the largest magnitude seen maps to 32767).
+//! - Activations between layers: `i16`, a real value `q * 2^e`. A recurrent layer's output
+//!   is in Q0.15 (`e = -15`: its values are in (-1, 1)); the model's input has the exponent
+//!   [`input_exponent`] chose from a calibration set (the smallest power of two that keeps
+//!   its largest magnitude within 32767).
 //! - Gate pre-activations: Q3.12 (`i16`, range [-8, 8), saturated), the tables' input.
 //! - [`sigmoid_q15`] and [`tanh_q15`]: Q0.15 out, from a 257-entry table over [0, 8] (step
 //!   1/32) with linear interpolation; max error over every Q3.12 input in [-8, 8) 1.2e-4
 //!   (tanh) and 3.9e-5 (sigmoid), and beyond, where they saturate, 3.1e-5 and 3.4e-4
 //!   (`sigmoid(8) = 1 - 3.4e-4`), tested against f64 (`tests/quant.rs`).
 //! - An LSTM's cell state: Q4.11 (`i16`, range [-16, 16), saturated).
-//! - Weights: `i8` with one scale per output row, `max |w| / 127` (symmetric, per channel, as
-//!   TFLite and CMSIS-NN); biases `i32` in the accumulator's Q3.12.
-//! - Rescaling an `i32` accumulator: a multiplier in Q31 and a shift, rounded to nearest
-//!   ([`Requant`], TFLite's `MultiplyByQuantizedMultiplier`), with a 64-bit product.
+//! - Weights: `i8`, symmetric, with one scale per output row (per channel, as TFLite and
+//!   CMSIS-NN), a power of two: the smallest that keeps the row's largest `|w|` within 127
+//!   ([`QMatrix`]). Rescaling an accumulator is then a rounding shift, and the card model's
+//!   weights take 5,171 bytes (1/3.7 of its 19,140 f32 bytes). Gate biases `i16` in Q3.12.
 //! - A final `dense` layer outputs `i32` in Q15.16 ([`DENSE_OUT_SHIFT`]); read it with
 //!   [`dequantize`].
 //!
-//! Post-training quantization ([`Quantize::quantize`]): weights per row as above, the input
-//! scale from calibration data ([`input_scale`]), every other scale fixed by the formats.
+//! Post-training quantization ([`quantize`]): weights per row as above, the input scale from
+//! calibration data ([`input_exponent`]), every other scale fixed by the formats.
 
 use crate::layers::{Dense, GruCell, LstmCell, RnnCell};
 use crate::real::Real;
@@ -108,56 +109,6 @@ fn lookup(t: &[i16; 257], a: u32) -> i32 {
     lo + (((hi - lo) * frac + 64) >> 7)
 }
 
-/// A real multiplier `m * 2^-(31 + shift)`, `m` in `[2^30, 2^31)`: rescales an accumulator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Requant {
-    /// The multiplier in Q31.
-    pub mult: i32,
-    /// Right shift after the Q31 product (negative: left).
-    pub shift: i32,
-}
-
-impl Requant {
-    /// The nearest representation of `real` (> 0; 0 or less gives a zero multiplier).
-    pub fn new(real: f64) -> Requant {
-        if real.is_nan() || real <= 0.0 {
-            return Requant { mult: 0, shift: 0 };
-        }
-        let (mut m, mut shift) = (real, 0i32);
-        while m >= 1.0 {
-            m /= 2.0;
-            shift -= 1;
-        }
-        while m < 0.5 {
-            m *= 2.0;
-            shift += 1;
-        }
-        let mut q = libm::round(m * (1u64 << 31) as f64) as i64;
-        if q == 1 << 31 {
-            q /= 2;
-            shift -= 1;
-        }
-        Requant {
-            mult: q as i32,
-            shift: shift.clamp(-31, 62),
-        }
-    }
-    /// `round(acc * real)`, saturated to `i32`.
-    #[inline(always)]
-    pub fn apply(self, acc: i32) -> i32 {
-        let p = acc as i64 * self.mult as i64;
-        let total = 31 + self.shift;
-        let v = if total <= 0 {
-            p << (-total).min(62)
-        } else if total >= 63 {
-            0
-        } else {
-            (p + (1i64 << (total - 1))) >> total
-        };
-        v.clamp(i32::MIN as i64, i32::MAX as i64) as i32
-    }
-}
-
 /// The Q-format of gate pre-activations: 12 fraction bits.
 pub const GATE_SHIFT: u32 = 12;
 /// The Q-format of recurrent outputs: 15 fraction bits.
@@ -172,23 +123,28 @@ pub fn dequantize(y: i32) -> f64 {
     y as f64 / (1u64 << DENSE_OUT_SHIFT) as f64
 }
 
-/// The scale that maps the largest magnitude of `data` to 32767 (1.0 / 32767 for all zeros).
-pub fn input_scale<T: Real>(data: impl IntoIterator<Item = T>) -> f64 {
+/// The input's exponent `e` (scale `2^e`): the smallest that keeps the largest magnitude of
+/// `data` within 32767 (-15 for all zeros).
+pub fn input_exponent<T: Real>(data: impl IntoIterator<Item = T>) -> i32 {
     let m = data
         .into_iter()
         .map(|v| v.to_f64().abs())
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
     if m > 0.0 {
-        m / 32767.0
+        exponent(m, 32767.0)
     } else {
-        1.0 / 32767.0
+        -15
     }
 }
 
-/// `x` (a real input) as an `i16` of the given scale, rounded and saturated.
-pub fn quantize_input<T: Real>(x: T, scale: f64) -> i16 {
-    let v = libm::round(x.to_f64() / scale);
+/// `x` (a real input) as an `i16` of scale `2^exp`, rounded and saturated (host side, or a
+/// device with an FPU; an integer sensor reading may be shifted into this format instead).
+pub fn quantize_input<T: Real>(x: T, exp: i32) -> i16 {
+    let v = libm::round(libm::ldexp(x.to_f64(), -exp));
+    if v.is_nan() {
+        return 0;
+    }
     v.clamp(-32767.0, 32767.0) as i16
 }
 
@@ -196,31 +152,68 @@ fn sat16(v: i32) -> i16 {
     v.clamp(-32768, 32767) as i16
 }
 
-/// One matrix's rows in int8 with one scale per row, and the rescaling of each row's
-/// accumulator into Q3.12 (`scale_row * scale_in * 4096`).
+/// One matrix's rows in int8, each with its own power-of-two scale: row `r` holds
+/// `w[r][c] * 2^-e_r`, with `e_r` the largest exponent that keeps every `|w[r][c]|` within 127
+/// (so each row uses 64 to 127 of the int8 range at its largest). With the input's scale a
+/// power of two too, rescaling an accumulator into the output's format is one rounding
+/// shift per row ([`QMatrix::shift`]): no multiplier to store, no 64-bit product (a library
+/// call on a Cortex-M0).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QMatrix<const R: usize, const C: usize> {
     /// `w[r][c]`, row `r` (an output).
     pub w: [[i8; C]; R],
-    /// Per row: the accumulator's rescaling into the output format.
-    pub rq: [Requant; R],
+    /// Per row: the right shift from the accumulator to the output format (negative: left).
+    pub shift: [i8; R],
+}
+
+/// `round(acc / 2^shift)` (a left shift for a negative `shift`), saturated to `i32`.
+#[inline(always)]
+pub fn shift_round(acc: i32, shift: i32) -> i32 {
+    if shift > 0 {
+        let s = shift.min(31) as u32;
+        ((acc as i64 + (1i64 << (s - 1))) >> s) as i32
+    } else {
+        let s = (-shift).min(31) as u32;
+        (acc as i64)
+            .checked_shl(s)
+            .unwrap_or(0)
+            .clamp(i32::MIN as i64, i32::MAX as i64) as i32
+    }
+}
+
+/// The exponent `e` with `2^e` the power-of-two scale of values up to `max`: the smallest `e`
+/// with `max / 2^e <= limit`.
+fn exponent(max: f64, limit: f64) -> i32 {
+    if !(max > 0.0 && max.is_finite()) {
+        return 0;
+    }
+    let mut e = libm::ceil(libm::log2(max / limit)) as i32;
+    // Against rounding in log2: the smallest e that fits.
+    while libm::ldexp(limit, e) < max {
+        e += 1;
+    }
+    while libm::ldexp(limit, e - 1) >= max {
+        e -= 1;
+    }
+    e
 }
 
 impl<const R: usize, const C: usize> QMatrix<R, C> {
-    /// Row `r` of the f64 matrix `get(r, c)`, its input of scale `in_scale`, into an output
-    /// of `out_shift` fraction bits. Also returns the row scales.
-    fn new(get: impl Fn(usize, usize) -> f64, in_scale: f64, out_shift: u32) -> Self {
+    /// The f64 matrix `get(r, c)`, for an input of scale `2^in_exp`, into an output with
+    /// `out_shift` fraction bits.
+    fn new(get: impl Fn(usize, usize) -> f64, in_exp: i32, out_shift: u32) -> Self {
         let mut m = QMatrix {
             w: [[0; C]; R],
-            rq: [Requant { mult: 0, shift: 0 }; R],
+            shift: [0; R],
         };
         for r in 0..R {
             let max = (0..C).map(|c| get(r, c).abs()).fold(0.0f64, f64::max);
-            let s = if max > 0.0 { max / 127.0 } else { 1.0 };
+            let e = exponent(max, 127.0);
             for c in 0..C {
-                m.w[r][c] = libm::round(get(r, c) / s).clamp(-127.0, 127.0) as i8;
+                m.w[r][c] = libm::round(libm::ldexp(get(r, c), -e)).clamp(-127.0, 127.0) as i8;
             }
-            m.rq[r] = Requant::new(s * in_scale * (1u64 << out_shift) as f64);
+            // acc * 2^(e + in_exp) in units of 2^-out_shift: shift right by -(e + in_exp + out).
+            m.shift[r] = (-(e + in_exp + out_shift as i32)).clamp(-31, 31) as i8;
         }
         m
     }
@@ -231,12 +224,13 @@ impl<const R: usize, const C: usize> QMatrix<R, C> {
         for c in 0..C {
             acc += self.w[r][c] as i32 * x[c] as i32;
         }
-        self.rq[r].apply(acc)
+        shift_round(acc, self.shift[r] as i32)
     }
 }
 
-fn bias_q(b: f64, shift: u32) -> i32 {
-    libm::round(b * (1u64 << shift) as f64).clamp(i32::MIN as f64, i32::MAX as f64) as i32
+/// A gate bias in Q3.12, saturated to `i16` (±8).
+fn bias_q(b: f64, shift: u32) -> i16 {
+    libm::round(b * (1u64 << shift) as f64).clamp(-32768.0, 32767.0) as i16
 }
 
 /// A quantized layer: integer state, integer step.
@@ -249,17 +243,21 @@ pub trait QCell: Sized {
     type State: Copy;
     /// The zero state.
     fn zero_state() -> Self::State;
+    /// The zero state of this layer's type (for a value whose type is long to write).
+    fn new_state(&self) -> Self::State {
+        Self::zero_state()
+    }
     /// One step. Integer arithmetic only.
     fn step(&self, state: &mut Self::State, x: &Self::Input) -> Self::Output;
 }
 
 /// What quantizes: an f32/f64 layer (or chain) becomes its integer form, given its input's
-/// scale; it returns the scale of its output (2^-15 for a recurrent layer).
+/// scale `2^in_exp`; it returns its output's exponent (-15 for a recurrent layer).
 pub trait Quantize {
     /// The integer form.
     type Q: QCell;
-    /// Quantizes with an input of scale `in_scale`.
-    fn quantize(&self, in_scale: f64) -> Result<(Self::Q, f64), QuantError>;
+    /// Quantizes for an input of scale `2^in_exp`.
+    fn quantize(&self, in_exp: i32) -> Result<(Self::Q, i32), QuantError>;
 }
 
 /// A layer without an integer form.
@@ -285,7 +283,7 @@ pub struct QLstm<const I: usize, const H: usize, const G: usize> {
     /// Recurrent kernel, per gate row (input scale 2^-15).
     pub recurrent: QMatrix<G, H>,
     /// Biases in Q3.12.
-    pub bias: [i32; G],
+    pub bias: [i16; G],
 }
 
 /// A quantized LSTM's state: `h` in Q0.15, `c` in Q4.11.
@@ -309,7 +307,7 @@ impl<const I: usize, const H: usize, const G: usize> QCell for QLstm<I, H, G> {
     }
     fn step(&self, s: &mut Self::State, x: &[i16; I]) -> [i16; H] {
         let z = |r: usize| {
-            let v = self.kernel.row(r, x) + self.recurrent.row(r, &s.h) + self.bias[r];
+            let v = self.kernel.row(r, x) + self.recurrent.row(r, &s.h) + self.bias[r] as i32;
             v.clamp(-(8 << 12), (8 << 12) - 1)
         };
         let mut h = [0i16; H];
@@ -337,20 +335,20 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const B: usize> Qu
     for LstmCell<T, I, H, G, 0, B>
 {
     type Q = QLstm<I, H, G>;
-    fn quantize(&self, in_scale: f64) -> Result<(QLstm<I, H, G>, f64), QuantError> {
+    fn quantize(&self, in_exp: i32) -> Result<(QLstm<I, H, G>, i32), QuantError> {
         let k = |r: usize, c: usize| self.kernel[(r, c)].to_f64();
         let u = |r: usize, c: usize| self.recurrent_kernel[(r, c)].to_f64();
-        let mut bias = [0i32; G];
+        let mut bias = [0i16; G];
         for (r, b) in bias.iter_mut().enumerate() {
             let v: f64 = (0..B).map(|j| self.bias[(r, j)].to_f64()).sum();
             *b = bias_q(v, GATE_SHIFT);
         }
         let q = QLstm {
-            kernel: QMatrix::new(k, in_scale, GATE_SHIFT),
-            recurrent: QMatrix::new(u, 1.0 / 32768.0, GATE_SHIFT),
+            kernel: QMatrix::new(k, in_exp, GATE_SHIFT),
+            recurrent: QMatrix::new(u, -(H_SHIFT as i32), GATE_SHIFT),
             bias,
         };
-        Ok((q, 1.0 / 32768.0))
+        Ok((q, -(H_SHIFT as i32)))
     }
 }
 
@@ -362,9 +360,9 @@ pub struct QGru<const I: usize, const H: usize, const G: usize, const RESET_AFTE
     /// Recurrent kernel, per gate row.
     pub recurrent: QMatrix<G, H>,
     /// Input biases in Q3.12.
-    pub bias: [i32; G],
+    pub bias: [i16; G],
     /// Recurrent biases in Q3.12 (`reset_after` only).
-    pub recurrent_bias: [i32; G],
+    pub recurrent_bias: [i16; G],
 }
 
 impl<const I: usize, const H: usize, const G: usize, const RA: bool> QCell for QGru<I, H, G, RA> {
@@ -383,21 +381,21 @@ impl<const I: usize, const H: usize, const G: usize, const RA: bool> QCell for Q
         for k in 0..H {
             let z = self.kernel.row(k, x)
                 + self.recurrent.row(k, s)
-                + self.bias[k]
-                + self.recurrent_bias[k];
+                + self.bias[k] as i32
+                + self.recurrent_bias[k] as i32;
             let r = self.kernel.row(H + k, x)
                 + self.recurrent.row(H + k, s)
-                + self.bias[H + k]
-                + self.recurrent_bias[H + k];
+                + self.bias[H + k] as i32
+                + self.recurrent_bias[H + k] as i32;
             zs[k] = sigmoid_q15(gate(z)) as i32;
             rs[k] = sigmoid_q15(gate(r)) as i32;
             rh[k] = sat16((rs[k] * s[k] as i32 + (1 << 14)) >> 15);
         }
         for k in 0..H {
-            let xh = self.kernel.row(2 * H + k, x) + self.bias[2 * H + k];
+            let xh = self.kernel.row(2 * H + k, x) + self.bias[2 * H + k] as i32;
             let hh = if RA {
                 // r * (U_h h + b_hh): Q15 * Q12 >> 15 = Q12.
-                let u = self.recurrent.row(2 * H + k, s) + self.recurrent_bias[2 * H + k];
+                let u = self.recurrent.row(2 * H + k, s) + self.recurrent_bias[2 * H + k] as i32;
                 let u = gate(u);
                 xh + ((rs[k] * u + (1 << 14)) >> 15)
             } else {
@@ -416,10 +414,10 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool> Qu
     for GruCell<T, I, H, G, RA>
 {
     type Q = QGru<I, H, G, RA>;
-    fn quantize(&self, in_scale: f64) -> Result<(QGru<I, H, G, RA>, f64), QuantError> {
+    fn quantize(&self, in_exp: i32) -> Result<(QGru<I, H, G, RA>, i32), QuantError> {
         let k = |r: usize, c: usize| self.kernel[(r, c)].to_f64();
         let u = |r: usize, c: usize| self.recurrent_kernel[(r, c)].to_f64();
-        let (mut bias, mut rbias) = ([0i32; G], [0i32; G]);
+        let (mut bias, mut rbias) = ([0i16; G], [0i16; G]);
         for r in 0..G {
             bias[r] = bias_q(self.bias[(r, 0)].to_f64(), GATE_SHIFT);
             // Without reset_after Keras has one bias (column 1 is unused and zero).
@@ -430,12 +428,12 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool> Qu
             };
         }
         let q = QGru {
-            kernel: QMatrix::new(k, in_scale, GATE_SHIFT),
-            recurrent: QMatrix::new(u, 1.0 / 32768.0, GATE_SHIFT),
+            kernel: QMatrix::new(k, in_exp, GATE_SHIFT),
+            recurrent: QMatrix::new(u, -(H_SHIFT as i32), GATE_SHIFT),
             bias,
             recurrent_bias: rbias,
         };
-        Ok((q, 1.0 / 32768.0))
+        Ok((q, -(H_SHIFT as i32)))
     }
 }
 
@@ -447,7 +445,7 @@ pub struct QRnn<const I: usize, const H: usize> {
     /// Recurrent kernel.
     pub recurrent: QMatrix<H, H>,
     /// Bias in Q3.12.
-    pub bias: [i32; H],
+    pub bias: [i16; H],
 }
 
 impl<const I: usize, const H: usize> QCell for QRnn<I, H> {
@@ -460,7 +458,7 @@ impl<const I: usize, const H: usize> QCell for QRnn<I, H> {
     fn step(&self, s: &mut [i16; H], x: &[i16; I]) -> [i16; H] {
         let mut out = [0i16; H];
         for k in 0..H {
-            let v = self.kernel.row(k, x) + self.recurrent.row(k, s) + self.bias[k];
+            let v = self.kernel.row(k, x) + self.recurrent.row(k, s) + self.bias[k] as i32;
             out[k] = tanh_q15(v.clamp(-(8 << 12), (8 << 12) - 1));
         }
         *s = out;
@@ -471,7 +469,7 @@ impl<const I: usize, const H: usize> QCell for QRnn<I, H> {
 /// Only `activation = tanh` has an integer form.
 impl<T: Real, const I: usize, const H: usize, const B: usize> Quantize for RnnCell<T, I, H, B> {
     type Q = QRnn<I, H>;
-    fn quantize(&self, in_scale: f64) -> Result<(QRnn<I, H>, f64), QuantError> {
+    fn quantize(&self, in_exp: i32) -> Result<(QRnn<I, H>, i32), QuantError> {
         if self.activation != crate::Activation::Tanh {
             return Err(QuantError::Activation {
                 layer: "rnn",
@@ -480,16 +478,16 @@ impl<T: Real, const I: usize, const H: usize, const B: usize> Quantize for RnnCe
         }
         let k = |r: usize, c: usize| self.kernel[(r, c)].to_f64();
         let u = |r: usize, c: usize| self.recurrent_kernel[(r, c)].to_f64();
-        let mut bias = [0i32; H];
+        let mut bias = [0i16; H];
         for (r, b) in bias.iter_mut().enumerate() {
             *b = bias_q((0..B).map(|j| self.bias[(r, j)].to_f64()).sum(), GATE_SHIFT);
         }
         let q = QRnn {
-            kernel: QMatrix::new(k, in_scale, GATE_SHIFT),
-            recurrent: QMatrix::new(u, 1.0 / 32768.0, GATE_SHIFT),
+            kernel: QMatrix::new(k, in_exp, GATE_SHIFT),
+            recurrent: QMatrix::new(u, -(H_SHIFT as i32), GATE_SHIFT),
             bias,
         };
-        Ok((q, 1.0 / 32768.0))
+        Ok((q, -(H_SHIFT as i32)))
     }
 }
 
@@ -519,7 +517,7 @@ impl<const I: usize, const O: usize> QCell for QDense<I, O> {
 /// Only `activation = linear` has an integer form (a dense layer is last).
 impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Quantize for Dense<T, I, O, BIAS> {
     type Q = QDense<I, O>;
-    fn quantize(&self, in_scale: f64) -> Result<(QDense<I, O>, f64), QuantError> {
+    fn quantize(&self, in_exp: i32) -> Result<(QDense<I, O>, i32), QuantError> {
         if self.activation != crate::Activation::Linear {
             return Err(QuantError::Activation {
                 layer: "dense",
@@ -529,13 +527,14 @@ impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Quantize for Den
         let k = |r: usize, c: usize| self.kernel[(r, c)].to_f64();
         let mut bias = [0i32; O];
         for (r, b) in bias.iter_mut().enumerate() {
-            *b = bias_q(self.bias[r].to_f64(), DENSE_OUT_SHIFT);
+            *b = libm::round(self.bias[r].to_f64() * (1u64 << DENSE_OUT_SHIFT) as f64)
+                .clamp(i32::MIN as f64, i32::MAX as f64) as i32;
         }
         let q = QDense {
-            kernel: QMatrix::new(k, in_scale, DENSE_OUT_SHIFT),
+            kernel: QMatrix::new(k, in_exp, DENSE_OUT_SHIFT),
             bias,
         };
-        Ok((q, 1.0 / (1u64 << DENSE_OUT_SHIFT) as f64))
+        Ok((q, -(DENSE_OUT_SHIFT as i32)))
     }
 }
 
@@ -562,24 +561,24 @@ where
     B::Q: QCell<Input = <A::Q as QCell>::Output>,
 {
     type Q = QChain<A::Q, B::Q>;
-    fn quantize(&self, in_scale: f64) -> Result<(Self::Q, f64), QuantError> {
-        let (a, s) = self.first().quantize(in_scale)?;
+    fn quantize(&self, in_exp: i32) -> Result<(Self::Q, i32), QuantError> {
+        let (a, s) = self.first().quantize(in_exp)?;
         let (b, s) = self.rest().quantize(s)?;
         Ok((QChain(a, b), s))
     }
 }
 
-/// A model's chain in integers: the input scale from `calibration` (its largest magnitude maps
-/// to 32767), every other scale by the formats above.
+/// A model's chain in integers, and its input's exponent: the input's scale from
+/// `calibration` ([`input_exponent`]), every other scale by the formats above.
 pub fn quantize<M>(
     model: &M,
     calibration: &[M::Input],
-) -> Result<(<M::Chain as Quantize>::Q, f64), QuantError>
+) -> Result<(<M::Chain as Quantize>::Q, i32), QuantError>
 where
     M: crate::Model,
     M::Chain: Quantize,
 {
-    let scale = input_scale(calibration.iter().flat_map(|x| x.as_ref().iter().copied()));
-    let (q, _) = model.chain().quantize(scale)?;
-    Ok((q, scale))
+    let e = input_exponent(calibration.iter().flat_map(|x| x.as_ref().iter().copied()));
+    let (q, _) = model.chain().quantize(e)?;
+    Ok((q, e))
 }
