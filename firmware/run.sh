@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The device check, run from anywhere: `bash firmware/run.sh`.
 #
-#  1. builds the firmware binaries (infer, train, layers, translate) in release for thumbv7em-none-eabihf,
+#  1. builds the firmware binaries (infer, train, layers, translate; qinfer for the Cortex-M0
+#     and M3) in release for thumbv7em-none-eabihf,
 #     plus infer with `--features no-float-print` (for its code size);
 #  2. runs each under QEMU (mps2-an386, Cortex-M4) with a timeout, capturing the output, and
 #     requires exit code 0 (train exits 1 unless its loss fell);
@@ -32,9 +33,11 @@ if ! command -v qemu-system-arm >/dev/null 2>&1; then
     echo "run.sh: qemu-system-arm not found; run: bash firmware/install-qemu.sh" >&2
     exit 1
 fi
-if command -v rustup >/dev/null 2>&1 && ! grep -qx "$TARGET" <<<"$(rustup target list --installed)"; then
-    rustup target add "$TARGET"
-fi
+for t in "$TARGET" thumbv6m-none-eabi thumbv7m-none-eabi; do
+    if command -v rustup >/dev/null 2>&1 && ! grep -qx "$t" <<<"$(rustup target list --installed)"; then
+        rustup target add "$t"
+    fi
+done
 
 echo "== 1. build (release, $TARGET)"
 cargo build --release --bins --features no-float-print
@@ -44,13 +47,27 @@ cp "$REL/infer" "$RUN/infer.elf"
 cp "$REL/train" "$RUN/train.elf"
 cp "$REL/layers" "$RUN/layers.elf"
 cp "$REL/translate" "$RUN/translate.elf"
-ELFS=(infer infer-no-float-print train layers translate)
+# The integer card model on a Cortex-M0 (micro:bit) and a Cortex-M3 (AN385), no FPU.
+RNN_BOARD=microbit cargo build --release --bin qinfer --target thumbv6m-none-eabi
+cp "$FW/target/thumbv6m-none-eabi/release/qinfer" "$RUN/qinfer-m0.elf"
+RNN_BOARD=mps2-an385 cargo build --release --bin qinfer --target thumbv7m-none-eabi
+cp "$FW/target/thumbv7m-none-eabi/release/qinfer" "$RUN/qinfer-m3.elf"
+ELFS=(infer infer-no-float-print train layers translate qinfer-m0 qinfer-m3)
+# The machine each ELF runs on.
+qemu_for() {
+    case "$1" in
+        qinfer-m0) echo "qemu-system-arm -machine microbit -nographic -monitor none -serial none -semihosting-config enable=on,target=native" ;;
+        qinfer-m3) echo "qemu-system-arm -cpu cortex-m3 -machine mps2-an385 -nographic -monitor none -serial none -semihosting-config enable=on,target=native" ;;
+        *) echo "${QEMU[*]}" ;;
+    esac
+}
 
 echo "== 2. run under QEMU (${QEMU[*]} -kernel <elf>)"
 fail=0
 for b in "${ELFS[@]}"; do
     set +e
-    timeout "$TIMEOUT" "${QEMU[@]}" -kernel "$RUN/$b.elf" </dev/null >"$RUN/$b.log" 2>&1
+    # shellcheck disable=SC2046
+    timeout "$TIMEOUT" $(qemu_for "$b") -kernel "$RUN/$b.elf" </dev/null >"$RUN/$b.log" 2>&1
     rc=$?
     set -e
     if [ "$rc" -eq 0 ]; then
@@ -96,6 +113,19 @@ for b in infer infer-no-float-print; do
         fail=1
     else
         echo "$b: no __aeabi_d*/__*df3 symbols"
+    fi
+done
+[ "$fail" -eq 0 ] || exit 1
+
+echo "== 3c. no floating point at all in the integer firmware (the M0 has no FPU)"
+FLOAT_SYMS='__aeabi_[fd](add|sub|mul|div|cmp|neg|rsub|2|cmp)|__aeabi_(i2f|ui2f|l2f|ul2f|i2d|ui2d|f2iz|f2uiz|d2iz|f2d|d2f)|__(add|sub|mul|div)[sd]f3|__fix|__float|__aeabi_[fd]cmp'
+for b in qinfer-m0 qinfer-m3; do
+    if grep -Eq "$FLOAT_SYMS" <<<"$("$NM" "$RUN/$b.elf")"; then
+        echo "$b: SOFTWARE FLOATING POINT FOUND:"
+        "$NM" "$RUN/$b.elf" | grep -E "$FLOAT_SYMS"
+        fail=1
+    else
+        echo "$b: no software floating-point routine (__aeabi_f*/__aeabi_d*/__*sf3/__*df3/...)"
     fi
 done
 [ "$fail" -eq 0 ] || exit 1
@@ -146,12 +176,14 @@ fi
 (cd "$ROOT" && env -u RUSTFLAGS RNN_FIRMWARE_OUTPUT="$RUN/infer.log" \
     RNN_FIRMWARE_LAYERS_OUTPUT="$RUN/layers.log" \
     RNN_FIRMWARE_TRANSLATE_OUTPUT="$RUN/translate.log" \
-    cargo test --test firmware_reference -- --nocapture) >"$RUN/host.log" 2>&1 || {
+    RNN_FIRMWARE_QINFER_M0_OUTPUT="$RUN/qinfer-m0.log" \
+    RNN_FIRMWARE_QINFER_M3_OUTPUT="$RUN/qinfer-m3.log" \
+    cargo test --test firmware_reference --test quantized -- --nocapture) >"$RUN/host.log" 2>&1 || {
     echo "host comparison FAILED:" >&2
     cat "$RUN/host.log" >&2
     exit 1
 }
-grep -E 'matches the host|test result' "$RUN/host.log"
+grep -E 'matches the host|match the host|test result' "$RUN/host.log"
 
 echo "== infer output (QEMU)"
 cat "$RUN/infer.log"
@@ -161,4 +193,6 @@ echo "== layers output (QEMU): embedding, bidirectional peephole LSTM, LN-Simple
 cat "$RUN/layers.log"
 echo "== translate output (QEMU): the trained encoder-decoder with attention, baked weights"
 cat "$RUN/translate.log"
+echo "== qinfer output (QEMU microbit, Cortex-M0): the card model in integers"
+cat "$RUN/qinfer-m0.log"
 echo "firmware: all checks passed"

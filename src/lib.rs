@@ -21,6 +21,7 @@ pub mod __private {
     };
     pub use rnn_core::nalgebra::{ArrayStorage, SMatrix};
     pub use rnn_core::optim::Params;
+    pub use rnn_core::quant;
     pub use rnn_core::seq2seq::{self, Beams, Decoded, Seq2Seq, Seq2SeqTape};
-    pub use rnn_core::{Activation, Chain, Exact, Fast, LayerInfo, Model, Tape, TokenError};
+    pub use rnn_core::{Activation, Chain, Exact, Fast, LayerInfo, Model, Real, Tape, TokenError};
 }

@@ -21,6 +21,7 @@ rnn_model! {
 }
 
 mod reference {
+    #![allow(dead_code)]
     include!("../firmware/src/reference.rs");
 }
 use reference::{

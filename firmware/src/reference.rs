@@ -59,3 +59,28 @@ pub fn reference_tokens(toks: &mut [u32; TOKENS]) {
         *t = (s >> 16) % VOCAB;
     }
 }
+
+/// The quantized card model's reference input, integers only (a Cortex-M0 has no FPU): the
+/// same LCG as [`reference_input`], each value its top 16 bits as an `i16`, in the quantized
+/// model's input format (`CardQ::INPUT_EXPONENT`).
+pub fn reference_input_q(xs: &mut [[i16; INPUTS]; STEPS]) {
+    let mut s: u32 = 0x2545_F491;
+    for row in xs.iter_mut() {
+        for v in row.iter_mut() {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *v = (s >> 16) as u16 as i16;
+        }
+    }
+}
+
+/// FNV-1a (32-bit) over the little-endian bytes of every integer output.
+pub fn checksum_q(ys: &[[i32; 1]]) -> u32 {
+    let mut h: u32 = 0x811C_9DC5;
+    for y in ys {
+        for b in y[0].to_le_bytes() {
+            h ^= b as u32;
+            h = h.wrapping_mul(0x0100_0193);
+        }
+    }
+    h
+}

@@ -22,7 +22,13 @@ use crate::real::Real;
 /// [`Model`] is one; so is an encoder-decoder model (`crate::seq2seq`), whose tensors are its
 /// encoder's then its decoder's. The names differ from [`Model`]'s (`tensor`, ...) so that
 /// both traits in scope never make a call ambiguous.
-pub trait Params: Sized {
+///
+/// # Safety
+/// The optimizers build their buffers with [`params_zeroed_in_place`](Self::params_zeroed_in_place)
+/// and then treat them as initialized: it must write every field of the slot. And
+/// [`param_tensor`](Self::param_tensor)`(k)` must have the same length for every value of the
+/// type (the optimizers walk two values' tensors side by side).
+pub unsafe trait Params: Sized {
     /// The scalar.
     type Scalar: Real;
     /// Number of parameter tensors.
@@ -45,7 +51,9 @@ pub trait Params: Sized {
     }
 }
 
-impl<M: Model> Params for M {
+// SAFETY: `Model::zeros_in_place` writes the whole chain (the model's one field), and a
+// model's tensors have the sizes of its type.
+unsafe impl<M: Model> Params for M {
     type Scalar = <M as Model>::Scalar;
     const PARAM_TENSORS: usize = <M as Model>::TENSORS;
     #[inline(always)]

@@ -582,3 +582,85 @@ where
     let (q, _) = model.chain().quantize(e)?;
     Ok((q, e))
 }
+
+/// What [`QTensors::tensors`] calls for each tensor: `(layer, name, shape, data)`.
+pub type TensorVisitor<'f> = dyn FnMut(usize, &'static str, &[usize], QData<'_>) + 'f;
+
+/// One integer tensor of a quantized layer.
+#[derive(Clone, Copy, Debug)]
+pub enum QData<'a> {
+    /// Weights, shifts.
+    I8(&'a [i8]),
+    /// Gate biases.
+    I16(&'a [i16]),
+    /// A final dense layer's biases.
+    I32(&'a [i32]),
+}
+
+/// The tensors of a quantized layer or chain, for saving it (`rnn::files::save_quantized`) and
+/// baking it (`rnn_model!`'s `quantize = int8`): per layer `kernel [rows, inputs]` (int8, row
+/// `r` an output), `kernel_shift [rows]`, `recurrent_kernel [rows, units]` and
+/// `recurrent_kernel_shift [rows]` (recurrent layers), `bias [rows]` (int16 in Q3.12; int32 in
+/// Q15.16 for a dense layer) and a GRU's `recurrent_bias [rows]`.
+pub trait QTensors {
+    /// Layers.
+    const LAYERS: usize;
+    /// Calls `f(layer, name, shape, data)` for every tensor, the first layer numbered `first`.
+    fn tensors(&self, first: usize, f: &mut TensorVisitor<'_>);
+}
+
+impl<const R: usize, const C: usize> QMatrix<R, C> {
+    fn tensors(&self, layer: usize, names: [&'static str; 2], f: &mut TensorVisitor<'_>) {
+        f(layer, names[0], &[R, C], QData::I8(self.w.as_flattened()));
+        f(layer, names[1], &[R], QData::I8(&self.shift));
+    }
+}
+
+const KERNEL: [&str; 2] = ["kernel", "kernel_shift"];
+const RECURRENT: [&str; 2] = ["recurrent_kernel", "recurrent_kernel_shift"];
+
+impl<const I: usize, const H: usize, const G: usize> QTensors for QLstm<I, H, G> {
+    const LAYERS: usize = 1;
+    fn tensors(&self, l: usize, f: &mut TensorVisitor<'_>) {
+        self.kernel.tensors(l, KERNEL, f);
+        self.recurrent.tensors(l, RECURRENT, f);
+        f(l, "bias", &[G], QData::I16(&self.bias));
+    }
+}
+
+impl<const I: usize, const H: usize, const G: usize, const RA: bool> QTensors
+    for QGru<I, H, G, RA>
+{
+    const LAYERS: usize = 1;
+    fn tensors(&self, l: usize, f: &mut TensorVisitor<'_>) {
+        self.kernel.tensors(l, KERNEL, f);
+        self.recurrent.tensors(l, RECURRENT, f);
+        f(l, "bias", &[G], QData::I16(&self.bias));
+        f(l, "recurrent_bias", &[G], QData::I16(&self.recurrent_bias));
+    }
+}
+
+impl<const I: usize, const H: usize> QTensors for QRnn<I, H> {
+    const LAYERS: usize = 1;
+    fn tensors(&self, l: usize, f: &mut TensorVisitor<'_>) {
+        self.kernel.tensors(l, KERNEL, f);
+        self.recurrent.tensors(l, RECURRENT, f);
+        f(l, "bias", &[H], QData::I16(&self.bias));
+    }
+}
+
+impl<const I: usize, const O: usize> QTensors for QDense<I, O> {
+    const LAYERS: usize = 1;
+    fn tensors(&self, l: usize, f: &mut TensorVisitor<'_>) {
+        self.kernel.tensors(l, KERNEL, f);
+        f(l, "bias", &[O], QData::I32(&self.bias));
+    }
+}
+
+impl<A: QTensors, B: QTensors> QTensors for QChain<A, B> {
+    const LAYERS: usize = A::LAYERS + B::LAYERS;
+    fn tensors(&self, l: usize, f: &mut TensorVisitor<'_>) {
+        self.0.tensors(l, f);
+        self.1.tensors(l + A::LAYERS, f);
+    }
+}

@@ -169,8 +169,12 @@ impl<S: Seq2Seq, const N: usize, const M: usize> Default for Seq2SeqTape<S, N, M
 }
 
 const fn sizes<S: Seq2Seq, const N: usize, const M: usize>() {
-    assert!(N == S::SOURCE_LEN, "N must be the model's source_len");
+    source_len::<S, N>();
     assert!(M == S::TARGET_LEN, "M must be the model's target_len");
+}
+
+const fn source_len<S: Seq2Seq, const N: usize>() {
+    assert!(N == S::SOURCE_LEN, "N must be the model's source_len");
 }
 
 /// Runs the encoder over the source: its final state and every step's output.
@@ -178,6 +182,7 @@ pub fn encode<S: Seq2Seq, const N: usize>(
     model: &S,
     source: &[EncoderInput<S>; N],
 ) -> (EncoderState<S>, [EncoderOutput<S>; N]) {
+    const { source_len::<S, N>() };
     let enc = model.encoder();
     let mut state = <S::Encoder as Model>::zero_state();
     let mut outs = [<S::Encoder as Model>::zero_output(); N];
@@ -192,6 +197,7 @@ pub fn start<S: Seq2Seq, const N: usize>(
     model: &S,
     source: &[EncoderInput<S>; N],
 ) -> DecoderState<S> {
+    const { source_len::<S, N>() };
     let (state, outs) = encode(model, source);
     model.seed(&state, &outs)
 }
@@ -377,8 +383,9 @@ pub fn teacher_inputs<const M: usize>(
 
 /// Teacher-forced forward pass over one source and target, recorded on `tape`; returns the
 /// loss: the sum over the counted steps (up to and including the target's first end token)
-/// of `-ln p(target[t])`, Keras's sparse categorical cross-entropy summed, in f64. A target
-/// token outside the decoder's vocabulary is a [`TokenError`] and nothing runs.
+/// of `-ln p(target[t])`, Keras's sparse categorical cross-entropy summed, in f64. Only the
+/// counted steps run: what follows the end token is never read. A counted target token
+/// outside the decoder's vocabulary is a [`TokenError`] naming its position, and nothing runs.
 pub fn forward_train<S: Seq2Seq, const N: usize, const M: usize>(
     model: &S,
     source: &[EncoderInput<S>; N],
@@ -387,8 +394,14 @@ pub fn forward_train<S: Seq2Seq, const N: usize, const M: usize>(
 ) -> Result<f64, TokenError> {
     const { sizes::<S, N, M>() };
     let (inputs, counted) = teacher_inputs(S::START, S::END, target);
-    let xs = <S::Decoder as Model>::tokens(&inputs)?;
-    <S::Decoder as Model>::tokens(target)?;
+    for (position, &t) in target[..counted].iter().enumerate() {
+        <S::Decoder as Model>::token_at(t, position)?;
+    }
+    <S::Decoder as Model>::token_at(S::START, 0)?;
+    let mut xs = [<S::Decoder as Model>::zero_input(); M];
+    for (x, &t) in xs[..counted].iter_mut().zip(&inputs) {
+        *x = <S::Decoder as Model>::token_at(t, 0)?;
+    }
     let (enc, dec) = (model.encoder(), model.decoder());
     let mut s = <S::Encoder as Model>::zero_state();
     for t in 0..N {
@@ -397,11 +410,9 @@ pub fn forward_train<S: Seq2Seq, const N: usize, const M: usize>(
     tape.encoder_state = s;
     let mut d = model.seed(&s, &tape.encoder.outputs);
     let mut loss = 0.0;
-    for t in 0..M {
+    for t in 0..counted {
         tape.decoder.outputs[t] = dec.step_train(&mut d, &xs[t], &mut tape.decoder.caches[t]);
-        if t < counted {
-            loss -= ln(tape.decoder.outputs[t].as_ref()[target[t] as usize]);
-        }
+        loss -= ln(tape.decoder.outputs[t].as_ref()[target[t] as usize]);
     }
     tape.counted = counted;
     Ok(loss)
@@ -432,7 +443,9 @@ pub fn backward<S: Seq2Seq, const N: usize, const M: usize>(
     {
         let tr = dec.transposed();
         let g = grads.decoder_mut();
-        dec.backward_through(&tr, &tape.decoder.caches, &dys, true, &mut d_seed, g, None);
+        let n = tape.counted.min(M);
+        let caches = &tape.decoder.caches[..n];
+        dec.backward_through(&tr, caches, &dys[..n], true, &mut d_seed, g, None);
     }
     let mut d_enc = <S::Encoder as Model>::zero_state();
     let mut d_outs = [<S::Encoder as Model>::zero_output(); N];
@@ -480,9 +493,11 @@ pub fn log_prob<S: Seq2Seq, const N: usize>(
     tokens: &[u32],
     ended: bool,
 ) -> Result<f64, TokenError> {
+    const { source_len::<S, N>() };
     for (position, &t) in tokens.iter().enumerate() {
         <S::Decoder as Model>::token_at(t, position)?;
     }
+    <S::Decoder as Model>::token_at(S::END, tokens.len())?;
     let dec = model.decoder();
     let mut state = start(model, source);
     let mut token = S::START;

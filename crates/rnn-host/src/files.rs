@@ -524,3 +524,55 @@ pub fn load_seq2seq<S: rnn_core::seq2seq::Seq2Seq>(
     model.decoder_mut().copy_from(&dec);
     Ok(())
 }
+
+/// Saves a quantized model (`rnn::quant`) as a safetensors file of integer tensors,
+/// atomically: every tensor of [`QTensors`](rnn_core::quant::QTensors) named
+/// `"{layer}/{tensor}"` with `M`'s layer names (Keras's automatic names, as [`save`]), and
+/// `input_exponent` (int32 `[1]`). What `rnn_model!`'s `quantize = int8; weights = "..."`
+/// bakes in.
+pub fn save_quantized<M: Model, Q: rnn_core::quant::QTensors>(
+    q: &Q,
+    input_exponent: i32,
+    path: impl AsRef<Path>,
+) -> Result<(), FileError> {
+    use rnn_core::quant::QData;
+    let path = path.as_ref();
+    if Q::LAYERS != M::LAYERS.len() {
+        return Err(FileError::Format(format!(
+            "the quantized chain has {} layers, the model {}",
+            Q::LAYERS,
+            M::LAYERS.len()
+        )));
+    }
+    let mut out: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    q.tensors(0, &mut |l, name, shape, data| {
+        let (dtype, bytes): (Dtype, Vec<u8>) = match data {
+            QData::I8(v) => (Dtype::I8, v.iter().map(|&x| x as u8).collect()),
+            QData::I16(v) => (Dtype::I16, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            QData::I32(v) => (Dtype::I32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        };
+        out.push((
+            format!("{}/{name}", M::LAYERS[l].name),
+            dtype,
+            shape.to_vec(),
+            bytes,
+        ));
+    });
+    out.push((
+        "input_exponent".into(),
+        Dtype::I32,
+        vec![1],
+        input_exponent.to_le_bytes().to_vec(),
+    ));
+    let views: Vec<(String, StView<'_>)> = out
+        .iter()
+        .map(|(n, d, s, b)| StView::new(*d, s.clone(), b).map(|v| (n.clone(), v)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| FileError::Format(e.to_string()))?;
+    let bytes =
+        ::safetensors::serialize(views, None).map_err(|e| FileError::Format(e.to_string()))?;
+    write_atomic(path, &bytes).map_err(|source| FileError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}

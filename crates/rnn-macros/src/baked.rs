@@ -752,3 +752,113 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// A quantized model's integer tensors, read at compile time (`quantize = int8`).
+#[derive(Debug)]
+pub struct QBaked {
+    /// Absolute path, for `include_bytes!`.
+    pub path: String,
+    /// Per layer, its tensors by name (values widened to i64).
+    pub layers: Vec<Vec<(&'static str, Vec<i64>)>>,
+    /// The input's exponent.
+    pub input_exponent: i32,
+}
+
+/// The integer tensors a quantized layer has: name, dtype, shape.
+pub fn quantized_tensors(layer: &Layer) -> Vec<(&'static str, Dtype, Vec<usize>)> {
+    let (i, h) = (layer.input, layer.units);
+    let g = layer.gate_rows();
+    let mut t = vec![
+        ("kernel", Dtype::I8, vec![g, i]),
+        ("kernel_shift", Dtype::I8, vec![g]),
+    ];
+    if layer.kind.is("dense") {
+        t.push(("bias", Dtype::I32, vec![h]));
+        return t;
+    }
+    t.push(("recurrent_kernel", Dtype::I8, vec![g, h]));
+    t.push(("recurrent_kernel_shift", Dtype::I8, vec![g]));
+    t.push(("bias", Dtype::I16, vec![g]));
+    if layer.kind.is("gru") {
+        t.push(("recurrent_bias", Dtype::I16, vec![g]));
+    }
+    t
+}
+
+/// Reads the file `rnn::files::save_quantized` wrote for `layers`: every tensor present, of
+/// its dtype and shape, and no other.
+pub fn load_quantized(layers: &[Layer], lit: &LitStr) -> syn::Result<QBaked> {
+    let err = |m: String| syn::Error::new(lit.span(), m);
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let path = std::path::Path::new(&dir).join(lit.value());
+    let shown = lit.value();
+    let bytes = read_file(&path, &shown, MAX_FILE).map_err(err)?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+        err(format!(
+            "{shown}: not a valid safetensors file: {}",
+            bounded(&e.to_string(), 4 * MAX_QUOTED)
+        ))
+    })?;
+    let ints = |name: &str, dtype: Dtype, shape: &[usize]| -> Result<Vec<i64>, String> {
+        let v = st.tensor(name).map_err(|_| {
+            format!(
+                "{shown}: needs tensor `{name}` ({dtype:?}, shape {}), which the file does not have",
+                fmt_shape(shape)
+            )
+        })?;
+        if v.dtype() != dtype || v.shape() != shape {
+            return Err(format!(
+                "{shown}: tensor `{name}` is {:?} of shape {}, but the quantized model needs {dtype:?} of shape {}",
+                v.dtype(),
+                fmt_shape(v.shape()),
+                fmt_shape(shape)
+            ));
+        }
+        let d = v.data();
+        Ok(match dtype {
+            Dtype::I8 => d.iter().map(|&b| b as i8 as i64).collect(),
+            Dtype::I16 => d
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]) as i64)
+                .collect(),
+            _ => d
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
+                .collect(),
+        })
+    };
+    let mut used = vec!["input_exponent".to_string()];
+    let input_exponent = ints("input_exponent", Dtype::I32, &[1]).map_err(err)?[0] as i32;
+    let mut out = Vec::new();
+    for layer in layers {
+        let mut ts = Vec::new();
+        for (t, dtype, shape) in quantized_tensors(layer) {
+            let name = format!("{}/{t}", layer.keras_name);
+            ts.push((t, ints(&name, dtype, &shape).map_err(err)?));
+            used.push(name);
+        }
+        out.push(ts);
+    }
+    let mut extra: Vec<&str> = st
+        .names()
+        .into_iter()
+        .filter(|n| !used.iter().any(|u| u == n))
+        .collect();
+    extra.sort();
+    if !extra.is_empty() {
+        let listed = extra
+            .iter()
+            .take(MAX_LISTED)
+            .map(|n| format!("`{}`", bounded(n, MAX_QUOTED)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(err(format!(
+            "{shown}: the file has tensor(s) the quantized model does not use: {listed}"
+        )));
+    }
+    Ok(QBaked {
+        path: path.display().to_string(),
+        layers: out,
+        input_exponent,
+    })
+}

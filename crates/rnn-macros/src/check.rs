@@ -36,6 +36,7 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
     let mut weights: Option<syn::LitStr> = None;
     let mut torch_layout = false;
     let mut torch_params = false;
+    let mut quantize: Option<&crate::parse::Opt> = None;
     let mut seen: Vec<String> = Vec::new();
     crate::names::check_name(&def.name, &mut errs);
     crate::names::check_attrs(def, &mut errs);
@@ -78,6 +79,14 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
                     ),
                 ),
             },
+            ("quantize", Some("int8")) => quantize = Some(o),
+            ("quantize", _) => {
+                let v = &o.value;
+                errs.spanned(
+                    v,
+                    format!("expected `int8` (int8 weights, int16 activations), found `{}`", quote::quote!(#v)),
+                )
+            }
             ("layout", Some("keras")) => torch_layout = false,
             ("layout", Some("pytorch")) => torch_layout = true,
             ("params", Some("keras")) => torch_params = false,
@@ -107,10 +116,10 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
                 format!("model option `{name}` applies to an encoder-decoder model, `encoder => decoder`, and this model has no `=>`"),
             ),
             _ => {
-                let hint = closest(&name, &["scalar", "math", "weights", "layout", "params"])
+                let hint = closest(&name, &["scalar", "math", "weights", "layout", "params", "quantize"])
                     .map(|c| format!("did you mean `{c}`? "))
                     .unwrap_or_default();
-                errs.spanned(&o.name, format!("unknown model option `{name}`; {hint}model options are `scalar = f32 | f64`, `math = fast | exact`, `weights = \"file.safetensors\"`, `layout = keras | pytorch` and `params = keras | pytorch`"))
+                errs.spanned(&o.name, format!("unknown model option `{name}`; {hint}model options are `scalar = f32 | f64`, `math = fast | exact`, `weights = \"file.safetensors\"`, `layout = keras | pytorch`, `params = keras | pytorch` and `quantize = int8`"))
             }
         }
     }
@@ -200,8 +209,24 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
             }
         }
     }
+    let mut qbaked = None;
+    if let Some(o) = quantize {
+        check_quantizable(
+            o,
+            &layers,
+            weights.is_some(),
+            torch_layout || torch_params,
+            &mut errs,
+        );
+        if let (Some(path), true, None) = (&weights, chain_ok, &errs.0) {
+            match crate::baked::load_quantized(&layers, path) {
+                Ok(b) => qbaked = Some(b),
+                Err(e) => errs.push(e),
+            }
+        }
+    }
     let mut baked = None;
-    if let (Some(path), true, None) = (&weights, chain_ok, &errs.0) {
+    if let (Some(path), true, None, None) = (&weights, chain_ok, &errs.0, quantize) {
         match crate::baked::load(&layers, path, torch_layout, scalar == "f32", def.half) {
             Ok(b) => baked = Some(b),
             Err(e) => errs.push(e),
@@ -216,7 +241,49 @@ pub fn validate(def: &ModelDef) -> syn::Result<Model<'_>> {
             exact_math,
             layers,
             baked,
+            quantized: qbaked,
         }),
+    }
+}
+
+/// `quantize = int8`: baked integer weights, and only the layers with an integer form.
+fn check_quantizable(
+    o: &crate::parse::Opt,
+    layers: &[Layer],
+    has_weights: bool,
+    torch: bool,
+    errs: &mut Errors,
+) {
+    if !has_weights {
+        errs.spanned(
+            &o.name,
+            "`quantize = int8` bakes integer weights in: add `weights = \"file.safetensors\";`, a file written by `rnn::files::save_quantized` from a trained model (post-training quantization, `rnn::quant::quantize`)",
+        );
+    }
+    if torch {
+        errs.spanned(
+            &o.name,
+            "`quantize = int8` reads its own integer file: remove `layout = pytorch` / `params = pytorch`",
+        );
+    }
+    for (k, l) in layers.iter().enumerate() {
+        let last = k + 1 == layers.len();
+        let ok = match l.kind.name {
+            "lstm" => !l.flag("peephole"),
+            "gru" => true,
+            "rnn" => l.activation == Act::Tanh,
+            "dense" => last && l.activation == Act::Linear && l.flag("use_bias"),
+            _ => false,
+        } && l.drop.iter().all(|r| *r == 0.0);
+        if !ok {
+            errs.spanned(
+                &o.value,
+                format!(
+                    "`quantize = int8` supports `rnn` (tanh), `lstm` (no peephole), `gru` and a last `dense` (linear, with a bias), without dropout; layer {k} is `{}`",
+                    l.source()
+                ),
+            );
+        }
     }
 }
 

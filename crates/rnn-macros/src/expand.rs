@@ -114,7 +114,160 @@ fn nest(
 }
 
 pub fn model(m: &Model) -> TokenStream {
-    model_with(m, false)
+    match &m.quantized {
+        Some(q) => quantized(m, q),
+        None => model_with(m, false),
+    }
+}
+
+/// A `quantize = int8` model: the integer chain (`rnn::quant`) with its weights baked in.
+fn quantized(m: &Model, q: &crate::baked::QBaked) -> TokenStream {
+    let def = m.def;
+    let (attrs, vis, name) = (&def.attrs, &def.vis, &def.name);
+    let p = private(def);
+    let state_name = format_ident!("{}State", name);
+    let (usize, i8t, i16t, i32t, f64t, str) = (
+        prim("usize"),
+        prim("i8"),
+        prim("i16"),
+        prim("i32"),
+        prim("f64"),
+        prim("str"),
+    );
+    let ints = |v: &[i64], t: &TokenStream| {
+        let v = v.iter().map(|&x| {
+            let l = Literal::i64_unsuffixed(x.abs());
+            if x < 0 {
+                quote!(-#l)
+            } else {
+                quote!(#l)
+            }
+        });
+        quote!([#(#v),*] as [#t; _])
+    };
+    let get = |ts: &[(&'static str, Vec<i64>)], n: &str| -> Vec<i64> {
+        ts.iter()
+            .find(|t| t.0 == n)
+            .map(|t| t.1.clone())
+            .unwrap_or_default()
+    };
+    let matrix = |ts: &[(&'static str, Vec<i64>)], w: &str, sh: &str, cols: usize| {
+        let wv = get(ts, w);
+        let rows = wv.chunks(cols.max(1)).map(|r| ints(r, &i8t));
+        let shift = ints(&get(ts, sh), &i8t);
+        quote!(#p::quant::QMatrix { w: [#(#rows),*], shift: #shift })
+    };
+    let mut types = Vec::new();
+    let mut values = Vec::new();
+    for (l, ts) in m.layers.iter().zip(&q.layers) {
+        let (i, h, g) = (lit(l.input), lit(l.units), lit(l.gate_rows()));
+        let k = matrix(ts, "kernel", "kernel_shift", l.input);
+        if l.kind.is("dense") {
+            let b = ints(&get(ts, "bias"), &i32t);
+            types.push(quote!(#p::quant::QDense<#i, #h>));
+            values.push(quote!(#p::quant::QDense { kernel: #k, bias: #b }));
+            continue;
+        }
+        let r = matrix(ts, "recurrent_kernel", "recurrent_kernel_shift", l.units);
+        let b = ints(&get(ts, "bias"), &i16t);
+        match l.kind.name {
+            "lstm" => {
+                types.push(quote!(#p::quant::QLstm<#i, #h, #g>));
+                values.push(quote!(#p::quant::QLstm { kernel: #k, recurrent: #r, bias: #b }));
+            }
+            "gru" => {
+                let ra = l.flag("reset_after");
+                let rb = ints(&get(ts, "recurrent_bias"), &i16t);
+                types.push(quote!(#p::quant::QGru<#i, #h, #g, #ra>));
+                values.push(quote!(#p::quant::QGru { kernel: #k, recurrent: #r, bias: #b, recurrent_bias: #rb }));
+            }
+            _ => {
+                types.push(quote!(#p::quant::QRnn<#i, #h>));
+                values.push(quote!(#p::quant::QRnn { kernel: #k, recurrent: #r, bias: #b }));
+            }
+        }
+    }
+    let chain = nest(&types, |a, b| quote!(#p::quant::QChain<#a, #b>));
+    let value = nest(&values, |a, b| quote!(#p::quant::QChain(#a, #b)));
+    let (input, output) = (lit(m.input()), lit(m.output()));
+    let exp = Literal::i32_unsuffixed(q.input_exponent);
+    let path = &q.path;
+    let u8 = prim("u8");
+    let name_str = syn::ext::IdentExt::unraw(name).to_string();
+    let doc = format!(
+        " The layers in integers (`quantize = int8`), baked from `{}`: `{}`.",
+        q.path,
+        m.layers
+            .iter()
+            .map(|l| l.source())
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    );
+    let weight_bytes: usize = q
+        .layers
+        .iter()
+        .flatten()
+        .map(|(t, v)| {
+            v.len()
+                * match *t {
+                    "kernel" | "kernel_shift" | "recurrent_kernel" | "recurrent_kernel_shift" => 1,
+                    "bias" if v.len() < 4 => 4,
+                    _ => 2,
+                }
+        })
+        .sum();
+    let _ = weight_bytes;
+    let state_doc = format!(" The integer state of [`{name}`].");
+    quote! {
+        const _: &[#u8] = ::core::include_bytes!(#path);
+
+        #(#attrs)*
+        #vis struct #name {
+            #[doc = #doc]
+            layers: #chain,
+        }
+
+        #[doc = #state_doc]
+        #[allow(dead_code)]
+        #vis type #state_name = <#chain as #p::quant::QCell>::State;
+
+        #[allow(dead_code)]
+        impl #name {
+            /// The model's name.
+            pub const NAME: &'static #str = #name_str;
+            /// Input width of one step.
+            pub const INPUT: #usize = #input;
+            /// Output width of one step.
+            pub const OUTPUT: #usize = #output;
+            /// The input's scale is `2^INPUT_EXPONENT` (chosen from the calibration data).
+            pub const INPUT_EXPONENT: #i32t = #exp;
+            /// The integer weights, a constant: `static MODEL: Self = Self::BAKED;` puts them
+            /// in flash.
+            pub const BAKED: Self = #name { layers: #value };
+            /// The integer chain.
+            pub const fn chain(&self) -> &#chain {
+                &self.layers
+            }
+            /// The initial (zero) state.
+            pub fn zero_state() -> #state_name {
+                <#chain as #p::quant::QCell>::zero_state()
+            }
+            /// One step in integers: the input in `i16` of scale `2^INPUT_EXPONENT`, the output
+            /// in `i32` Q15.16 (see `rnn::quant`). No float operation.
+            #[inline]
+            pub fn step(&self, state: &mut #state_name, x: &[#i16t; #input]) -> [#i32t; #output] {
+                <#chain as #p::quant::QCell>::step(&self.layers, state, x)
+            }
+            /// A real input in the model's input format (host side, or a device with an FPU).
+            pub fn quantize_input<T: #p::Real>(x: &[T; #input]) -> [#i16t; #input] {
+                ::core::array::from_fn(|i| #p::quant::quantize_input(x[i], #exp))
+            }
+            /// An output as numbers.
+            pub fn dequantize(y: &[#i32t; #output]) -> [#f64t; #output] {
+                ::core::array::from_fn(|i| #p::quant::dequantize(y[i]))
+            }
+        }
+    }
 }
 
 /// [`model`]; `quiet` for a half of an encoder-decoder, whose aliases the user may never name.

@@ -149,6 +149,8 @@ pub struct Model<'a> {
     pub layers: Vec<Layer>,
     /// Weights read from `weights = "..."` at compile time, in our layout.
     pub baked: Option<crate::baked::Baked>,
+    /// `quantize = int8`: the integer weights read at compile time.
+    pub quantized: Option<crate::baked::QBaked>,
 }
 
 impl Model<'_> {

@@ -522,7 +522,8 @@ fn expand(def: &ModelDef, enc: &Model, dec: &Model, s: &Seam) -> TokenStream {
                 #p::seq2seq::beam_search::<Self, #n, #m, K>(self, source, alpha)
             }
             /// Teacher-forced loss of one example (`target`: the tokens, the end token, then
-            /// anything), its gradients added into `grads`.
+            /// anything: the steps after the end token are not run), its gradients added into
+            /// `grads`.
             pub fn loss_and_grad(
                 &self,
                 source: &#source_ty,
@@ -585,7 +586,9 @@ fn expand(def: &ModelDef, enc: &Model, dec: &Model, s: &Seam) -> TokenStream {
             }
         }
 
-        impl #p::Params for #name {
+        // SAFETY: `params_zeroed_in_place` writes both fields (the struct's only ones), and
+        // the tensors are the halves' fixed-size ones.
+        unsafe impl #p::Params for #name {
             type Scalar = #t;
             const PARAM_TENSORS: #usize = <#enc_name as #p::Model>::TENSORS
                 + <#dec_name as #p::Model>::TENSORS;

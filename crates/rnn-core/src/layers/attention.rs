@@ -161,6 +161,8 @@ impl<
 
     /// The memory of one source sequence: its values and (additive) keys `W_e he_i`.
     pub fn memory<M: Math>(&self, values: &[[T; E]; N]) -> AttentionState<T, E, N, A> {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::SIZES_OK;
         let mut s = AttentionState::zeros();
         s.values = *values;
         if !DOT {
@@ -181,6 +183,8 @@ impl<
         grad: &mut Self,
         dvalues: &mut [[T; E]; N],
     ) {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::SIZES_OK;
         for i in 0..N {
             for e in 0..E {
                 dvalues[i][e] += dmem.values[i][e];
@@ -210,6 +214,9 @@ impl<
         hd: &[T; H],
         mut cache: Option<&mut AttentionCache<T, E, N, A, U, C>>,
     ) -> [T; U] {
+        // Fields are public, so a value may not come from `zeros`: checked here too.
+        #[allow(clippy::let_unit_value)]
+        let () = Self::SIZES_OK;
         let mut s = [T::ZERO; N];
         if DOT {
             for i in 0..N {
@@ -349,6 +356,8 @@ impl<
         dstate: &mut Self::State,
         grad: &mut Self,
     ) -> [T; H] {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::SIZES_OK;
         // u = tanh(W_c z)
         let mut dpre = [T::ZERO; U];
         for k in 0..U {
