@@ -1,6 +1,7 @@
 //! Inference speed of the card model `lstm(32, 16) -> gru(16) -> dense(1)`, batch 1: one
 //! streaming step and one 50-step sequence, against the same maths written with nalgebra's
-//! dynamic `DMatrix` and std activations; and `step_batch` / `step_batch_lanes` over B = 1 .. 32 streams. Peer libraries (candle-nn) are measured in `peers/`.
+//! dynamic `DMatrix` and std activations; `step_batch` / `step_batch_lanes` over B = 1 .. 32 streams; and the
+//! integer (`rnn::quant`) step beside the f32 one. Peer libraries (candle-nn) are measured in `peers/`.
 //!
 //! `cargo bench --bench step` (default codegen) and
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench --bench step`.
@@ -106,9 +107,28 @@ fn batch<const B: usize>(
     });
 }
 
+/// The card model in integers (`rnn::quant`, post-training quantization of the same weights,
+/// calibrated on the bench's inputs) next to the f32 step: what the int8 path costs on x86-64.
+fn quantized(c: &mut Criterion) {
+    use rnn::quant::{quantize, quantize_input, QCell};
+    let model = Card::init(42);
+    let xs: Vec<[f32; 32]> = (0..50).map(input).collect();
+    let (q, exp) = quantize(&model, &xs).expect("the card model quantizes");
+    let xq: [i16; 32] = core::array::from_fn(|j| quantize_input(xs[3][j], exp));
+    let mut g = c.benchmark_group("card_step_int8");
+    let mut s = Card::zero_state();
+    g.bench_function("f32 (fast tanh)", |b| {
+        b.iter(|| model.step(&mut s, black_box(&xs[3])))
+    });
+    let mut qs = q.new_state();
+    g.bench_function("int8 weights, int16 activations", |b| {
+        b.iter(|| q.step(&mut qs, black_box(&xq)))
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_secs(1));
-    targets = bench
+    targets = bench, quantized
 }
 criterion_main!(benches);
