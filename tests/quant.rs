@@ -70,15 +70,27 @@ rnn_model! {
     /// The card model.
     pub struct Card { lstm(32, 16) -> gru(16) -> dense(1) }
     pub struct Others { rnn(3, 12) -> gru(12, reset_after = false) -> lstm(10) -> dense(2) }
+    /// Dense layers inside (linear, relu, tanh, sigmoid) and a squashing last one.
+    pub struct Dense4 {
+        dense(3, 8) -> lstm(8) -> dense(6, activation = relu) -> dense(6, activation = tanh)
+            -> gru(8) -> dense(5, activation = sigmoid) -> dense(2, activation = tanh)
+    }
+    /// Ends in a recurrent layer: its Q0.15 output.
+    pub struct EndsRecurrent { dense(3, 4) -> gru(4, 6) }
 }
 
 /// The worst difference between a model and its integer form over `seqs` random sequences of
 /// `steps` steps, inputs uniform in [-1, 1] (the calibration set: the same distribution).
-fn worst<M, const I: usize, const O: usize>(model: &M, seqs: usize, steps: usize) -> f64
+fn worst<M, const I: usize, const O: usize, Y: Copy + Into<f64>>(
+    model: &M,
+    seqs: usize,
+    steps: usize,
+    out_exp: i32,
+) -> f64
 where
     M: Model<Scalar = f32, Input = [f32; I], Output = [f32; O]>,
     M::Chain: rnn::quant::Quantize + rnn::Streams,
-    <M::Chain as rnn::quant::Quantize>::Q: QCell<Input = [i16; I], Output = [i32; O]>,
+    <M::Chain as rnn::quant::Quantize>::Q: QCell<Input = [i16; I], Output = [Y; O]>,
 {
     let mut rng = Rng::new(9);
     let calib: Vec<[f32; I]> = (0..500)
@@ -97,7 +109,8 @@ where
             let xq: [i16; I] = core::array::from_fn(|i| quantize_input(x[i], exp));
             let yq = q.step(&mut qs, &xq);
             for o in 0..O {
-                worst = worst.max((dequantize(yq[o]) - y[o] as f64).abs());
+                let v: f64 = yq[o].into();
+                worst = worst.max((v * 2f64.powi(out_exp) - y[o] as f64).abs());
             }
         }
     }
@@ -106,10 +119,18 @@ where
 
 #[test]
 fn quantized_models_follow_their_f32_originals() {
-    let w = worst(&Card::init(1), 20, 50);
+    let w = worst::<_, 32, 1, i32>(&Card::init(1), 20, 50, -16);
     println!("card model: worst |int - f32| {w:.4}");
     assert!(w < 0.02, "card {w}");
-    let w = worst(&Others::init(2), 20, 50);
+    let w = worst::<_, 3, 2, i32>(&Others::init(2), 20, 50, -16);
     println!("rnn -> gru(reset_after = false) -> lstm -> dense(2): worst {w:.4}");
     assert!(w < 0.02, "others {w}");
+    let w = worst::<_, 3, 2, i32>(&Dense4::init(3), 20, 50, -16);
+    println!("dense layers inside, every integer activation: worst {w:.4}");
+    assert!(w < 0.02, "dense4 {w}");
+    let w = worst::<_, 3, 6, i16>(&EndsRecurrent::init(4), 20, 50, -15);
+    println!("ends in a gru: worst {w:.4}");
+    assert!(w < 0.02, "ends recurrent {w}");
+    // dequantize reads Q15.16.
+    assert_eq!(dequantize(3 << 15), 1.5);
 }

@@ -17,9 +17,11 @@
 //! - Weights: `i8`, symmetric, with one scale per output row (per channel, as TFLite and
 //!   CMSIS-NN), a power of two: the smallest that keeps the row's largest `|w|` within 127
 //!   ([`QMatrix`]). Rescaling an accumulator is then a rounding shift, and the card model's
-//!   weights take 5,171 bytes (1/3.7 of its 19,140 f32 bytes). Gate biases `i16` in Q3.12.
-//! - A final `dense` layer outputs `i32` in Q15.16 ([`DENSE_OUT_SHIFT`]); read it with
-//!   [`dequantize`].
+//!   weights take 5,174 bytes (1/3.7 of its 19,140 f32 bytes). Gate biases `i16` in Q3.12.
+//! - A last `dense` layer outputs `i32` in Q15.16 ([`DENSE_OUT_SHIFT`]) whatever its activation
+//!   (`linear`, `relu`, `tanh`, `sigmoid`); read it with [`dequantize`]. A `dense` layer with
+//!   another layer after it outputs `i16`: Q3.12 (saturated at ±8) for `linear` and `relu`,
+//!   Q0.15 for `tanh` and `sigmoid`. A model that ends in a recurrent layer outputs its Q0.15.
 //!
 //! Post-training quantization ([`quantize`]): weights per row as above, the input scale from
 //! calibration data ([`input_exponent`]), every other scale fixed by the formats.
@@ -491,13 +493,61 @@ impl<T: Real, const I: usize, const H: usize, const B: usize> Quantize for RnnCe
     }
 }
 
-/// A quantized final dense layer (`activation = linear`): `i32` outputs in Q15.16.
+/// A dense layer's activation in integers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum QAct {
+    /// None.
+    Linear = 0,
+    /// `max(0, x)`.
+    Relu = 1,
+    /// The table tanh.
+    Tanh = 2,
+    /// The table sigmoid.
+    Sigmoid = 3,
+}
+
+impl QAct {
+    /// The integer form of an activation, if it has one.
+    pub fn of(a: crate::Activation) -> Option<QAct> {
+        match a {
+            crate::Activation::Linear => Some(QAct::Linear),
+            crate::Activation::Relu => Some(QAct::Relu),
+            crate::Activation::Tanh => Some(QAct::Tanh),
+            crate::Activation::Sigmoid => Some(QAct::Sigmoid),
+            _ => None,
+        }
+    }
+    /// The code a file stores ([`QTensors`]' `activation`).
+    pub const fn code(self) -> i8 {
+        self as i8
+    }
+    /// Whether the output goes through a table (then it is in Q0.15 first).
+    const fn squashes(self) -> bool {
+        matches!(self, QAct::Tanh | QAct::Sigmoid)
+    }
+    /// `v` (Q3.12 for a table, else already in the output format) through the activation.
+    #[inline(always)]
+    fn apply(self, v: i32) -> i32 {
+        match self {
+            QAct::Linear => v,
+            QAct::Relu => v.max(0),
+            QAct::Tanh => tanh_q15(v) as i32,
+            QAct::Sigmoid => sigmoid_q15(v) as i32,
+        }
+    }
+}
+
+/// A quantized dense layer, last in its model: `i32` outputs in Q15.16 whatever its activation
+/// (`linear`, `relu`, `tanh` or `sigmoid`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QDense<const I: usize, const O: usize> {
-    /// Kernel, per output row.
+    /// Kernel, per output row (into Q15.16, or Q3.12 before a table).
     pub kernel: QMatrix<O, I>,
-    /// Bias in Q15.16.
+    /// Bias in the kernel's output format.
     pub bias: [i32; O],
+    /// The activation.
+    pub act: QAct,
 }
 
 impl<const I: usize, const O: usize> QCell for QDense<I, O> {
@@ -508,35 +558,125 @@ impl<const I: usize, const O: usize> QCell for QDense<I, O> {
     fn step(&self, (): &mut (), x: &[i16; I]) -> [i32; O] {
         let mut y = [0i32; O];
         for (r, y) in y.iter_mut().enumerate() {
-            *y = self.kernel.row(r, x).saturating_add(self.bias[r]);
+            let v = self.kernel.row(r, x).saturating_add(self.bias[r]);
+            *y = if self.act.squashes() {
+                // Q0.15 -> Q15.16.
+                self.act.apply(v.clamp(-(8 << 12), (8 << 12) - 1)) << 1
+            } else {
+                self.act.apply(v)
+            };
         }
         y
     }
 }
 
-/// Only `activation = linear` has an integer form (a dense layer is last).
+/// A quantized dense layer inside a model (another layer follows): `i16` outputs, in Q3.12
+/// (saturated at ±8) for `linear` and `relu`, in Q0.15 for `tanh` and `sigmoid`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QDenseInner<const I: usize, const O: usize> {
+    /// Kernel, per output row (into Q3.12).
+    pub kernel: QMatrix<O, I>,
+    /// Bias in Q3.12.
+    pub bias: [i16; O],
+    /// The activation.
+    pub act: QAct,
+}
+
+impl<const I: usize, const O: usize> QCell for QDenseInner<I, O> {
+    type Input = [i16; I];
+    type Output = [i16; O];
+    type State = ();
+    fn zero_state() {}
+    fn step(&self, (): &mut (), x: &[i16; I]) -> [i16; O] {
+        let mut y = [0i16; O];
+        for (r, y) in y.iter_mut().enumerate() {
+            let v = self.kernel.row(r, x) + self.bias[r] as i32;
+            *y = sat16(self.act.apply(v.clamp(-(8 << 12), (8 << 12) - 1)));
+        }
+        y
+    }
+}
+
+fn dense_act<T: Real, const I: usize, const O: usize, const BIAS: bool>(
+    d: &Dense<T, I, O, BIAS>,
+) -> Result<QAct, QuantError> {
+    QAct::of(d.activation).ok_or(QuantError::Activation {
+        layer: "dense",
+        activation: d.activation.name(),
+    })
+}
+
+/// A last dense layer: `linear`, `relu`, `tanh` or `sigmoid`.
 impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Quantize for Dense<T, I, O, BIAS> {
     type Q = QDense<I, O>;
     fn quantize(&self, in_exp: i32) -> Result<(QDense<I, O>, i32), QuantError> {
-        if self.activation != crate::Activation::Linear {
-            return Err(QuantError::Activation {
-                layer: "dense",
-                activation: self.activation.name(),
-            });
-        }
+        let act = dense_act(self)?;
+        let shift = if act.squashes() {
+            GATE_SHIFT
+        } else {
+            DENSE_OUT_SHIFT
+        };
         let k = |r: usize, c: usize| self.kernel[(r, c)].to_f64();
         let mut bias = [0i32; O];
         for (r, b) in bias.iter_mut().enumerate() {
-            *b = libm::round(self.bias[r].to_f64() * (1u64 << DENSE_OUT_SHIFT) as f64)
+            *b = libm::round(self.bias[r].to_f64() * (1u64 << shift) as f64)
                 .clamp(i32::MIN as f64, i32::MAX as f64) as i32;
         }
         let q = QDense {
-            kernel: QMatrix::new(k, in_exp, DENSE_OUT_SHIFT),
+            kernel: QMatrix::new(k, in_exp, shift),
             bias,
+            act,
         };
         Ok((q, -(DENSE_OUT_SHIFT as i32)))
     }
 }
+
+/// What quantizes when another layer follows: its output must be `i16`. Every recurrent layer
+/// is the same either way; a dense layer becomes a [`QDenseInner`].
+pub trait QuantizeInner {
+    /// The integer form.
+    type Q: QCell;
+    /// Quantizes for an input of scale `2^in_exp`; returns the output's exponent.
+    fn quantize_inner(&self, in_exp: i32) -> Result<(Self::Q, i32), QuantError>;
+}
+
+impl<T: Real, const I: usize, const O: usize, const BIAS: bool> QuantizeInner
+    for Dense<T, I, O, BIAS>
+{
+    type Q = QDenseInner<I, O>;
+    fn quantize_inner(&self, in_exp: i32) -> Result<(QDenseInner<I, O>, i32), QuantError> {
+        let act = dense_act(self)?;
+        let k = |r: usize, c: usize| self.kernel[(r, c)].to_f64();
+        let mut bias = [0i16; O];
+        for (r, b) in bias.iter_mut().enumerate() {
+            *b = bias_q(self.bias[r].to_f64(), GATE_SHIFT);
+        }
+        let q = QDenseInner {
+            kernel: QMatrix::new(k, in_exp, GATE_SHIFT),
+            bias,
+            act,
+        };
+        let out = if act.squashes() { H_SHIFT } else { GATE_SHIFT };
+        Ok((q, -(out as i32)))
+    }
+}
+
+/// Recurrent layers quantize the same way wherever they stand.
+macro_rules! inner_as_outer {
+    ($($ty:ty, [$($g:tt)*]);* $(;)?) => {$(
+        impl<$($g)*> QuantizeInner for $ty {
+            type Q = <Self as Quantize>::Q;
+            fn quantize_inner(&self, in_exp: i32) -> Result<(Self::Q, i32), QuantError> {
+                self.quantize(in_exp)
+            }
+        }
+    )*};
+}
+inner_as_outer!(
+    LstmCell<T, I, H, G, 0, B>, [T: Real, const I: usize, const H: usize, const G: usize, const B: usize];
+    GruCell<T, I, H, G, RA>, [T: Real, const I: usize, const H: usize, const G: usize, const RA: bool];
+    RnnCell<T, I, H, B>, [T: Real, const I: usize, const H: usize, const B: usize];
+);
 
 /// Two quantized layers in sequence.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -556,14 +696,26 @@ impl<A: QCell, B: QCell<Input = A::Output>> QCell for QChain<A, B> {
     }
 }
 
-impl<A: Quantize, B: Quantize> Quantize for crate::Chain<A, B>
+impl<A: QuantizeInner, B: Quantize> Quantize for crate::Chain<A, B>
 where
     B::Q: QCell<Input = <A::Q as QCell>::Output>,
 {
     type Q = QChain<A::Q, B::Q>;
     fn quantize(&self, in_exp: i32) -> Result<(Self::Q, i32), QuantError> {
-        let (a, s) = self.first().quantize(in_exp)?;
+        let (a, s) = self.first().quantize_inner(in_exp)?;
         let (b, s) = self.rest().quantize(s)?;
+        Ok((QChain(a, b), s))
+    }
+}
+
+impl<A: QuantizeInner, B: QuantizeInner> QuantizeInner for crate::Chain<A, B>
+where
+    B::Q: QCell<Input = <A::Q as QCell>::Output>,
+{
+    type Q = QChain<A::Q, B::Q>;
+    fn quantize_inner(&self, in_exp: i32) -> Result<(Self::Q, i32), QuantError> {
+        let (a, s) = self.first().quantize_inner(in_exp)?;
+        let (b, s) = self.rest().quantize_inner(s)?;
         Ok((QChain(a, b), s))
     }
 }
@@ -654,6 +806,16 @@ impl<const I: usize, const O: usize> QTensors for QDense<I, O> {
     fn tensors(&self, l: usize, f: &mut TensorVisitor<'_>) {
         self.kernel.tensors(l, KERNEL, f);
         f(l, "bias", &[O], QData::I32(&self.bias));
+        f(l, "activation", &[1], QData::I8(&[self.act.code()]));
+    }
+}
+
+impl<const I: usize, const O: usize> QTensors for QDenseInner<I, O> {
+    const LAYERS: usize = 1;
+    fn tensors(&self, l: usize, f: &mut TensorVisitor<'_>) {
+        self.kernel.tensors(l, KERNEL, f);
+        f(l, "bias", &[O], QData::I16(&self.bias));
+        f(l, "activation", &[1], QData::I8(&[self.act.code()]));
     }
 }
 

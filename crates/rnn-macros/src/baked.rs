@@ -764,8 +764,9 @@ pub struct QBaked {
     pub input_exponent: i32,
 }
 
-/// The integer tensors a quantized layer has: name, dtype, shape.
-pub fn quantized_tensors(layer: &Layer) -> Vec<(&'static str, Dtype, Vec<usize>)> {
+/// The integer tensors a quantized layer has: name, dtype, shape (`last`: the model's last
+/// layer, whose dense form outputs `i32`).
+pub fn quantized_tensors(layer: &Layer, last: bool) -> Vec<(&'static str, Dtype, Vec<usize>)> {
     let (i, h) = (layer.input, layer.units);
     let g = layer.gate_rows();
     let mut t = vec![
@@ -773,7 +774,9 @@ pub fn quantized_tensors(layer: &Layer) -> Vec<(&'static str, Dtype, Vec<usize>)
         ("kernel_shift", Dtype::I8, vec![g]),
     ];
     if layer.kind.is("dense") {
-        t.push(("bias", Dtype::I32, vec![h]));
+        let b = if last { Dtype::I32 } else { Dtype::I16 };
+        t.push(("bias", b, vec![h]));
+        t.push(("activation", Dtype::I8, vec![1]));
         return t;
     }
     t.push(("recurrent_kernel", Dtype::I8, vec![g, h]));
@@ -830,11 +833,22 @@ pub fn load_quantized(layers: &[Layer], lit: &LitStr) -> syn::Result<QBaked> {
     let mut used = vec!["input_exponent".to_string()];
     let input_exponent = ints("input_exponent", Dtype::I32, &[1]).map_err(err)?[0] as i32;
     let mut out = Vec::new();
-    for layer in layers {
+    for (l, layer) in layers.iter().enumerate() {
         let mut ts = Vec::new();
-        for (t, dtype, shape) in quantized_tensors(layer) {
+        for (t, dtype, shape) in quantized_tensors(layer, l + 1 == layers.len()) {
             let name = format!("{}/{t}", layer.keras_name);
-            ts.push((t, ints(&name, dtype, &shape).map_err(err)?));
+            let v = ints(&name, dtype, &shape).map_err(err)?;
+            if t == "activation" {
+                let want = crate::ir::qact_code(layer.activation);
+                if v.first().copied() != want.map(i64::from) {
+                    return Err(err(format!(
+                        "{shown}: layer {l} was quantized with activation code {:?}, but the model line declares `{}` (code {want:?}: 0 linear, 1 relu, 2 tanh, 3 sigmoid); quantize the model this line declares",
+                        v.first(),
+                        layer.activation.name()
+                    )));
+                }
+            }
+            ts.push((t, v));
             used.push(name);
         }
         out.push(ts);

@@ -267,19 +267,18 @@ fn check_quantizable(
         );
     }
     for (k, l) in layers.iter().enumerate() {
-        let last = k + 1 == layers.len();
         let ok = match l.kind.name {
             "lstm" => !l.flag("peephole"),
             "gru" => true,
             "rnn" => l.activation == Act::Tanh,
-            "dense" => last && l.activation == Act::Linear && l.flag("use_bias"),
+            "dense" => crate::ir::qact_code(l.activation).is_some(),
             _ => false,
         } && l.drop.iter().all(|r| *r == 0.0);
         if !ok {
             errs.spanned(
                 &o.value,
                 format!(
-                    "`quantize = int8` supports `rnn` (tanh), `lstm` (no peephole), `gru` and a last `dense` (linear, with a bias), without dropout; layer {k} is `{}`",
+                    "`quantize = int8` supports `rnn` (tanh), `lstm` (no peephole), `gru` and `dense` (linear, relu, tanh or sigmoid), without dropout; layer {k} is `{}`",
                     l.source()
                 ),
             );

@@ -159,13 +159,31 @@ fn quantized(m: &Model, q: &crate::baked::QBaked) -> TokenStream {
     };
     let mut types = Vec::new();
     let mut values = Vec::new();
-    for (l, ts) in m.layers.iter().zip(&q.layers) {
+    let n_layers = m.layers.len();
+    for (idx, (l, ts)) in m.layers.iter().zip(&q.layers).enumerate() {
         let (i, h, g) = (lit(l.input), lit(l.units), lit(l.gate_rows()));
         let k = matrix(ts, "kernel", "kernel_shift", l.input);
         if l.kind.is("dense") {
-            let b = ints(&get(ts, "bias"), &i32t);
-            types.push(quote!(#p::quant::QDense<#i, #h>));
-            values.push(quote!(#p::quant::QDense { kernel: #k, bias: #b }));
+            let act = format_ident!(
+                "{}",
+                match crate::ir::qact_code(l.activation) {
+                    Some(1) => "Relu",
+                    Some(2) => "Tanh",
+                    Some(3) => "Sigmoid",
+                    _ => "Linear",
+                }
+            );
+            if idx + 1 == n_layers {
+                let b = ints(&get(ts, "bias"), &i32t);
+                types.push(quote!(#p::quant::QDense<#i, #h>));
+                values.push(
+                    quote!(#p::quant::QDense { kernel: #k, bias: #b, act: #p::quant::QAct::#act }),
+                );
+            } else {
+                let b = ints(&get(ts, "bias"), &i16t);
+                types.push(quote!(#p::quant::QDenseInner<#i, #h>));
+                values.push(quote!(#p::quant::QDenseInner { kernel: #k, bias: #b, act: #p::quant::QAct::#act }));
+            }
             continue;
         }
         let r = matrix(ts, "recurrent_kernel", "recurrent_kernel_shift", l.units);
@@ -191,6 +209,22 @@ fn quantized(m: &Model, q: &crate::baked::QBaked) -> TokenStream {
     let value = nest(&values, |a, b| quote!(#p::quant::QChain(#a, #b)));
     let (input, output) = (lit(m.input()), lit(m.output()));
     let exp = Literal::i32_unsuffixed(q.input_exponent);
+    // The output: a last dense layer's i32 in Q15.16, a recurrent layer's i16 in Q0.15.
+    let dense_out = m.layers.last().is_some_and(|l| l.kind.is("dense"));
+    let (out_t, out_doc, deq) = if dense_out {
+        (
+            i32t.clone(),
+            "in `i32` Q15.16",
+            quote!(#p::quant::dequantize(y[i])),
+        )
+    } else {
+        (
+            i16t.clone(),
+            "in `i16` Q0.15",
+            quote!(y[i] as #f64t / 32768.0),
+        )
+    };
+    let step_doc = format!(" One step in integers: the input in `i16` of scale `2^INPUT_EXPONENT`, the output {out_doc} (see `rnn::quant`). No float operation.");
     let path = &q.path;
     let u8 = prim("u8");
     let name_str = syn::ext::IdentExt::unraw(name).to_string();
@@ -252,10 +286,9 @@ fn quantized(m: &Model, q: &crate::baked::QBaked) -> TokenStream {
             pub fn zero_state() -> #state_name {
                 <#chain as #p::quant::QCell>::zero_state()
             }
-            /// One step in integers: the input in `i16` of scale `2^INPUT_EXPONENT`, the output
-            /// in `i32` Q15.16 (see `rnn::quant`). No float operation.
+            #[doc = #step_doc]
             #[inline]
-            pub fn step(&self, state: &mut #state_name, x: &[#i16t; #input]) -> [#i32t; #output] {
+            pub fn step(&self, state: &mut #state_name, x: &[#i16t; #input]) -> [#out_t; #output] {
                 <#chain as #p::quant::QCell>::step(&self.layers, state, x)
             }
             /// A real input in the model's input format (host side, or a device with an FPU).
@@ -263,8 +296,8 @@ fn quantized(m: &Model, q: &crate::baked::QBaked) -> TokenStream {
                 ::core::array::from_fn(|i| #p::quant::quantize_input(x[i], #exp))
             }
             /// An output as numbers.
-            pub fn dequantize(y: &[#i32t; #output]) -> [#f64t; #output] {
-                ::core::array::from_fn(|i| #p::quant::dequantize(y[i]))
+            pub fn dequantize(y: &[#out_t; #output]) -> [#f64t; #output] {
+                ::core::array::from_fn(|i| #deq)
             }
         }
     }

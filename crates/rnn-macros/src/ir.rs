@@ -167,3 +167,14 @@ impl Model<'_> {
         self.layers.last().map(|l| l.units).unwrap_or(0)
     }
 }
+
+/// A dense activation's code in a quantized file (`rnn::quant::QAct`), if it has one.
+pub fn qact_code(a: Act) -> Option<i8> {
+    match a {
+        Act::Linear => Some(0),
+        Act::Relu => Some(1),
+        Act::Tanh => Some(2),
+        Act::Sigmoid => Some(3),
+        _ => None,
+    }
+}
