@@ -352,3 +352,22 @@ fn encode_decode_beam_search_and_training_allocate_nothing() {
     assert!(l.unwrap().is_finite());
     assert_eq!(n, 0, "loss, gradients and an Adam step");
 }
+
+#[test]
+fn the_integer_step_allocates_nothing() {
+    use rnn::quant::{quantize, QCell};
+    let card = Card::init(3);
+    let calib = [[0.5f32; 32]; 4];
+    let (q, _) = quantize(&card, &calib).unwrap();
+    let mut s = q.new_state();
+    let x = [1234i16; 32];
+    let (y, n) = allocations(|| {
+        let mut y = [0i32; 1];
+        for _ in 0..50 {
+            y = q.step(&mut s, &x);
+        }
+        y
+    });
+    assert!(y[0] != i32::MIN);
+    assert_eq!(n, 0, "50 integer steps");
+}
