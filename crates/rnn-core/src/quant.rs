@@ -597,6 +597,19 @@ impl<const I: usize, const O: usize> QCell for QDenseInner<I, O> {
     }
 }
 
+/// A dense layer's kernel into `out_shift` fraction bits, and its biases there (rounded, not
+/// yet saturated).
+fn dense_parts<T: Real, const I: usize, const O: usize, const BIAS: bool>(
+    d: &Dense<T, I, O, BIAS>,
+    in_exp: i32,
+    out_shift: u32,
+) -> (QMatrix<O, I>, [f64; O]) {
+    let k = |r: usize, c: usize| d.kernel[(r, c)].to_f64();
+    let bias =
+        core::array::from_fn(|r| libm::round(libm::ldexp(d.bias[r].to_f64(), out_shift as i32)));
+    (QMatrix::new(k, in_exp, out_shift), bias)
+}
+
 fn dense_act<T: Real, const I: usize, const O: usize, const BIAS: bool>(
     d: &Dense<T, I, O, BIAS>,
 ) -> Result<QAct, QuantError> {
@@ -616,17 +629,9 @@ impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Quantize for Den
         } else {
             DENSE_OUT_SHIFT
         };
-        let k = |r: usize, c: usize| self.kernel[(r, c)].to_f64();
-        let mut bias = [0i32; O];
-        for (r, b) in bias.iter_mut().enumerate() {
-            *b = libm::round(self.bias[r].to_f64() * (1u64 << shift) as f64)
-                .clamp(i32::MIN as f64, i32::MAX as f64) as i32;
-        }
-        let q = QDense {
-            kernel: QMatrix::new(k, in_exp, shift),
-            bias,
-            act,
-        };
+        let (kernel, b) = dense_parts(self, in_exp, shift);
+        let bias = b.map(|v| v.clamp(i32::MIN as f64, i32::MAX as f64) as i32);
+        let q = QDense { kernel, bias, act };
         Ok((q, -(DENSE_OUT_SHIFT as i32)))
     }
 }
@@ -646,16 +651,9 @@ impl<T: Real, const I: usize, const O: usize, const BIAS: bool> QuantizeInner
     type Q = QDenseInner<I, O>;
     fn quantize_inner(&self, in_exp: i32) -> Result<(QDenseInner<I, O>, i32), QuantError> {
         let act = dense_act(self)?;
-        let k = |r: usize, c: usize| self.kernel[(r, c)].to_f64();
-        let mut bias = [0i16; O];
-        for (r, b) in bias.iter_mut().enumerate() {
-            *b = bias_q(self.bias[r].to_f64(), GATE_SHIFT);
-        }
-        let q = QDenseInner {
-            kernel: QMatrix::new(k, in_exp, GATE_SHIFT),
-            bias,
-            act,
-        };
+        let (kernel, b) = dense_parts(self, in_exp, GATE_SHIFT);
+        let bias = b.map(|v| v.clamp(-32768.0, 32767.0) as i16);
+        let q = QDenseInner { kernel, bias, act };
         let out = if act.squashes() { H_SHIFT } else { GATE_SHIFT };
         Ok((q, -(out as i32)))
     }

@@ -108,12 +108,17 @@ pub fn write_png(chart: &Chart, path: &Path) -> io::Result<()> {
 /// Renders `chart` and returns the bytes of a PNG file (8-bit RGB, not interlaced).
 pub fn encode_png(chart: &Chart) -> Vec<u8> {
     let (w, h, rgb, _) = render(chart);
+    rgb_png(w, h, &rgb)
+}
+
+/// A `w`×`h` 8-bit RGB image as PNG bytes.
+fn rgb_png(w: u32, h: u32, rgb: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut png = png::Encoder::new(&mut out, w, h);
     png.set_color(png::ColorType::Rgb);
     png.set_depth(png::BitDepth::Eight);
     // Into a Vec, with exactly w×h×3 bytes of pixels, this cannot fail.
-    let _ = png.write_header().map(|mut png| png.write_image_data(&rgb));
+    let _ = png.write_header().map(|mut png| png.write_image_data(rgb));
     out
 }
 
@@ -147,12 +152,7 @@ pub fn encode_heatmap_png(map: &Heatmap) -> Vec<u8> {
         let root = Canvas((w, h), &mut rgb, font).into_drawing_area();
         let _ = draw_heatmap(map, &root, (left, top, cell));
     }
-    let mut out = Vec::new();
-    let mut png = png::Encoder::new(&mut out, w, h);
-    png.set_color(png::ColorType::Rgb);
-    png.set_depth(png::BitDepth::Eight);
-    let _ = png.write_header().map(|mut png| png.write_image_data(&rgb));
-    out
+    rgb_png(w, h, &rgb)
 }
 
 /// [`encode_heatmap_png`] written atomically to `path`.

@@ -218,6 +218,30 @@ impl File<'_> {
     }
 }
 
+/// The file's tensors not in `used`, listed for a message (sorted, at most `MAX_LISTED`, each
+/// quoted and bounded), or `None`.
+fn unused(st: &SafeTensors<'_>, used: &[String]) -> Option<String> {
+    let mut extra: Vec<&str> = st
+        .names()
+        .into_iter()
+        .filter(|n| !used.iter().any(|u| u == n))
+        .collect();
+    extra.sort();
+    if extra.is_empty() {
+        return None;
+    }
+    let mut listed = extra
+        .iter()
+        .take(MAX_LISTED)
+        .map(|n| format!("`{}`", bounded(n, MAX_QUOTED)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if extra.len() > MAX_LISTED {
+        listed += &format!(" and {} more", extra.len() - MAX_LISTED);
+    }
+    Some(listed)
+}
+
 /// Reads and checks the file for `layers`; `torch` selects PyTorch names and layout.
 /// `half`: the file holds an encoder-decoder's two halves, so tensors this half does not
 /// read are the other's (the caller checks that each is read by one of them).
@@ -439,24 +463,8 @@ pub fn load(
         };
         out.push(bl);
     }
-    let mut extra: Vec<&str> = file
-        .st
-        .names()
-        .into_iter()
-        .filter(|n| !used.iter().any(|u| u == n))
-        .collect();
-    extra.sort();
     let names: Vec<String> = file.st.names().into_iter().map(str::to_string).collect();
-    if !extra.is_empty() && !half {
-        let mut listed = extra
-            .iter()
-            .take(MAX_LISTED)
-            .map(|n| format!("`{}`", bounded(n, MAX_QUOTED)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        if extra.len() > MAX_LISTED {
-            listed += &format!(" and {} more", extra.len() - MAX_LISTED);
-        }
+    if let (Some(listed), false) = (unused(&file.st, &used), half) {
         return Err(err(format!(
             "{shown}: the file has tensor(s) the model does not use: {listed}"
         )));
@@ -853,19 +861,7 @@ pub fn load_quantized(layers: &[Layer], lit: &LitStr) -> syn::Result<QBaked> {
         }
         out.push(ts);
     }
-    let mut extra: Vec<&str> = st
-        .names()
-        .into_iter()
-        .filter(|n| !used.iter().any(|u| u == n))
-        .collect();
-    extra.sort();
-    if !extra.is_empty() {
-        let listed = extra
-            .iter()
-            .take(MAX_LISTED)
-            .map(|n| format!("`{}`", bounded(n, MAX_QUOTED)))
-            .collect::<Vec<_>>()
-            .join(", ");
+    if let Some(listed) = unused(&st, &used) {
         return Err(err(format!(
             "{shown}: the file has tensor(s) the quantized model does not use: {listed}"
         )));
