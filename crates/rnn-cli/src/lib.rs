@@ -1,0 +1,470 @@
+//! `rnn import` and `rnn inspect`: from a PyTorch `state_dict` saved as safetensors
+//! (`safetensors.torch.save_file(model.state_dict(), path)`) to the `rnn_model!` line that
+//! declares the same model and a weights file under `rnn`'s own names.
+//!
+//! # What is recognized
+//! Each module prefix (`lstm.`, `encoder.rnn.`, ...) is one PyTorch module:
+//! - `nn.LSTM`, `nn.GRU`, `nn.RNN`: `weight_ih_l{k}` `[G, I]`, `weight_hh_l{k}` `[G, H]` (and
+//!   `bias_ih_l{k}`, `bias_hh_l{k}`): the kind from `G / H` (4 LSTM, 3 GRU, 1 RNN), one of our
+//!   layers per `l{k}`; `_reverse` tensors (bidirectional) and `proj_size` are refused;
+//! - `nn.Linear`: `weight [O, I]` (and `bias [O]`): a `dense`;
+//! - `nn.Embedding`: `weight [V, D]` alone, as the first module: an `embedding`;
+//! - `nn.LayerNorm`: `weight [H]` and `bias [H]`: a `layer_norm` (PyTorch's epsilon must have
+//!   been 1e-3, Keras's; a warning says so).
+//!
+//! The safetensors format keeps no module order, so the modules are chained by their widths
+//! (each module's input is the previous one's output); when widths allow more than one order,
+//! `--order` gives it. What a state_dict does not hold is assumed and said: an `nn.RNN`'s
+//! nonlinearity (`tanh`, or `--rnn-activation relu`) and any activation between modules
+//! (none).
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use std::collections::BTreeMap;
+
+/// A file we cannot turn into a model, and why.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ImportError {
+    /// Not a safetensors file.
+    #[error("not a safetensors file: {0}")]
+    Format(String),
+    /// A module whose tensors match no layer we have.
+    #[error("module `{module}`: {why}")]
+    Unsupported {
+        /// The module prefix.
+        module: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The modules' widths allow no chain, or more than one.
+    #[error("{0}")]
+    Order(String),
+}
+
+/// One tensor: shape and dtype.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    /// Its name in the file.
+    pub name: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Its dtype, as safetensors names it.
+    pub dtype: String,
+}
+
+/// A layer of ours, made from (part of) one PyTorch module.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    /// `lstm`, `gru`, `rnn`, `dense`, `embedding` or `layer_norm`.
+    pub kind: &'static str,
+    /// Input width (the vocabulary for an embedding).
+    pub input: usize,
+    /// Output width.
+    pub units: usize,
+    /// The module it comes from, and the PyTorch tensor names it reads, with our tensor name
+    /// suffix for each (`weight_ih_l0`, ...).
+    pub module: String,
+    /// `(file name, our suffix)` for each tensor.
+    pub tensors: Vec<(String, String)>,
+    /// Whether it has biases.
+    pub bias: bool,
+}
+
+/// The model a file holds: its layers in order, and what was assumed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// Layers, first to last.
+    pub layers: Vec<Layer>,
+    /// Assumptions the file could not settle.
+    pub notes: Vec<String>,
+}
+
+/// Every tensor of a file, sorted by name.
+pub fn tensors(bytes: &[u8]) -> Result<Vec<Tensor>, ImportError> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| ImportError::Format(e.to_string()))?;
+    let mut out: Vec<Tensor> = st
+        .iter()
+        .map(|(n, v)| Tensor {
+            name: n.to_string(),
+            shape: v.shape().to_vec(),
+            dtype: format!("{:?}", v.dtype()),
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn module_of(name: &str) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(i) => (&name[..i], &name[i + 1..]),
+        None => ("", name),
+    }
+}
+
+/// The layers one module gives, from its tensors (name after the prefix, shape).
+fn module_layers(
+    module: &str,
+    ts: &BTreeMap<String, Vec<usize>>,
+    notes: &mut Vec<String>,
+    rnn_act: &str,
+) -> Result<Vec<Layer>, ImportError> {
+    let bad = |why: String| ImportError::Unsupported {
+        module: module.to_string(),
+        why,
+    };
+    let full = |t: &str| {
+        if module.is_empty() {
+            t.to_string()
+        } else {
+            format!("{module}.{t}")
+        }
+    };
+    if ts.keys().any(|k| k.starts_with("weight_ih_l")) {
+        if ts.keys().any(|k| k.ends_with("_reverse")) {
+            return Err(bad("a bidirectional recurrent module (`_reverse` tensors): import it as two directions is not supported yet".into()));
+        }
+        if ts.keys().any(|k| k.starts_with("weight_hr_l")) {
+            return Err(bad(
+                "an LSTM with `proj_size` (`weight_hr_l*`): no such layer in rnn".into(),
+            ));
+        }
+        let mut layers = Vec::new();
+        for k in 0.. {
+            let (ih, hh) = (format!("weight_ih_l{k}"), format!("weight_hh_l{k}"));
+            let (Some(wi), Some(wh)) = (ts.get(&ih), ts.get(&hh)) else {
+                if k == 0 {
+                    return Err(bad("`weight_ih_l0` without `weight_hh_l0`".into()));
+                }
+                break;
+            };
+            let (&[g, i], &[g2, h]) = (wi.as_slice(), wh.as_slice()) else {
+                return Err(bad(format!("`{ih}` / `{hh}` are not matrices")));
+            };
+            if g != g2 || h == 0 || g % h != 0 {
+                return Err(bad(format!(
+                    "`{ih}` {wi:?} and `{hh}` {wh:?} do not fit one recurrent layer"
+                )));
+            }
+            let kind = match g / h {
+                4 => "lstm",
+                3 => "gru",
+                1 => "rnn",
+                n => {
+                    return Err(bad(format!(
+                        "{n} gate blocks: not an LSTM (4), GRU (3) or RNN (1)"
+                    )))
+                }
+            };
+            let bias = ts.contains_key(&format!("bias_ih_l{k}"));
+            if bias != ts.contains_key(&format!("bias_hh_l{k}")) {
+                return Err(bad(format!(
+                    "layer {k} has one of `bias_ih` and `bias_hh` only"
+                )));
+            }
+            if !bias {
+                return Err(bad("a recurrent module with `bias=False`: rnn's recurrent layers always have biases (set them to zero and re-save)".into()));
+            }
+            let mut tensors = Vec::new();
+            for t in ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] {
+                tensors.push((full(&format!("{t}_l{k}")), format!("{t}_l0")));
+            }
+            if kind == "rnn" {
+                notes.push(format!(
+                    "`{module}` layer {k} is an nn.RNN: its nonlinearity is not in the file; assumed `{rnn_act}` (--rnn-activation)"
+                ));
+            }
+            layers.push(Layer {
+                kind,
+                input: i,
+                units: h,
+                module: module.to_string(),
+                tensors,
+                bias,
+            });
+        }
+        let known = layers.len() * 4;
+        if ts.len() != known {
+            let extra: Vec<&String> = ts
+                .keys()
+                .filter(|k| {
+                    !layers
+                        .iter()
+                        .any(|l| l.tensors.iter().any(|t| full(k) == t.0))
+                })
+                .collect();
+            return Err(bad(format!("tensors rnn has no place for: {extra:?}")));
+        }
+        return Ok(layers);
+    }
+    let keys: Vec<&str> = ts.keys().map(|k| k.as_str()).collect();
+    match (keys.as_slice(), ts.get("weight").map(|s| s.as_slice())) {
+        (["bias", "weight"], Some(&[o, i])) if ts["bias"] == [o] => Ok(vec![Layer {
+            kind: "dense",
+            input: i,
+            units: o,
+            module: module.into(),
+            tensors: vec![(full("weight"), "weight".into()), (full("bias"), "bias".into())],
+            bias: true,
+        }]),
+        (["bias", "weight"], Some(&[h])) if ts["bias"] == [h] => {
+            notes.push(format!("`{module}` is read as an nn.LayerNorm({h}): rnn uses Keras's epsilon 1e-3, so it must have been trained with `eps=1e-3`"));
+            Ok(vec![Layer {
+                kind: "layer_norm",
+                input: h,
+                units: h,
+                module: module.into(),
+                tensors: vec![(full("weight"), "weight".into()), (full("bias"), "bias".into())],
+                bias: true,
+            }])
+        }
+        (["weight"], Some(&[v, d])) => {
+            notes.push(format!("`{module}` (a weight without a bias) is read as an nn.Embedding({v}, {d}); an nn.Linear(bias=False) would be `dense({d}, {v}, use_bias = false)`"));
+            Ok(vec![Layer {
+                kind: "embedding",
+                input: v,
+                units: d,
+                module: module.into(),
+                tensors: vec![(full("weight"), "weight".into())],
+                bias: false,
+            }])
+        }
+        _ => Err(bad(format!(
+            "tensors {:?} match no layer rnn has (nn.LSTM, nn.GRU, nn.RNN, nn.Linear, nn.Embedding, nn.LayerNorm)",
+            ts.iter().map(|(k, s)| format!("{k} {s:?}")).collect::<Vec<_>>()
+        ))),
+    }
+}
+
+/// The model a PyTorch state_dict holds. `order`: module prefixes first to last, when the
+/// widths cannot settle it; `rnn_act`: an `nn.RNN`'s nonlinearity (`tanh` or `relu`).
+pub fn plan(list: &[Tensor], order: Option<&[String]>, rnn_act: &str) -> Result<Plan, ImportError> {
+    if list.iter().any(|t| t.name.contains('/')) && !list.iter().any(|t| t.name.contains('.')) {
+        return Err(ImportError::Order(
+            "these are Keras-style names (`layer/kernel`): this importer reads PyTorch state_dicts; a Keras-layout file of rnn's names loads directly with `rnn::files::load(&mut model, path, rnn::Layout::Keras)`".into(),
+        ));
+    }
+    let mut modules: BTreeMap<String, BTreeMap<String, Vec<usize>>> = BTreeMap::new();
+    for t in list {
+        let (m, n) = module_of(&t.name);
+        if !["F32", "F64", "F16", "BF16"].contains(&t.dtype.as_str()) {
+            return Err(ImportError::Unsupported {
+                module: m.into(),
+                why: format!(
+                    "tensor `{}` has dtype {}; rnn reads F32, F64, F16 and BF16",
+                    t.name, t.dtype
+                ),
+            });
+        }
+        modules
+            .entry(m.to_string())
+            .or_default()
+            .insert(n.to_string(), t.shape.clone());
+    }
+    if modules.is_empty() {
+        return Err(ImportError::Order("the file holds no tensors".into()));
+    }
+    let mut notes = Vec::new();
+    let mut parts: Vec<(String, Vec<Layer>)> = Vec::new();
+    for (m, ts) in &modules {
+        parts.push((m.clone(), module_layers(m, ts, &mut notes, rnn_act)?));
+    }
+    let chain: Vec<usize> = match order {
+        Some(o) => {
+            let mut idx = Vec::new();
+            for name in o {
+                let i = parts.iter().position(|p| &p.0 == name).ok_or_else(|| {
+                    ImportError::Order(format!(
+                        "--order names `{name}`, which is not a module of the file ({:?})",
+                        parts.iter().map(|p| &p.0).collect::<Vec<_>>()
+                    ))
+                })?;
+                idx.push(i);
+            }
+            if idx.len() != parts.len() {
+                return Err(ImportError::Order(format!(
+                    "--order must name every module once: {:?}",
+                    parts.iter().map(|p| &p.0).collect::<Vec<_>>()
+                )));
+            }
+            idx
+        }
+        None => order_by_widths(&parts)?,
+    };
+    let mut layers = Vec::new();
+    for &i in &chain {
+        for l in &parts[i].1 {
+            if let Some(prev) = layers.last().map(|p: &Layer| p.units) {
+                let want = l.input;
+                if l.kind == "embedding" {
+                    return Err(ImportError::Order(format!(
+                        "`{}` looks like an embedding but is not the first module",
+                        l.module
+                    )));
+                }
+                if prev != want {
+                    return Err(ImportError::Order(format!(
+                        "module `{}` takes {want} inputs, but the module before it outputs {prev}",
+                        l.module
+                    )));
+                }
+            }
+            layers.push(l.clone());
+        }
+    }
+    if parts.len() > 1 {
+        notes.push("no activation is assumed between modules (a PyTorch forward may apply one; add it to the line if so)".into());
+    }
+    Ok(Plan { layers, notes })
+}
+
+/// The one order in which every module's input width is the previous one's output (an
+/// embedding, if any, first).
+fn order_by_widths(parts: &[(String, Vec<Layer>)]) -> Result<Vec<usize>, ImportError> {
+    let n = parts.len();
+    let (ins, outs): (Vec<usize>, Vec<usize>) = parts
+        .iter()
+        .map(|p| (p.1[0].input, p.1.last().map_or(0, |l| l.units)))
+        .unzip();
+    let mut found: Vec<Vec<usize>> = Vec::new();
+    let mut path = Vec::new();
+    fn walk(
+        path: &mut Vec<usize>,
+        n: usize,
+        ins: &[usize],
+        outs: &[usize],
+        parts: &[(String, Vec<Layer>)],
+        found: &mut Vec<Vec<usize>>,
+    ) {
+        if found.len() > 1 {
+            return;
+        }
+        if path.len() == n {
+            found.push(path.clone());
+            return;
+        }
+        for j in 0..n {
+            if path.contains(&j) {
+                continue;
+            }
+            let emb = parts[j].1[0].kind == "embedding";
+            let fits = match path.last() {
+                None => true,
+                Some(&p) => !emb && outs[p] == ins[j],
+            };
+            if fits {
+                path.push(j);
+                walk(path, n, ins, outs, parts, found);
+                path.pop();
+            }
+        }
+    }
+    walk(&mut path, n, &ins, &outs, parts, &mut found);
+    let names = || {
+        parts
+            .iter()
+            .map(|p| p.0.clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match found.len() {
+        0 => Err(ImportError::Order(format!("no order of the modules {} chains their widths (each module's input the previous one's output)", names()))),
+        1 => Ok(found.remove(0)),
+        _ => Err(ImportError::Order(format!("the widths allow more than one order of the modules {}: give it with --order, e.g. --order {}", names(), names()))),
+    }
+}
+
+/// The `rnn_model!` body for a plan: `lstm(4, 6) -> lstm(6) -> dense(2)`.
+pub fn model_line(plan: &Plan, rnn_act: &str) -> String {
+    plan.layers
+        .iter()
+        .enumerate()
+        .map(|(k, l)| {
+            let act = if l.kind == "rnn" && rnn_act != "tanh" {
+                format!(", activation = {rnn_act}")
+            } else {
+                String::new()
+            };
+            if k == 0 || l.kind == "embedding" {
+                format!("{}({}, {}{act})", l.kind, l.input, l.units)
+            } else if l.kind == "layer_norm" {
+                format!("{}({})", l.kind, l.units)
+            } else {
+                format!("{}({}{act})", l.kind, l.units)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" -> ")
+}
+
+/// Keras's automatic layer names for the plan (`lstm`, `lstm_1`, `dense`), as `rnn_model!`
+/// names its layers.
+pub fn keras_names(plan: &Plan) -> Vec<String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    plan.layers
+        .iter()
+        .map(|l| {
+            let stem = match l.kind {
+                "rnn" => "simple_rnn",
+                "layer_norm" => "layer_normalization",
+                k => k,
+            };
+            let c = counts.entry(stem).or_default();
+            let name = if *c == 0 {
+                stem.to_string()
+            } else {
+                format!("{stem}_{c}")
+            };
+            *c += 1;
+            name
+        })
+        .collect()
+}
+
+/// The file's tensors renamed to `rnn`'s PyTorch-layout names (`{layer}.weight_ih_l0`, ...),
+/// values and dtypes untouched: loadable with `rnn::files::load(&mut model, path,
+/// rnn::Layout::PyTorch)` into the model [`model_line`] declares.
+pub fn renamed(bytes: &[u8], plan: &Plan) -> Result<Vec<u8>, ImportError> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| ImportError::Format(e.to_string()))?;
+    let names = keras_names(plan);
+    let mut views: Vec<(String, TensorView<'_>)> = Vec::new();
+    for (l, name) in plan.layers.iter().zip(&names) {
+        for (file, suffix) in &l.tensors {
+            let v = st
+                .tensor(file)
+                .map_err(|e| ImportError::Format(e.to_string()))?;
+            let dtype: Dtype = v.dtype();
+            let t = TensorView::new(dtype, v.shape().to_vec(), v.data())
+                .map_err(|e| ImportError::Format(e.to_string()))?;
+            views.push((format!("{name}.{suffix}"), t));
+        }
+    }
+    safetensors::serialize(views, None).map_err(|e| ImportError::Format(e.to_string()))
+}
+
+/// A Keras-like summary of a plan: layer, kind, output width, parameters (as Keras counts:
+/// PyTorch's two recurrent biases are one).
+pub fn summary(plan: &Plan) -> String {
+    let names = keras_names(plan);
+    let mut s = format!(
+        "{:<24} {:<12} {:>8} {:>10}\n",
+        "Layer", "Kind", "Output", "Params"
+    );
+    let mut total = 0;
+    for (l, n) in plan.layers.iter().zip(&names) {
+        let g = match l.kind {
+            "lstm" => 4,
+            "gru" => 3,
+            _ => 1,
+        };
+        let p = match l.kind {
+            "lstm" | "rnn" => g * l.units * (l.input + l.units + 1),
+            "gru" => g * l.units * (l.input + l.units + 2),
+            "dense" => l.units * (l.input + 1),
+            "layer_norm" => 2 * l.units,
+            _ => l.input * l.units,
+        };
+        total += p;
+        s += &format!("{:<24} {:<12} {:>8} {:>10}\n", n, l.kind, l.units, p);
+    }
+    s += &format!("Total params: {total}\n");
+    s
+}

@@ -1,0 +1,100 @@
+//! `rnn import FILE` and `rnn inspect FILE`; see the library's documentation.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "rnn",
+    about = "Bring a trained PyTorch model (a state_dict saved as safetensors) to rnn"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prints the tensors and the model a file holds, Keras-like.
+    Inspect {
+        /// A safetensors file (`safetensors.torch.save_file(model.state_dict(), path)`).
+        file: PathBuf,
+        /// The modules first to last, when their widths allow more than one order.
+        #[arg(long, value_delimiter = ',')]
+        order: Option<Vec<String>>,
+    },
+    /// Prints the rnn_model! line for a file and writes its tensors under rnn's names.
+    Import {
+        /// A safetensors file (`safetensors.torch.save_file(model.state_dict(), path)`).
+        file: PathBuf,
+        /// Where to write the renamed tensors.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// The modules first to last, when their widths allow more than one order.
+        #[arg(long, value_delimiter = ',')]
+        order: Option<Vec<String>>,
+        /// An nn.RNN's nonlinearity (not stored in a state_dict).
+        #[arg(long, default_value = "tanh", value_parser = ["tanh", "relu"])]
+        rnn_activation: String,
+        /// The model's name in the printed declaration.
+        #[arg(long, default_value = "Imported")]
+        name: String,
+    },
+}
+
+fn run() -> Result<(), String> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Inspect { file, order } => {
+            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let list = rnn_cli::tensors(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+            println!("{}: {} tensors", file.display(), list.len());
+            for t in &list {
+                println!("  {:<40} {:<6} {:?}", t.name, t.dtype, t.shape);
+            }
+            let plan = rnn_cli::plan(&list, order.as_deref(), "tanh")
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            println!("\n{}", rnn_cli::summary(&plan));
+            println!("model line: {}", rnn_cli::model_line(&plan, "tanh"));
+            for n in &plan.notes {
+                println!("note: {n}");
+            }
+        }
+        Command::Import {
+            file,
+            out,
+            order,
+            rnn_activation,
+            name,
+        } => {
+            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let list = rnn_cli::tensors(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+            let plan = rnn_cli::plan(&list, order.as_deref(), &rnn_activation)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            let renamed = rnn_cli::renamed(&bytes, &plan).map_err(|e| format!("{e}"))?;
+            std::fs::write(&out, renamed).map_err(|e| format!("{}: {e}", out.display()))?;
+            let line = rnn_cli::model_line(&plan, &rnn_activation);
+            println!("rnn_model! {{\n    pub struct {name} {{\n        {line}\n    }}\n}}");
+            println!(
+                "// weights: {} (PyTorch layout): rnn::files::load(&mut model, \"{}\", rnn::Layout::PyTorch)",
+                out.display(),
+                out.display()
+            );
+            for n in &plan.notes {
+                eprintln!("note: {n}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rnn: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
