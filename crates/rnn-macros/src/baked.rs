@@ -218,6 +218,29 @@ impl File<'_> {
     }
 }
 
+/// The file `weights = "..."` names (relative to the crate's manifest): its path, its name as
+/// written, its bytes.
+fn read_weights(lit: &LitStr) -> syn::Result<(std::path::PathBuf, String, Vec<u8>)> {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let path = std::path::Path::new(&dir).join(lit.value());
+    let shown = lit.value();
+    let bytes = read_file(&path, &shown, MAX_FILE).map_err(|m| syn::Error::new(lit.span(), m))?;
+    Ok((path, shown, bytes))
+}
+
+/// The bytes as safetensors, or an error at the literal.
+fn parse<'a>(bytes: &'a [u8], shown: &str, lit: &LitStr) -> syn::Result<SafeTensors<'a>> {
+    SafeTensors::deserialize(bytes).map_err(|e| {
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "{shown}: not a valid safetensors file: {}",
+                bounded(&e.to_string(), 4 * MAX_QUOTED)
+            ),
+        )
+    })
+}
+
 /// The file's tensors not in `used`, listed for a message (sorted, at most `MAX_LISTED`, each
 /// quoted and bounded), or `None`.
 fn unused(st: &SafeTensors<'_>, used: &[String]) -> Option<String> {
@@ -253,16 +276,8 @@ pub fn load(
     half: bool,
 ) -> syn::Result<Baked> {
     let err = |m: String| syn::Error::new(lit.span(), m);
-    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
-    let path = std::path::Path::new(&dir).join(lit.value());
-    let shown = lit.value();
-    let bytes = read_file(&path, &shown, MAX_FILE).map_err(err)?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
-        err(format!(
-            "{shown}: not a valid safetensors file: {}",
-            bounded(&e.to_string(), 4 * MAX_QUOTED)
-        ))
-    })?;
+    let (path, shown, bytes) = read_weights(lit)?;
+    let st = parse(&bytes, &shown, lit)?;
     let file = File {
         st,
         path: &shown,
@@ -800,16 +815,8 @@ pub fn quantized_tensors(layer: &Layer, last: bool) -> Vec<(&'static str, Dtype,
 /// its dtype and shape, and no other.
 pub fn load_quantized(layers: &[Layer], lit: &LitStr) -> syn::Result<QBaked> {
     let err = |m: String| syn::Error::new(lit.span(), m);
-    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
-    let path = std::path::Path::new(&dir).join(lit.value());
-    let shown = lit.value();
-    let bytes = read_file(&path, &shown, MAX_FILE).map_err(err)?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
-        err(format!(
-            "{shown}: not a valid safetensors file: {}",
-            bounded(&e.to_string(), 4 * MAX_QUOTED)
-        ))
-    })?;
+    let (path, shown, bytes) = read_weights(lit)?;
+    let st = parse(&bytes, &shown, lit)?;
     let ints = |name: &str, dtype: Dtype, shape: &[usize]| -> Result<Vec<i64>, String> {
         let v = st.tensor(name).map_err(|_| {
             format!(
