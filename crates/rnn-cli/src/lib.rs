@@ -468,3 +468,323 @@ pub fn summary(plan: &Plan) -> String {
     s += &format!("Total params: {total}\n");
     s
 }
+
+/// Keras 3 files: a `.keras` archive (its `config.json` gives the layers' order, kinds and
+/// options) or a bare `.weights.h5` (layers inferred from the shapes, as for PyTorch).
+pub mod keras {
+    use super::{keras_names, order_by_widths, ImportError, Layer, Plan};
+    use serde_json::Value;
+
+    /// A Keras layer's tensors (`vars/0..`), by index: shape and f32 values.
+    type Vars = Vec<(Vec<usize>, Vec<f32>)>;
+
+    fn h5_err(e: impl std::fmt::Display) -> ImportError {
+        ImportError::Format(format!("HDF5: {e}"))
+    }
+
+    /// The config (for a `.keras` archive) and the weights file's bytes.
+    pub fn open(bytes: &[u8]) -> Result<(Option<Value>, Vec<u8>), ImportError> {
+        if !bytes.starts_with(b"PK") {
+            return Ok((None, bytes.to_vec()));
+        }
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+            .map_err(|e| ImportError::Format(format!(".keras archive: {e}")))?;
+        let mut read = |name: &str| -> Result<Vec<u8>, ImportError> {
+            use std::io::Read;
+            let mut f = z
+                .by_name(name)
+                .map_err(|e| ImportError::Format(format!(".keras archive: {name}: {e}")))?;
+            let mut v = Vec::new();
+            f.read_to_end(&mut v)
+                .map_err(|e| ImportError::Format(format!(".keras archive: {name}: {e}")))?;
+            Ok(v)
+        };
+        let config: Value = serde_json::from_slice(&read("config.json")?)
+            .map_err(|e| ImportError::Format(format!("config.json: {e}")))?;
+        Ok((Some(config), read("model.weights.h5")?))
+    }
+
+    /// Every layer group under `layers/` with its variables.
+    fn layer_vars(h5: &hdf5_pure::File) -> Result<Vec<(String, Vars)>, ImportError> {
+        let layers = h5.group("layers").map_err(h5_err)?;
+        let mut out = Vec::new();
+        for name in layers.groups().map_err(h5_err)? {
+            let g = layers.group(&name).map_err(h5_err)?;
+            let vars_path = if g.groups().map_err(h5_err)?.iter().any(|s| s == "cell") {
+                format!("layers/{name}/cell/vars")
+            } else {
+                format!("layers/{name}/vars")
+            };
+            let vg = h5.group(&vars_path).map_err(h5_err)?;
+            let mut idx: Vec<usize> = vg
+                .datasets()
+                .map_err(h5_err)?
+                .iter()
+                .filter_map(|d| d.parse().ok())
+                .collect();
+            idx.sort_unstable();
+            let mut vars = Vec::new();
+            for i in idx {
+                let d = h5.dataset(&format!("{vars_path}/{i}")).map_err(h5_err)?;
+                let shape: Vec<usize> = d
+                    .shape()
+                    .map_err(h5_err)?
+                    .iter()
+                    .map(|&s| s as usize)
+                    .collect();
+                let v: Vec<f32> = d.read_f32().map_err(h5_err)?;
+                vars.push((shape, v));
+            }
+            if !vars.is_empty() {
+                out.push((name, vars));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The layer one Keras layer gives, from its class (if known) and its variables.
+    fn layer_of(
+        name: &str,
+        class: Option<&str>,
+        cfg: Option<&Value>,
+        vars: &Vars,
+        notes: &mut Vec<String>,
+    ) -> Result<KLayer, ImportError> {
+        let bad = |why: String| ImportError::Unsupported {
+            module: name.to_string(),
+            why,
+        };
+        let shapes: Vec<&[usize]> = vars.iter().map(|v| v.0.as_slice()).collect();
+        let opt = |k: &str| cfg.and_then(|c| c.get(k));
+        let act = opt("activation")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let recurrent = |kind: &'static str,
+                         gates: usize,
+                         notes: &mut Vec<String>|
+         -> Result<KLayer, ImportError> {
+            let (&[i, g], &[h, g2]) = (shapes[0], shapes[1]) else {
+                return Err(bad(format!(
+                    "variables {shapes:?} do not fit a recurrent layer"
+                )));
+            };
+            if g != g2 || g != gates * h {
+                return Err(bad(format!(
+                    "variables {shapes:?} do not fit {kind}({i}, {h})"
+                )));
+            }
+            let mut options = Vec::new();
+            if kind == "gru" && shapes[2] == [g] {
+                options.push("reset_after = false".to_string());
+            }
+            if kind == "rnn" {
+                match act.as_deref() {
+                    Some("tanh") => {}
+                    Some(a) => options.push(format!("activation = {a}")),
+                    None => notes.push(format!("`{name}` is a SimpleRNN: its activation is not in a .weights.h5; assumed tanh")),
+                }
+            }
+            if opt("use_bias").and_then(Value::as_bool) == Some(false) || vars.len() != 3 {
+                return Err(bad(
+                    "a recurrent layer without a bias: rnn's recurrent layers always have one"
+                        .into(),
+                ));
+            }
+            Ok(KLayer {
+                kind,
+                input: i,
+                units: h,
+                options,
+                names: ["kernel", "recurrent_kernel", "bias"].to_vec(),
+            })
+        };
+        let from_shapes = match (class, shapes.as_slice()) {
+            (Some("LSTM"), _) => return recurrent("lstm", 4, notes),
+            (Some("GRU"), _) => return recurrent("gru", 3, notes),
+            (Some("SimpleRNN"), _) => return recurrent("rnn", 1, notes),
+            (Some("Dense"), _) | (None, [[_, _], [_]]) => {
+                let (&[i, o], has_bias) = (shapes[0], shapes.len() == 2) else {
+                    return Err(bad(format!("variables {shapes:?} do not fit a Dense layer")));
+                };
+                let mut options = Vec::new();
+                match act.as_deref() {
+                    Some("linear") => {}
+                    Some(a) => options.push(format!("activation = {a}")),
+                    None => notes.push(format!("`{name}` is a Dense layer: its activation is not in a .weights.h5; assumed linear")),
+                }
+                if !has_bias {
+                    options.push("use_bias = false".into());
+                }
+                let names = if has_bias { vec!["kernel", "bias"] } else { vec!["kernel"] };
+                return Ok(KLayer { kind: "dense", input: i, units: o, options, names });
+            }
+            (Some("Embedding"), [[v, d]]) | (None, [[v, d]]) => {
+                return Ok(KLayer { kind: "embedding", input: *v, units: *d, options: vec![], names: vec!["embeddings"] });
+            }
+            (Some("LayerNormalization"), [[h], [h2]]) if h == h2 => {
+                return Ok(KLayer { kind: "layer_norm", input: *h, units: *h, options: vec![], names: vec!["gamma", "beta"] });
+            }
+            (None, [[_, g], [h, g2], b]) if g == g2 && *h > 0 && g % h == 0 => {
+                let _ = b;
+                g / h
+            }
+            (Some(c), _) => return Err(bad(format!("Keras layer class `{c}` has no counterpart in rnn (LSTM, GRU, SimpleRNN, Dense, Embedding, LayerNormalization)"))),
+            _ => return Err(bad(format!("variables {shapes:?} match no layer rnn has"))),
+        };
+        match from_shapes {
+            4 => recurrent("lstm", 4, notes),
+            3 => recurrent("gru", 3, notes),
+            1 => recurrent("rnn", 1, notes),
+            n => Err(bad(format!(
+                "{n} gate blocks: not an LSTM, GRU or SimpleRNN"
+            ))),
+        }
+    }
+
+    struct KLayer {
+        kind: &'static str,
+        input: usize,
+        units: usize,
+        options: Vec<String>,
+        names: Vec<&'static str>,
+    }
+
+    /// The model a Keras file holds, its `rnn_model!` line, and its tensors renamed to our
+    /// Keras-layout names (`lstm/kernel`, ...): safetensors bytes for
+    /// `rnn::files::load(&mut model, path, rnn::Layout::Keras)`.
+    pub fn import(bytes: &[u8]) -> Result<(Plan, String, Vec<u8>), ImportError> {
+        let (config, h5) = open(bytes)?;
+        let h5 = hdf5_pure::File::from_bytes(h5).map_err(h5_err)?;
+        let vars = layer_vars(&h5)?;
+        let mut notes = Vec::new();
+        // With a config: its order and classes (the input layer skipped).
+        let order: Vec<(String, Option<String>, Option<Value>)> = match &config {
+            Some(c) => {
+                let layers = c["config"]["layers"].as_array().ok_or_else(|| ImportError::Format("config.json: no `config.layers` (a Sequential or functional model is expected)".into()))?;
+                let mut o = Vec::new();
+                for l in layers {
+                    let class = l["class_name"].as_str().unwrap_or("");
+                    let name = l["config"]["name"].as_str().unwrap_or("").to_string();
+                    if class == "InputLayer" {
+                        continue;
+                    }
+                    let ins = l["inbound_nodes"].as_array().map_or(0, |n| n.len());
+                    if ins > 1 {
+                        return Err(ImportError::Unsupported {
+                            module: name,
+                            why: "a layer called more than once".into(),
+                        });
+                    }
+                    o.push((name, Some(class.to_string()), Some(l["config"].clone())));
+                }
+                o
+            }
+            None => vars.iter().map(|(n, _)| (n.clone(), None, None)).collect(),
+        };
+        let mut ks = Vec::new();
+        for (name, class, cfg) in &order {
+            let v = vars.iter().find(|(n, _)| n == name);
+            let Some((_, v)) = v else {
+                if class.as_deref().is_some_and(|c| c == "Dropout") {
+                    notes.push(format!(
+                        "`{name}` (Dropout) is left out: the identity at inference"
+                    ));
+                    continue;
+                }
+                return Err(ImportError::Unsupported {
+                    module: name.clone(),
+                    why: format!(
+                        "no weights for this layer ({})",
+                        class.as_deref().unwrap_or("?")
+                    ),
+                });
+            };
+            ks.push((
+                name.clone(),
+                layer_of(name, class.as_deref(), cfg.as_ref(), v, &mut notes)?,
+                v,
+            ));
+        }
+        // Without a config the order comes from the widths.
+        let chain: Vec<usize> = if config.is_some() {
+            (0..ks.len()).collect()
+        } else {
+            let parts: Vec<(String, Vec<Layer>)> = ks
+                .iter()
+                .map(|(n, k, _)| {
+                    (
+                        n.clone(),
+                        vec![Layer {
+                            kind: k.kind,
+                            input: k.input,
+                            units: k.units,
+                            module: n.clone(),
+                            tensors: vec![],
+                            bias: true,
+                        }],
+                    )
+                })
+                .collect();
+            order_by_widths(&parts)?
+        };
+        let mut layers = Vec::new();
+        let mut options = Vec::new();
+        for &i in &chain {
+            let (n, k, _) = &ks[i];
+            if let Some(prev) = layers.last().map(|l: &Layer| l.units) {
+                if k.kind == "embedding" || prev != k.input {
+                    return Err(ImportError::Order(format!(
+                        "layer `{n}` takes {} inputs, but the layer before it outputs {prev}",
+                        k.input
+                    )));
+                }
+            }
+            layers.push(Layer {
+                kind: k.kind,
+                input: k.input,
+                units: k.units,
+                module: n.clone(),
+                tensors: vec![],
+                bias: true,
+            });
+            options.push(k.options.clone());
+        }
+        let plan = Plan { layers, notes };
+        let names = keras_names(&plan);
+        let mut views = Vec::new();
+        let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (&i, our) in chain.iter().zip(&names) {
+            let (_, k, v) = &ks[i];
+            for (t, (shape, vals)) in k.names.iter().zip(v.iter()) {
+                data.push((
+                    format!("{our}/{t}"),
+                    shape.clone(),
+                    vals.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                ));
+            }
+        }
+        for (n, s, b) in &data {
+            let t = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                .map_err(|e| ImportError::Format(e.to_string()))?;
+            views.push((n.clone(), t));
+        }
+        let bytes =
+            safetensors::serialize(views, None).map_err(|e| ImportError::Format(e.to_string()))?;
+        let line = plan
+            .layers
+            .iter()
+            .zip(&options)
+            .enumerate()
+            .map(|(j, (l, o))| {
+                let opts: String = o.iter().map(|x| format!(", {x}")).collect();
+                if j == 0 || l.kind == "embedding" {
+                    format!("{}({}, {}{opts})", l.kind, l.input, l.units)
+                } else {
+                    format!("{}({}{opts})", l.kind, l.units)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" -> ");
+        Ok((plan, line, bytes))
+    }
+}

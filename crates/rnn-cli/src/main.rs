@@ -18,7 +18,7 @@ struct Cli {
 enum Command {
     /// Prints the tensors and the model a file holds, Keras-like.
     Inspect {
-        /// A safetensors file (`safetensors.torch.save_file(model.state_dict(), path)`).
+        /// A PyTorch state_dict in safetensors, or a Keras `.keras` / `.weights.h5` file.
         file: PathBuf,
         /// The modules first to last, when their widths allow more than one order.
         #[arg(long, value_delimiter = ',')]
@@ -26,7 +26,7 @@ enum Command {
     },
     /// Prints the rnn_model! line for a file and writes its tensors under rnn's names.
     Import {
-        /// A safetensors file (`safetensors.torch.save_file(model.state_dict(), path)`).
+        /// A PyTorch state_dict in safetensors, or a Keras `.keras` / `.weights.h5` file.
         file: PathBuf,
         /// Where to write the renamed tensors.
         #[arg(long, short)]
@@ -43,11 +43,30 @@ enum Command {
     },
 }
 
+/// A Keras file: a `.keras` zip or an HDF5 `.weights.h5`.
+fn is_keras(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK") || bytes.starts_with(b"\x89HDF\r\n\x1a\n")
+}
+
 fn run() -> Result<(), String> {
     let cli = Cli::parse();
     match cli.command {
         Command::Inspect { file, order } => {
             let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            if is_keras(&bytes) {
+                let (plan, line, _) = rnn_cli::keras::import(&bytes)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                println!(
+                    "{}: a Keras file\n\n{}",
+                    file.display(),
+                    rnn_cli::summary(&plan)
+                );
+                println!("model line: {line}");
+                for n in &plan.notes {
+                    println!("note: {n}");
+                }
+                return Ok(());
+            }
             let list = rnn_cli::tensors(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
             println!("{}: {} tensors", file.display(), list.len());
             for t in &list {
@@ -69,6 +88,21 @@ fn run() -> Result<(), String> {
             name,
         } => {
             let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            if is_keras(&bytes) {
+                let (plan, line, out_bytes) = rnn_cli::keras::import(&bytes)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                std::fs::write(&out, out_bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+                println!("rnn_model! {{\n    pub struct {name} {{\n        {line}\n    }}\n}}");
+                println!(
+                    "// weights: {} (Keras layout): rnn::files::load(&mut model, \"{}\", rnn::Layout::Keras)",
+                    out.display(),
+                    out.display()
+                );
+                for n in &plan.notes {
+                    eprintln!("note: {n}");
+                }
+                return Ok(());
+            }
             let list = rnn_cli::tensors(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
             let plan = rnn_cli::plan(&list, order.as_deref(), &rnn_activation)
                 .map_err(|e| format!("{}: {e}", file.display()))?;

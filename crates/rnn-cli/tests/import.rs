@@ -1,6 +1,8 @@
-//! `rnn import` on state_dicts PyTorch saved (`tests/fixtures/generate_files.py`: torch's own
-//! `safetensors.torch.save_file(model.state_dict())`): the printed model line, and the renamed
-//! file loaded into the model that line declares reproduces PyTorch's outputs (`*_io.json`).
+//! `rnn import` on files the real tools wrote: PyTorch state_dicts (`tests/fixtures/
+//! generate_files.py`: torch's own `safetensors.torch.save_file(model.state_dict())`) and a
+//! Keras 3 `.keras` archive and `.weights.h5` (`tests/fixtures/generate_import.py`: Keras's
+//! `model.save` and `save_weights`). The printed model line, and the renamed file loaded into
+//! the model that line declares reproduces the framework's outputs (`*_io.json`).
 
 use rnn::{rnn_model, Layout, Model};
 use rnn_cli::{model_line, plan, renamed, tensors, ImportError};
@@ -16,6 +18,9 @@ rnn_model! {
     // The lines `rnn import` prints for the two files (checked below as text).
     pub struct Card { lstm(32, 16) -> gru(16) -> dense(1) }
     pub struct Stacked { lstm(4, 6) -> lstm(6) -> dense(2) }
+    pub struct FromKeras { lstm(3, 5) -> gru(4) -> dense(2, activation = tanh) }
+    /// What a bare `.weights.h5` gives (no config: the dense layer's activation unknown).
+    pub struct FromWeights { lstm(3, 5) -> gru(4) -> dense(2) }
 }
 
 /// Imports `file`, checks the printed line, loads the renamed tensors into `M` and compares
@@ -25,12 +30,22 @@ where
     M::Chain: rnn::Streams,
 {
     let bytes = std::fs::read(fixture(file)).unwrap();
-    let p = plan(&tensors(&bytes).unwrap(), None, "tanh").unwrap();
-    assert_eq!(model_line(&p, "tanh"), line, "{file}");
+    let (got_line, out_bytes, layout) = if file.ends_with(".safetensors") {
+        let p = plan(&tensors(&bytes).unwrap(), None, "tanh").unwrap();
+        (
+            model_line(&p, "tanh"),
+            renamed(&bytes, &p).unwrap(),
+            Layout::PyTorch,
+        )
+    } else {
+        let (_, l, b) = rnn_cli::keras::import(&bytes).unwrap();
+        (l, b, Layout::Keras)
+    };
+    assert_eq!(got_line, line, "{file}");
     let out = std::env::temp_dir().join(format!("rnn_import_{}_{file}", std::process::id()));
-    std::fs::write(&out, renamed(&bytes, &p).unwrap()).unwrap();
+    std::fs::write(&out, out_bytes).unwrap();
     let mut m = M::zeros();
-    rnn::files::load(&mut m, &out, Layout::PyTorch).unwrap();
+    rnn::files::load(&mut m, &out, layout).unwrap();
     std::fs::remove_file(&out).ok();
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{io}.json"))).unwrap())
@@ -90,6 +105,56 @@ fn pytorch_state_dicts_import_and_reproduce_pytorch() {
         "lstm(4, 6) -> lstm(6) -> dense(2)",
     );
     assert!(n > 0);
+}
+
+#[test]
+fn keras_files_import_and_reproduce_keras() {
+    // The archive's config gives the order, the classes and the dense layer's tanh.
+    let n = import_and_run::<FromKeras>(
+        "import_keras.keras",
+        "import_keras_io",
+        "lstm(3, 5) -> gru(4) -> dense(2, activation = tanh)",
+    );
+    assert_eq!(n, 2 * 7 * 2);
+    // A bare weights file: the same weights, the layers from their shapes, the activation
+    // unknown (said in a note): with tanh applied to its outputs, Keras's numbers.
+    let bytes = std::fs::read(fixture("import_keras.weights.h5")).unwrap();
+    let (plan, line, out) = rnn_cli::keras::import(&bytes).unwrap();
+    assert_eq!(line, "lstm(3, 5) -> gru(4) -> dense(2)");
+    assert!(
+        plan.notes.iter().any(|n| n.contains("assumed linear")),
+        "{:?}",
+        plan.notes
+    );
+    let path = std::env::temp_dir().join(format!("rnn_import_{}_weights", std::process::id()));
+    std::fs::write(&path, out).unwrap();
+    let mut m = FromWeights::zeros();
+    rnn::files::load(&mut m, &path, Layout::Keras).unwrap();
+    std::fs::remove_file(&path).ok();
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("import_keras_io.json")).unwrap())
+            .unwrap();
+    let num = |k: &str| -> Vec<f64> {
+        v[k]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_f64().unwrap())
+            .collect()
+    };
+    let (x, y) = (num("x"), num("y"));
+    let mut s = FromWeights::zero_state();
+    for t in 0..7 {
+        let xin = [x[t * 3] as f32, x[t * 3 + 1] as f32, x[t * 3 + 2] as f32];
+        let out = m.step(&mut s, &xin);
+        for o in 0..2 {
+            let (got, want) = ((out[o] as f64).tanh(), y[t * 2 + o]);
+            assert!(
+                (got - want).abs() <= 1e-5 + 1e-4 * want.abs(),
+                "step {t}: {got} vs {want}"
+            );
+        }
+    }
 }
 
 #[test]
