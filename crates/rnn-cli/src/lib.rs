@@ -788,3 +788,244 @@ pub mod keras {
         Ok((plan, line, bytes))
     }
 }
+
+/// RTNeural's JSON files: its Keras export (`{"in_shape", "layers": [{"type", "shape",
+/// "weights", "activation"}]}`, read as RTNeural's `json_parser::parseJson` reads it: LSTM and
+/// GRU weights in Keras's layout and gate order, a GRU's bias `[2][3H]` (Keras
+/// `reset_after = true`), dense `[kernel [I][O], bias [O]]`, the activation on the layer or as
+/// an `"activation"` layer after a dense one), and its PyTorch workflow's state_dict as JSON
+/// (`{name: nested lists}`, what its `torch_helpers.h` reads), imported as a PyTorch
+/// state_dict.
+pub mod rtneural {
+    use super::{keras_names, plan, ImportError, Layer, Plan, Tensor};
+    use serde_json::Value;
+
+    fn bad(module: &str, why: impl Into<String>) -> ImportError {
+        ImportError::Unsupported {
+            module: module.to_string(),
+            why: why.into(),
+        }
+    }
+
+    /// A nested JSON array of numbers: its shape and values (row-major).
+    fn flatten(v: &Value, what: &str) -> Result<(Vec<usize>, Vec<f32>), ImportError> {
+        fn walk(
+            v: &Value,
+            depth: usize,
+            shape: &mut Vec<usize>,
+            out: &mut Vec<f32>,
+        ) -> Result<(), String> {
+            match v {
+                Value::Array(a) => {
+                    if shape.len() == depth {
+                        shape.push(a.len());
+                    } else if shape[depth] != a.len() {
+                        return Err("ragged array".into());
+                    }
+                    for x in a {
+                        walk(x, depth + 1, shape, out)?;
+                    }
+                    Ok(())
+                }
+                Value::Number(n) => {
+                    if shape.len() != depth {
+                        return Err("ragged array".into());
+                    }
+                    out.push(n.as_f64().ok_or("not a number")? as f32);
+                    Ok(())
+                }
+                _ => Err("not a number".into()),
+            }
+        }
+        let (mut shape, mut out) = (Vec::new(), Vec::new());
+        walk(v, 0, &mut shape, &mut out).map_err(|e| bad(what, e))?;
+        Ok((shape, out))
+    }
+
+    /// `(model line, plan, safetensors bytes, whether the names are Keras's)` for an RTNeural
+    /// JSON file.
+    pub fn import(text: &str) -> Result<(String, Plan, Vec<u8>, bool), ImportError> {
+        let doc: Value =
+            serde_json::from_str(text).map_err(|e| ImportError::Format(format!("JSON: {e}")))?;
+        if doc.get("layers").is_some() {
+            keras_export(&doc)
+        } else {
+            torch_export(&doc)
+        }
+    }
+
+    fn serialize(data: &[(String, Vec<usize>, Vec<u8>)]) -> Result<Vec<u8>, ImportError> {
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = data
+            .iter()
+            .map(|(n, s, b)| {
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .map(|v| (n.clone(), v))
+                    .map_err(|e| ImportError::Format(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        safetensors::serialize(views, None).map_err(|e| ImportError::Format(e.to_string()))
+    }
+
+    fn bytes(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    fn keras_export(doc: &Value) -> Result<(String, Plan, Vec<u8>, bool), ImportError> {
+        let input = doc["in_shape"]
+            .as_array()
+            .and_then(|s| s.last())
+            .and_then(Value::as_u64)
+            .ok_or_else(|| ImportError::Format("`in_shape` is not [null, null, inputs]".into()))?
+            as usize;
+        let mut layers: Vec<Layer> = Vec::new();
+        let mut acts: Vec<String> = Vec::new();
+        let mut weights: Vec<Vec<(Vec<usize>, Vec<f32>)>> = Vec::new();
+        let list = doc["layers"]
+            .as_array()
+            .ok_or_else(|| ImportError::Format("`layers` is not an array".into()))?;
+        for (k, l) in list.iter().enumerate() {
+            let ty = l["type"].as_str().unwrap_or("");
+            let what = format!("layer {k} ({ty})");
+            let act = l["activation"].as_str().unwrap_or("").to_string();
+            let units = l["shape"]
+                .as_array()
+                .and_then(|s| s.last())
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as usize;
+            let prev = layers.last().map_or(input, |p| p.units);
+            if ty == "activation" {
+                match (layers.last(), acts.last_mut()) {
+                    (Some(p), Some(a)) if p.kind == "dense" && a.is_empty() => *a = act,
+                    _ => return Err(bad(&what, "an activation layer not right after a linear dense layer: rnn has activations on dense layers only")),
+                }
+                continue;
+            }
+            let ws = l["weights"]
+                .as_array()
+                .ok_or_else(|| bad(&what, "no `weights`"))?;
+            let ws: Vec<(Vec<usize>, Vec<f32>)> = ws
+                .iter()
+                .map(|w| flatten(w, &what))
+                .collect::<Result<_, _>>()?;
+            let (kind, gates) = match ty {
+                "lstm" => ("lstm", 4),
+                "gru" => ("gru", 3),
+                "dense" | "time-distributed-dense" => ("dense", 1),
+                other => return Err(bad(&what, format!("RTNeural layer type `{other}` has no counterpart in rnn (lstm, gru, dense, activation)"))),
+            };
+            let want: Vec<Vec<usize>> = match kind {
+                "lstm" => vec![
+                    vec![prev, 4 * units],
+                    vec![units, 4 * units],
+                    vec![4 * units],
+                ],
+                "gru" => vec![
+                    vec![prev, 3 * units],
+                    vec![units, 3 * units],
+                    vec![2, 3 * units],
+                ],
+                _ => vec![vec![prev, units], vec![units]],
+            };
+            let _ = gates;
+            let shapes: Vec<Vec<usize>> = ws.iter().map(|w| w.0.clone()).collect();
+            let dense_nobias = kind == "dense" && shapes.len() == 1 && shapes[0] == want[0];
+            if shapes != want && !dense_nobias {
+                return Err(bad(&what, format!("weights of shapes {shapes:?}; a {kind} of {units} units after {prev} inputs needs {want:?}")));
+            }
+            if kind != "dense" && !act.is_empty() {
+                return Err(bad(
+                    &what,
+                    format!("activation `{act}` on a recurrent layer"),
+                ));
+            }
+            layers.push(Layer {
+                kind,
+                input: prev,
+                units,
+                module: what,
+                tensors: vec![],
+                bias: !dense_nobias,
+            });
+            acts.push(if kind == "dense" { act } else { String::new() });
+            weights.push(ws);
+        }
+        if layers.is_empty() {
+            return Err(ImportError::Format("no layers".into()));
+        }
+        let plan = Plan {
+            layers,
+            notes: vec![],
+        };
+        let names = keras_names(&plan);
+        let mut data = Vec::new();
+        for ((l, ws), n) in plan.layers.iter().zip(&weights).zip(&names) {
+            let tn: &[&str] = if l.kind == "dense" {
+                &["kernel", "bias"]
+            } else {
+                &["kernel", "recurrent_kernel", "bias"]
+            };
+            for (t, (shape, v)) in tn.iter().zip(ws) {
+                data.push((format!("{n}/{t}"), shape.clone(), bytes(v)));
+            }
+        }
+        let line = plan
+            .layers
+            .iter()
+            .zip(&acts)
+            .enumerate()
+            .map(|(j, (l, a))| {
+                let mut o = String::new();
+                if !a.is_empty() && a != "linear" {
+                    o += &format!(", activation = {a}");
+                }
+                if !l.bias {
+                    o += ", use_bias = false";
+                }
+                if j == 0 {
+                    format!("{}({}, {}{o})", l.kind, l.input, l.units)
+                } else {
+                    format!("{}({}{o})", l.kind, l.units)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" -> ");
+        Ok((line, plan, serialize(&data)?, true))
+    }
+
+    fn torch_export(doc: &Value) -> Result<(String, Plan, Vec<u8>, bool), ImportError> {
+        let map = doc.as_object().ok_or_else(|| {
+            ImportError::Format(
+                "neither RTNeural's Keras export (`layers`) nor a state_dict object".into(),
+            )
+        })?;
+        let mut list = Vec::new();
+        let mut values = std::collections::BTreeMap::new();
+        for (k, v) in map {
+            let (shape, data) = flatten(v, k)?;
+            list.push(Tensor {
+                name: k.clone(),
+                shape,
+                dtype: "F32".into(),
+            });
+            values.insert(k.clone(), data);
+        }
+        let p = plan(&list, None, "tanh")?;
+        let names = keras_names(&p);
+        let mut data = Vec::new();
+        for (l, n) in p.layers.iter().zip(&names) {
+            for (file, suffix) in &l.tensors {
+                let t = list
+                    .iter()
+                    .find(|t| &t.name == file)
+                    .expect("planned from the list");
+                data.push((
+                    format!("{n}.{suffix}"),
+                    t.shape.clone(),
+                    bytes(&values[file]),
+                ));
+            }
+        }
+        let line = super::model_line(&p, "tanh");
+        Ok((line, p, serialize(&data)?, false))
+    }
+}

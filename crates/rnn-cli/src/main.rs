@@ -18,7 +18,7 @@ struct Cli {
 enum Command {
     /// Prints the tensors and the model a file holds, Keras-like.
     Inspect {
-        /// A PyTorch state_dict in safetensors, or a Keras `.keras` / `.weights.h5` file.
+        /// A PyTorch state_dict in safetensors, a Keras `.keras` / `.weights.h5` file, or an RTNeural JSON file.
         file: PathBuf,
         /// The modules first to last, when their widths allow more than one order.
         #[arg(long, value_delimiter = ',')]
@@ -26,7 +26,7 @@ enum Command {
     },
     /// Prints the rnn_model! line for a file and writes its tensors under rnn's names.
     Import {
-        /// A PyTorch state_dict in safetensors, or a Keras `.keras` / `.weights.h5` file.
+        /// A PyTorch state_dict in safetensors, a Keras `.keras` / `.weights.h5` file, or an RTNeural JSON file.
         file: PathBuf,
         /// Where to write the renamed tensors.
         #[arg(long, short)]
@@ -43,6 +43,13 @@ enum Command {
     },
 }
 
+/// An RTNeural JSON file (either export).
+fn is_json(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        && !bytes.starts_with(&[0; 1])
+        && serde_json::from_slice::<serde_json::Value>(bytes).is_ok()
+}
+
 /// A Keras file: a `.keras` zip or an HDF5 `.weights.h5`.
 fn is_keras(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK") || bytes.starts_with(b"\x89HDF\r\n\x1a\n")
@@ -53,6 +60,18 @@ fn run() -> Result<(), String> {
     match cli.command {
         Command::Inspect { file, order } => {
             let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            if is_json(&bytes) {
+                let text = String::from_utf8_lossy(&bytes);
+                let (line, plan, _, _) = rnn_cli::rtneural::import(&text)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                println!(
+                    "{}: an RTNeural JSON file\n\n{}",
+                    file.display(),
+                    rnn_cli::summary(&plan)
+                );
+                println!("model line: {line}");
+                return Ok(());
+            }
             if is_keras(&bytes) {
                 let (plan, line, _) = rnn_cli::keras::import(&bytes)
                     .map_err(|e| format!("{}: {e}", file.display()))?;
@@ -88,6 +107,23 @@ fn run() -> Result<(), String> {
             name,
         } => {
             let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            if is_json(&bytes) {
+                let text = String::from_utf8_lossy(&bytes);
+                let (line, plan, out_bytes, keras) = rnn_cli::rtneural::import(&text)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                std::fs::write(&out, out_bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+                let layout = if keras { "Keras" } else { "PyTorch" };
+                println!("rnn_model! {{\n    pub struct {name} {{\n        {line}\n    }}\n}}");
+                println!(
+                    "// weights: {} ({layout} layout): rnn::files::load(&mut model, \"{}\", rnn::Layout::{layout})",
+                    out.display(),
+                    out.display()
+                );
+                for n in &plan.notes {
+                    eprintln!("note: {n}");
+                }
+                return Ok(());
+            }
             if is_keras(&bytes) {
                 let (plan, line, out_bytes) = rnn_cli::keras::import(&bytes)
                     .map_err(|e| format!("{}: {e}", file.display()))?;

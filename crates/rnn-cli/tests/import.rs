@@ -37,6 +37,18 @@ where
             renamed(&bytes, &p).unwrap(),
             Layout::PyTorch,
         )
+    } else if file.ends_with(".json") {
+        let text = std::str::from_utf8(&bytes).unwrap();
+        let (l, _, b, keras) = rnn_cli::rtneural::import(text).unwrap();
+        (
+            l,
+            b,
+            if keras {
+                Layout::Keras
+            } else {
+                Layout::PyTorch
+            },
+        )
     } else {
         let (_, l, b) = rnn_cli::keras::import(&bytes).unwrap();
         (l, b, Layout::Keras)
@@ -155,6 +167,30 @@ fn keras_files_import_and_reproduce_keras() {
             );
         }
     }
+}
+
+#[test]
+fn rtneural_json_imports_and_reproduces_rtneural() {
+    // The Keras export, against what RTNeural's own C++ loader computed from the same file.
+    let n = import_and_run::<FromKeras>(
+        "import_rtneural.json",
+        "import_rtneural_io",
+        "lstm(3, 5) -> gru(4) -> dense(2, activation = tanh)",
+    );
+    assert_eq!(n, 2 * 7 * 2);
+    // The PyTorch workflow's state_dict JSON, against PyTorch's outputs.
+    let n = import_and_run::<Card>(
+        "import_rtneural_torch.json",
+        "torch_card_io",
+        "lstm(32, 16) -> gru(16) -> dense(1)",
+    );
+    assert!(n > 0);
+    // A layer type rnn does not have is named.
+    let e = rnn_cli::rtneural::import(
+        r#"{"in_shape":[null,null,1],"layers":[{"type":"conv1d","shape":[null,null,2],"weights":[]}]}"#,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("conv1d"), "{e}");
 }
 
 #[test]
