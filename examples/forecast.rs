@@ -287,6 +287,12 @@ fn main() {
         &args,
     );
     let card_valid = v;
+    // The trained card model, for the browser page (`web/`; `web/weights/forecast.safetensors`
+    // is a copy of this file).
+    let card_file = args.out.join("card.safetensors");
+    if let Err(e) = rnn::files::save(&card, &card_file, rnn::Layout::Keras) {
+        eprintln!("{}: {e}", card_file.display());
+    }
     rows.push((
         "lstm(1, 16) -> gru(16) -> dense(1)".into(),
         Card::PARAM_COUNT,

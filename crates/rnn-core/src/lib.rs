@@ -52,6 +52,9 @@ pub use layers::{
     Leaf, LnRnnCache, LnRnnCell, LstmCache, LstmCell, LstmState, RnnCache, RnnCell, RnnState,
     StateLanes, Streams, TensorInfo, Vector,
 };
+/// The pure-Rust math library the activations use (so a host and a device computing the same
+/// function get the same bits).
+pub use libm;
 pub use loss::Loss;
 pub use math::{Exact, Fast, Fused, Math};
 pub use model::{LayerInfo, Model, TokenError};
