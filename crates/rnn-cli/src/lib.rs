@@ -649,6 +649,20 @@ pub mod keras {
         names: Vec<&'static str>,
     }
 
+    impl KLayer {
+        /// As a plan's layer, from the Keras layer `name`.
+        fn layer(&self, name: &str) -> Layer {
+            Layer {
+                kind: self.kind,
+                input: self.input,
+                units: self.units,
+                module: name.to_string(),
+                tensors: vec![],
+                bias: true,
+            }
+        }
+    }
+
     /// The model a Keras file holds, its `rnn_model!` line, and its tensors renamed to our
     /// Keras-layout names (`lstm/kernel`, ...): safetensors bytes for
     /// `rnn::files::load(&mut model, path, rnn::Layout::Keras)`.
@@ -711,19 +725,7 @@ pub mod keras {
         } else {
             let parts: Vec<(String, Vec<Layer>)> = ks
                 .iter()
-                .map(|(n, k, _)| {
-                    (
-                        n.clone(),
-                        vec![Layer {
-                            kind: k.kind,
-                            input: k.input,
-                            units: k.units,
-                            module: n.clone(),
-                            tensors: vec![],
-                            bias: true,
-                        }],
-                    )
-                })
+                .map(|(n, k, _)| (n.clone(), vec![k.layer(n)]))
                 .collect();
             order_by_widths(&parts)?
         };
@@ -739,14 +741,7 @@ pub mod keras {
                     )));
                 }
             }
-            layers.push(Layer {
-                kind: k.kind,
-                input: k.input,
-                units: k.units,
-                module: n.clone(),
-                tensors: vec![],
-                bias: true,
-            });
+            layers.push(k.layer(n));
             options.push(k.options.clone());
         }
         let plan = Plan { layers, notes };

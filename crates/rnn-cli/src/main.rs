@@ -1,7 +1,7 @@
 //! `rnn import FILE` and `rnn inspect FILE`; see the library's documentation.
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -55,46 +55,39 @@ fn is_keras(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK") || bytes.starts_with(b"\x89HDF\r\n\x1a\n")
 }
 
+/// What a file holds: the plan, its model line, the tensors under our names and their layout,
+/// and what the file is.
+fn read(
+    file: &Path,
+    order: Option<&[String]>,
+    rnn_activation: &str,
+) -> Result<(rnn_cli::Plan, String, Vec<u8>, &'static str, &'static str), String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let at = |e: rnn_cli::ImportError| format!("{}: {e}", file.display());
+    if is_json(&bytes) {
+        let text = String::from_utf8_lossy(&bytes);
+        let (line, plan, out, keras) = rnn_cli::rtneural::import(&text).map_err(at)?;
+        let layout = if keras { "Keras" } else { "PyTorch" };
+        return Ok((plan, line, out, layout, "an RTNeural JSON file"));
+    }
+    if is_keras(&bytes) {
+        let (plan, line, out) = rnn_cli::keras::import(&bytes).map_err(at)?;
+        return Ok((plan, line, out, "Keras", "a Keras file"));
+    }
+    let list = rnn_cli::tensors(&bytes).map_err(at)?;
+    let plan = rnn_cli::plan(&list, order, rnn_activation).map_err(at)?;
+    let out = rnn_cli::renamed(&bytes, &plan).map_err(at)?;
+    let line = rnn_cli::model_line(&plan, rnn_activation);
+    Ok((plan, line, out, "PyTorch", "a PyTorch state_dict"))
+}
+
 fn run() -> Result<(), String> {
     let cli = Cli::parse();
     match cli.command {
         Command::Inspect { file, order } => {
-            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            if is_json(&bytes) {
-                let text = String::from_utf8_lossy(&bytes);
-                let (line, plan, _, _) = rnn_cli::rtneural::import(&text)
-                    .map_err(|e| format!("{}: {e}", file.display()))?;
-                println!(
-                    "{}: an RTNeural JSON file\n\n{}",
-                    file.display(),
-                    rnn_cli::summary(&plan)
-                );
-                println!("model line: {line}");
-                return Ok(());
-            }
-            if is_keras(&bytes) {
-                let (plan, line, _) = rnn_cli::keras::import(&bytes)
-                    .map_err(|e| format!("{}: {e}", file.display()))?;
-                println!(
-                    "{}: a Keras file\n\n{}",
-                    file.display(),
-                    rnn_cli::summary(&plan)
-                );
-                println!("model line: {line}");
-                for n in &plan.notes {
-                    println!("note: {n}");
-                }
-                return Ok(());
-            }
-            let list = rnn_cli::tensors(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
-            println!("{}: {} tensors", file.display(), list.len());
-            for t in &list {
-                println!("  {:<40} {:<6} {:?}", t.name, t.dtype, t.shape);
-            }
-            let plan = rnn_cli::plan(&list, order.as_deref(), "tanh")
-                .map_err(|e| format!("{}: {e}", file.display()))?;
-            println!("\n{}", rnn_cli::summary(&plan));
-            println!("model line: {}", rnn_cli::model_line(&plan, "tanh"));
+            let (plan, line, _, _, what) = read(&file, order.as_deref(), "tanh")?;
+            println!("{}: {what}\n\n{}", file.display(), rnn_cli::summary(&plan));
+            println!("model line: {line}");
             for n in &plan.notes {
                 println!("note: {n}");
             }
@@ -106,48 +99,11 @@ fn run() -> Result<(), String> {
             rnn_activation,
             name,
         } => {
-            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            if is_json(&bytes) {
-                let text = String::from_utf8_lossy(&bytes);
-                let (line, plan, out_bytes, keras) = rnn_cli::rtneural::import(&text)
-                    .map_err(|e| format!("{}: {e}", file.display()))?;
-                std::fs::write(&out, out_bytes).map_err(|e| format!("{}: {e}", out.display()))?;
-                let layout = if keras { "Keras" } else { "PyTorch" };
-                println!("rnn_model! {{\n    pub struct {name} {{\n        {line}\n    }}\n}}");
-                println!(
-                    "// weights: {} ({layout} layout): rnn::files::load(&mut model, \"{}\", rnn::Layout::{layout})",
-                    out.display(),
-                    out.display()
-                );
-                for n in &plan.notes {
-                    eprintln!("note: {n}");
-                }
-                return Ok(());
-            }
-            if is_keras(&bytes) {
-                let (plan, line, out_bytes) = rnn_cli::keras::import(&bytes)
-                    .map_err(|e| format!("{}: {e}", file.display()))?;
-                std::fs::write(&out, out_bytes).map_err(|e| format!("{}: {e}", out.display()))?;
-                println!("rnn_model! {{\n    pub struct {name} {{\n        {line}\n    }}\n}}");
-                println!(
-                    "// weights: {} (Keras layout): rnn::files::load(&mut model, \"{}\", rnn::Layout::Keras)",
-                    out.display(),
-                    out.display()
-                );
-                for n in &plan.notes {
-                    eprintln!("note: {n}");
-                }
-                return Ok(());
-            }
-            let list = rnn_cli::tensors(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
-            let plan = rnn_cli::plan(&list, order.as_deref(), &rnn_activation)
-                .map_err(|e| format!("{}: {e}", file.display()))?;
-            let renamed = rnn_cli::renamed(&bytes, &plan).map_err(|e| format!("{e}"))?;
-            std::fs::write(&out, renamed).map_err(|e| format!("{}: {e}", out.display()))?;
-            let line = rnn_cli::model_line(&plan, &rnn_activation);
+            let (plan, line, bytes, layout, _) = read(&file, order.as_deref(), &rnn_activation)?;
+            std::fs::write(&out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
             println!("rnn_model! {{\n    pub struct {name} {{\n        {line}\n    }}\n}}");
             println!(
-                "// weights: {} (PyTorch layout): rnn::files::load(&mut model, \"{}\", rnn::Layout::PyTorch)",
+                "// weights: {} ({layout} layout): rnn::files::load(&mut model, \"{}\", rnn::Layout::{layout})",
                 out.display(),
                 out.display()
             );
