@@ -43,11 +43,10 @@ enum Command {
     },
 }
 
-/// An RTNeural JSON file (either export).
+/// An RTNeural JSON file (either export): text starting with `{` (a safetensors file starts
+/// with its 8-byte header length).
 fn is_json(bytes: &[u8]) -> bool {
     bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-        && !bytes.starts_with(&[0; 1])
-        && serde_json::from_slice::<serde_json::Value>(bytes).is_ok()
 }
 
 /// A Keras file: a `.keras` zip or an HDF5 `.weights.h5`.
