@@ -24,8 +24,8 @@ use std::collections::BTreeMap;
 /// A file we cannot turn into a model, and why.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ImportError {
-    /// Not a safetensors file.
-    #[error("not a safetensors file: {0}")]
+    /// A file that cannot be read as what it looks like (safetensors, HDF5, zip, JSON).
+    #[error("{0}")]
     Format(String),
     /// A module whose tensors match no layer we have.
     #[error("module `{module}`: {why}")]
@@ -80,7 +80,8 @@ pub struct Plan {
 
 /// Every tensor of a file, sorted by name.
 pub fn tensors(bytes: &[u8]) -> Result<Vec<Tensor>, ImportError> {
-    let st = SafeTensors::deserialize(bytes).map_err(|e| ImportError::Format(e.to_string()))?;
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| ImportError::Format(format!("not a safetensors file: {e}")))?;
     let mut out: Vec<Tensor> = st
         .iter()
         .map(|(n, v)| Tensor {
