@@ -8,6 +8,7 @@
 #
 #   bash firmware/icount.sh     # prints a table: firmware, core, function, steps, instructions
 set -euo pipefail
+shopt -s inherit_errexit
 FW="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RUN="$FW/target/run"
 cd "$FW"
@@ -19,10 +20,13 @@ M0=(-machine microbit)
 STEPS=50
 count() { # elf, function symbol (substring), qemu machine args...
     local elf="$RUN/$1.elf" fn="$2"; shift 2
-    local sym addr call ret
-    sym="$(llvm-nm "$elf" | awk -v f="$fn" '$3 ~ f { print $3; exit }')"
-    addr="$(llvm-nm "$elf" | awk -v s="$sym" '$3 == s { print $1; exit }')"
-    call="$(llvm-objdump -d --no-show-raw-insn "$elf" | awk -v s="<$sym>" '$2 == "bl" && index($0, s) { sub(":", "", $1); print $1; exit }')"
+    local sym addr call ret syms dis
+    # (Outputs captured first: with pipefail, a reader that exits early fails the pipe.)
+    syms="$(llvm-nm "$elf")"
+    dis="$(llvm-objdump -d --no-show-raw-insn "$elf")"
+    sym="$(awk -v f="$fn" '$3 ~ f { print $3; exit }' <<<"$syms")"
+    addr="$(awk -v s="$sym" '$3 == s { print $1; exit }' <<<"$syms")"
+    call="$(awk -v s="<$sym>" '$2 == "bl" && index($0, s) { sub(":", "", $1); print $1; exit }' <<<"$dis")"
     ret=$(printf '%x' $((0x$call + 4)))
     timeout 600 qemu-system-arm "$@" -nographic -monitor none -serial none \
         -semihosting-config enable=on,target=native -accel tcg,one-insn-per-tb=on \
@@ -54,5 +58,6 @@ for row in "infer|Cortex-M4F|f32 card model|run_forward|M4" "qinfer-m4|Cortex-M4
     IFS='|' read -r elf core model fn mach <<<"$row"
     declare -n args="$mach"
     n="$(count "$elf" "$fn" "${args[@]}")"
+    [ "$n" -gt 0 ] 2>/dev/null || { echo "icount: no instructions counted for $elf" >&2; exit 1; }
     printf '| %s | %s | %s | %d | %d |\n' "$elf" "$core" "$model" "$n" $((n / STEPS))
 done

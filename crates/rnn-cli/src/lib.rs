@@ -280,7 +280,10 @@ pub fn plan(list: &[Tensor], order: Option<&[String]>, rnn_act: &str) -> Result<
                 })?;
                 idx.push(i);
             }
-            if idx.len() != parts.len() {
+            let mut seen = idx.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            if idx.len() != parts.len() || seen.len() != idx.len() {
                 return Err(ImportError::Order(format!(
                     "--order must name every module once: {:?}",
                     parts.iter().map(|p| &p.0).collect::<Vec<_>>()
@@ -321,6 +324,16 @@ pub fn plan(list: &[Tensor], order: Option<&[String]>, rnn_act: &str) -> Result<
 /// embedding, if any, first).
 fn order_by_widths(parts: &[(String, Vec<Layer>)]) -> Result<Vec<usize>, ImportError> {
     let n = parts.len();
+    if n > 8 {
+        return Err(ImportError::Order(format!(
+            "{n} modules: give their order with --order (first to last): {}",
+            parts
+                .iter()
+                .map(|p| p.0.clone())
+                .collect::<Vec<_>>()
+                .join(",")
+        )));
+    }
     let (ins, outs): (Vec<usize>, Vec<usize>) = parts
         .iter()
         .map(|p| (p.1[0].input, p.1.last().map_or(0, |l| l.units)))
@@ -604,6 +617,9 @@ pub mod keras {
             (Some("GRU"), _) => return recurrent("gru", 3, notes),
             (Some("SimpleRNN"), _) => return recurrent("rnn", 1, notes),
             (Some("Dense"), _) | (None, [[_, _], [_]]) => {
+                if !(1..=2).contains(&shapes.len()) {
+                    return Err(bad(format!("a Dense layer with variables {shapes:?}: a kernel and a bias are expected (a quantized Keras layer is not read)")));
+                }
                 let (&[i, o], has_bias) = (shapes[0], shapes.len() == 2) else {
                     return Err(bad(format!("variables {shapes:?} do not fit a Dense layer")));
                 };
@@ -623,6 +639,10 @@ pub mod keras {
                 return Ok(KLayer { kind: "embedding", input: *v, units: *d, options: vec![], names: vec!["embeddings"] });
             }
             (Some("LayerNormalization"), [[h], [h2]]) if h == h2 => {
+                let eps = opt("epsilon").and_then(Value::as_f64).unwrap_or(1e-3);
+                if (eps - 1e-3).abs() > 1e-12 {
+                    return Err(bad(format!("LayerNormalization with epsilon = {eps}: rnn's layer_norm uses Keras's default 1e-3")));
+                }
                 return Ok(KLayer { kind: "layer_norm", input: *h, units: *h, options: vec![], names: vec!["gamma", "beta"] });
             }
             (None, [[_, g], [h, g2], b]) if g == g2 && *h > 0 && g % h == 0 => {
@@ -841,12 +861,21 @@ pub mod rtneural {
     /// `(model line, plan, safetensors bytes, whether the names are Keras's)` for an RTNeural
     /// JSON file.
     pub fn import(text: &str) -> Result<(String, Plan, Vec<u8>, bool), ImportError> {
+        import_with(text, None, "tanh")
+    }
+
+    /// [`import`] with `--order` and `--rnn-activation` (used by the PyTorch flavour).
+    pub fn import_with(
+        text: &str,
+        order: Option<&[String]>,
+        rnn_act: &str,
+    ) -> Result<(String, Plan, Vec<u8>, bool), ImportError> {
         let doc: Value =
             serde_json::from_str(text).map_err(|e| ImportError::Format(format!("JSON: {e}")))?;
         if doc.get("layers").is_some() {
             keras_export(&doc)
         } else {
-            torch_export(&doc)
+            torch_export(&doc, order, rnn_act)
         }
     }
 
@@ -928,12 +957,8 @@ pub mod rtneural {
             if shapes != want && !dense_nobias {
                 return Err(bad(&what, format!("weights of shapes {shapes:?}; a {kind} of {units} units after {prev} inputs needs {want:?}")));
             }
-            if kind != "dense" && !act.is_empty() {
-                return Err(bad(
-                    &what,
-                    format!("activation `{act}` on a recurrent layer"),
-                ));
-            }
+            // RTNeural's exporter writes the cell's activation ("tanh") on recurrent layers
+            // and its loader ignores it: so do we.
             layers.push(Layer {
                 kind,
                 input: prev,
@@ -988,7 +1013,11 @@ pub mod rtneural {
         Ok((line, plan, serialize(&data)?, true))
     }
 
-    fn torch_export(doc: &Value) -> Result<(String, Plan, Vec<u8>, bool), ImportError> {
+    fn torch_export(
+        doc: &Value,
+        order: Option<&[String]>,
+        rnn_act: &str,
+    ) -> Result<(String, Plan, Vec<u8>, bool), ImportError> {
         let map = doc.as_object().ok_or_else(|| {
             ImportError::Format(
                 "neither RTNeural's Keras export (`layers`) nor a state_dict object".into(),
@@ -1005,7 +1034,7 @@ pub mod rtneural {
             });
             values.insert(k.clone(), data);
         }
-        let p = plan(&list, None, "tanh")?;
+        let p = plan(&list, order, rnn_act)?;
         let names = keras_names(&p);
         let mut data = Vec::new();
         for (l, n) in p.layers.iter().zip(&names) {
@@ -1021,7 +1050,7 @@ pub mod rtneural {
                 ));
             }
         }
-        let line = super::model_line(&p, "tanh");
+        let line = super::model_line(&p, rnn_act);
         Ok((line, p, serialize(&data)?, false))
     }
 }

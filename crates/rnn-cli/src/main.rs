@@ -43,6 +43,15 @@ enum Command {
     },
 }
 
+/// A safetensors file: an 8-byte header length `n` with the header (`{...}`) inside the file.
+fn is_safetensors(bytes: &[u8]) -> bool {
+    let Some(head) = bytes.get(..8) else {
+        return false;
+    };
+    let n = u64::from_le_bytes(head.try_into().unwrap_or([0; 8]));
+    n >= 2 && n <= bytes.len() as u64 - 8 && bytes[8] == b'{'
+}
+
 /// An RTNeural JSON file (either export): text starting with `{` (a safetensors file starts
 /// with its 8-byte header length).
 fn is_json(bytes: &[u8]) -> bool {
@@ -63,13 +72,14 @@ fn read(
 ) -> Result<(rnn_cli::Plan, String, Vec<u8>, &'static str, &'static str), String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let at = |e: rnn_cli::ImportError| format!("{}: {e}", file.display());
-    if is_json(&bytes) {
+    if !is_safetensors(&bytes) && is_json(&bytes) {
         let text = String::from_utf8_lossy(&bytes);
-        let (line, plan, out, keras) = rnn_cli::rtneural::import(&text).map_err(at)?;
+        let (line, plan, out, keras) =
+            rnn_cli::rtneural::import_with(&text, order, rnn_activation).map_err(at)?;
         let layout = if keras { "Keras" } else { "PyTorch" };
         return Ok((plan, line, out, layout, "an RTNeural JSON file"));
     }
-    if is_keras(&bytes) {
+    if !is_safetensors(&bytes) && is_keras(&bytes) {
         let (plan, line, out) = rnn_cli::keras::import(&bytes).map_err(at)?;
         return Ok((plan, line, out, "Keras", "a Keras file"));
     }

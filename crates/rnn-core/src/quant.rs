@@ -16,8 +16,9 @@
 //! - An LSTM's cell state: Q4.11 (`i16`, range [-16, 16), saturated).
 //! - Weights: `i8`, symmetric, with one scale per output row (per channel, as TFLite and
 //!   CMSIS-NN), a power of two: the smallest that keeps the row's largest `|w|` within 127
-//!   ([`QMatrix`]). Rescaling an accumulator is then a rounding shift, and the card model's
-//!   weights take 5,174 bytes (1/3.7 of its 19,140 f32 bytes). Gate biases `i16` in Q3.12.
+//!   ([`QMatrix`]). Rescaling an accumulator is then a rounding shift (no multiplier, no
+//!   64-bit multiply; the rounding shift itself uses 64-bit shifts), and the card model's
+//!   weights take 5,175 bytes (1/3.7 of its 19,140 f32 bytes). Gate biases `i16` in Q3.12.
 //! - A last `dense` layer outputs `i32` in Q15.16 ([`DENSE_OUT_SHIFT`]) whatever its activation
 //!   (`linear`, `relu`, `tanh`, `sigmoid`); read it with [`dequantize`]. A `dense` layer with
 //!   another layer after it outputs `i16`: Q3.12 (saturated at ±8) for `linear` and `relu`,
@@ -143,7 +144,7 @@ pub fn input_exponent<T: Real>(data: impl IntoIterator<Item = T>) -> i32 {
 /// `x` (a real input) as an `i16` of scale `2^exp`, rounded and saturated (host side, or a
 /// device with an FPU; an integer sensor reading may be shifted into this format instead).
 pub fn quantize_input<T: Real>(x: T, exp: i32) -> i16 {
-    let v = libm::round(libm::ldexp(x.to_f64(), -exp));
+    let v = libm::round(libm::ldexp(x.to_f64(), exp.saturating_neg()));
     if v.is_nan() {
         return 0;
     }
@@ -215,13 +216,25 @@ impl<const R: usize, const C: usize> QMatrix<R, C> {
                 m.w[r][c] = libm::round(libm::ldexp(get(r, c), -e)).clamp(-127.0, 127.0) as i8;
             }
             // acc * 2^(e + in_exp) in units of 2^-out_shift: shift right by -(e + in_exp + out).
-            m.shift[r] = (-(e + in_exp + out_shift as i32)).clamp(-31, 31) as i8;
+            m.shift[r] = e
+                .saturating_add(in_exp)
+                .saturating_add(out_shift as i32)
+                .saturating_neg()
+                .clamp(-31, 31) as i8;
         }
         m
     }
+    /// `C * 128 * 32768` within an i32 accumulator: at most 511 inputs per row.
+    const FITS: () = assert!(
+        C <= 511,
+        "a quantized layer takes at most 511 inputs (its i32 accumulator)"
+    );
+
     /// Row `r`'s accumulator over `x`, rescaled.
     #[inline(always)]
     fn row(&self, r: usize, x: &[i16; C]) -> i32 {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::FITS;
         let mut acc = 0i32;
         for c in 0..C {
             acc += self.w[r][c] as i32 * x[c] as i32;
@@ -309,7 +322,11 @@ impl<const I: usize, const H: usize, const G: usize> QCell for QLstm<I, H, G> {
     }
     fn step(&self, s: &mut Self::State, x: &[i16; I]) -> [i16; H] {
         let z = |r: usize| {
-            let v = self.kernel.row(r, x) + self.recurrent.row(r, &s.h) + self.bias[r] as i32;
+            let v = self
+                .kernel
+                .row(r, x)
+                .saturating_add(self.recurrent.row(r, &s.h))
+                .saturating_add(self.bias[r] as i32);
             v.clamp(-(8 << 12), (8 << 12) - 1)
         };
         let mut h = [0i16; H];
@@ -381,27 +398,37 @@ impl<const I: usize, const H: usize, const G: usize, const RA: bool> QCell for Q
         let mut zs = [0i32; H];
         let mut rs = [0i32; H];
         for k in 0..H {
-            let z = self.kernel.row(k, x)
-                + self.recurrent.row(k, s)
-                + self.bias[k] as i32
-                + self.recurrent_bias[k] as i32;
-            let r = self.kernel.row(H + k, x)
-                + self.recurrent.row(H + k, s)
-                + self.bias[H + k] as i32
-                + self.recurrent_bias[H + k] as i32;
+            let z = self
+                .kernel
+                .row(k, x)
+                .saturating_add(self.recurrent.row(k, s))
+                .saturating_add(self.bias[k] as i32 + self.recurrent_bias[k] as i32);
+            let r = self
+                .kernel
+                .row(H + k, x)
+                .saturating_add(self.recurrent.row(H + k, s))
+                .saturating_add(self.bias[H + k] as i32 + self.recurrent_bias[H + k] as i32);
             zs[k] = sigmoid_q15(gate(z)) as i32;
             rs[k] = sigmoid_q15(gate(r)) as i32;
             rh[k] = sat16((rs[k] * s[k] as i32 + (1 << 14)) >> 15);
         }
         for k in 0..H {
-            let xh = self.kernel.row(2 * H + k, x) + self.bias[2 * H + k] as i32;
+            let xh = self
+                .kernel
+                .row(2 * H + k, x)
+                .saturating_add(self.bias[2 * H + k] as i32);
             let hh = if RA {
                 // r * (U_h h + b_hh): Q15 * Q12 >> 15 = Q12.
-                let u = self.recurrent.row(2 * H + k, s) + self.recurrent_bias[2 * H + k] as i32;
-                let u = gate(u);
-                xh + ((rs[k] * u + (1 << 14)) >> 15)
+                let u = self
+                    .recurrent
+                    .row(2 * H + k, s)
+                    .saturating_add(self.recurrent_bias[2 * H + k] as i32);
+                // Clamped at ±16 (Q12), not the gates' ±8: `r` scales it down before the
+                // table, and 32767 * 65535 still fits an i32.
+                let u = u.clamp(-(16 << 12), (16 << 12) - 1);
+                xh.saturating_add((rs[k] * u + (1 << 14)) >> 15)
             } else {
-                xh + self.recurrent.row(2 * H + k, &rh)
+                xh.saturating_add(self.recurrent.row(2 * H + k, &rh))
             };
             let n = tanh_q15(gate(hh)) as i32;
             // z h + (1 - z) n in Q15.
@@ -460,7 +487,11 @@ impl<const I: usize, const H: usize> QCell for QRnn<I, H> {
     fn step(&self, s: &mut [i16; H], x: &[i16; I]) -> [i16; H] {
         let mut out = [0i16; H];
         for k in 0..H {
-            let v = self.kernel.row(k, x) + self.recurrent.row(k, s) + self.bias[k] as i32;
+            let v = self
+                .kernel
+                .row(k, x)
+                .saturating_add(self.recurrent.row(k, s))
+                .saturating_add(self.bias[k] as i32);
             out[k] = tanh_q15(v.clamp(-(8 << 12), (8 << 12) - 1));
         }
         *s = out;
@@ -590,7 +621,7 @@ impl<const I: usize, const O: usize> QCell for QDenseInner<I, O> {
     fn step(&self, (): &mut (), x: &[i16; I]) -> [i16; O] {
         let mut y = [0i16; O];
         for (r, y) in y.iter_mut().enumerate() {
-            let v = self.kernel.row(r, x) + self.bias[r] as i32;
+            let v = self.kernel.row(r, x).saturating_add(self.bias[r] as i32);
             *y = sat16(self.act.apply(v.clamp(-(8 << 12), (8 << 12) - 1)));
         }
         y
@@ -787,6 +818,8 @@ impl<const I: usize, const H: usize, const G: usize, const RA: bool> QTensors
         self.recurrent.tensors(l, RECURRENT, f);
         f(l, "bias", &[G], QData::I16(&self.bias));
         f(l, "recurrent_bias", &[G], QData::I16(&self.recurrent_bias));
+        // The two reset modes have tensors of the same shapes: the file says which.
+        f(l, "reset_after", &[1], QData::I8(&[RA as i8]));
     }
 }
 

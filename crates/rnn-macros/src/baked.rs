@@ -807,6 +807,7 @@ pub fn quantized_tensors(layer: &Layer, last: bool) -> Vec<(&'static str, Dtype,
     t.push(("bias", Dtype::I16, vec![g]));
     if layer.kind.is("gru") {
         t.push(("recurrent_bias", Dtype::I16, vec![g]));
+        t.push(("reset_after", Dtype::I8, vec![1]));
     }
     t
 }
@@ -862,6 +863,21 @@ pub fn load_quantized(layers: &[Layer], lit: &LitStr) -> syn::Result<QBaked> {
                         layer.activation.name()
                     )));
                 }
+            }
+            if t == "reset_after" {
+                let want = i64::from(layer.flag("reset_after"));
+                if v.first().copied() != Some(want) {
+                    return Err(err(format!(
+                        "{shown}: layer {l} (gru) was quantized with reset_after = {}, but the model line declares reset_after = {}; quantize the model this line declares",
+                        v.first().copied() == Some(1),
+                        want == 1
+                    )));
+                }
+            }
+            if t.ends_with("kernel") && v.contains(&-128) {
+                return Err(err(format!(
+                    "{shown}: tensor `{name}` holds -128; quantized weights are in [-127, 127]"
+                )));
             }
             ts.push((t, v));
             used.push(name);

@@ -271,14 +271,14 @@ fn check_quantizable(
             "lstm" => !l.flag("peephole"),
             "gru" => true,
             "rnn" => l.activation == Act::Tanh,
-            "dense" => crate::ir::qact_code(l.activation).is_some(),
+            "dense" => crate::ir::qact_code(l.activation).is_some() && l.flag("use_bias"),
             _ => false,
         } && l.drop.iter().all(|r| *r == 0.0);
         if !ok {
             errs.spanned(
                 &o.value,
                 format!(
-                    "`quantize = int8` supports `rnn` (tanh), `lstm` (no peephole), `gru` and `dense` (linear, relu, tanh or sigmoid), without dropout; layer {k} is `{}`",
+                    "`quantize = int8` supports `rnn` (tanh), `lstm` (no peephole), `gru` and `dense` (linear, relu, tanh or sigmoid, with a bias), without dropout; layer {k} is `{}`",
                     l.source()
                 ),
             );
