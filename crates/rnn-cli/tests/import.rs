@@ -23,6 +23,21 @@ rnn_model! {
     pub struct FromWeights { lstm(3, 5) -> gru(4) -> dense(2) }
 }
 
+/// A `*_io.json` fixture: the input's shape, the input and the framework's output, flat.
+fn io_file(name: &str) -> (Vec<usize>, Vec<f64>, Vec<f64>) {
+    let text = std::fs::read_to_string(fixture(&format!("{name}.json"))).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let nums = |a: &Value| -> Vec<f64> {
+        a.as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_f64().unwrap())
+            .collect()
+    };
+    let shape = nums(&v["x"]["shape"]).iter().map(|&d| d as usize).collect();
+    (shape, nums(&v["x"]["data"]), nums(&v["y"]["data"]))
+}
+
 /// Imports `file`, checks the printed line, loads the renamed tensors into `M` and compares
 /// every step's output with PyTorch's.
 fn import_and_run<M: Model<Scalar = f32>>(file: &str, io: &str, line: &str) -> usize
@@ -59,26 +74,7 @@ where
     let mut m = M::zeros();
     rnn::files::load(&mut m, &out, layout).unwrap();
     std::fs::remove_file(&out).ok();
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{io}.json"))).unwrap())
-            .unwrap();
-    let shape = |k: &str| -> Vec<usize> {
-        v[k]["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d.as_u64().unwrap() as usize)
-            .collect()
-    };
-    let data = |k: &str| -> Vec<f64> {
-        v[k]["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d.as_f64().unwrap())
-            .collect()
-    };
-    let (xs, x, ys) = (shape("x"), data("x"), data("y"));
+    let (xs, x, ys) = io_file(io);
     let (batch, steps, inputs) = (xs[0], xs[1], xs[2]);
     let mut compared = 0;
     for b in 0..batch {
@@ -143,18 +139,7 @@ fn keras_files_import_and_reproduce_keras() {
     let mut m = FromWeights::zeros();
     rnn::files::load(&mut m, &path, Layout::Keras).unwrap();
     std::fs::remove_file(&path).ok();
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("import_keras_io.json")).unwrap())
-            .unwrap();
-    let num = |k: &str| -> Vec<f64> {
-        v[k]["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d.as_f64().unwrap())
-            .collect()
-    };
-    let (x, y) = (num("x"), num("y"));
+    let (_, x, y) = io_file("import_keras_io");
     let mut s = FromWeights::zero_state();
     for t in 0..7 {
         let xin = [x[t * 3] as f32, x[t * 3 + 1] as f32, x[t * 3 + 2] as f32];
