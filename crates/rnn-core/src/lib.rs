@@ -32,6 +32,7 @@ pub mod kernels;
 pub mod lanes;
 pub mod layers;
 pub mod loss;
+pub mod many;
 pub mod math;
 pub mod metrics;
 pub mod model;

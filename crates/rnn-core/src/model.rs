@@ -310,13 +310,7 @@ pub trait Model: Sized {
         let c = self.chain();
         crate::simd::widest_blocks(
             #[inline(always)]
-            |narrow| {
-                let mut out = [Self::zero_output(); B];
-                for b in 0..B {
-                    out[b] = call_maths!(false, narrow, c.step(&mut states[b], &xs[b]));
-                }
-                out
-            },
+            |narrow| call_maths!(false, narrow, c.step_many::<_, B>(states, xs)),
         )
     }
 

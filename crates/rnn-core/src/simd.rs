@@ -138,6 +138,24 @@ pub(crate) fn has_avx2() -> bool {
     }
 }
 
+/// Whether this CPU has AVX-512F: the build targets it, or (under `std` on x86-64) the CPU
+/// says so (cached by `std`). What the stream-major batched kernels ([`crate::many`]) check.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn has_avx512f() -> bool {
+    if cfg!(target_feature = "avx512f") {
+        return true;
+    }
+    #[cfg(feature = "std")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        false
+    }
+}
+
 /// Whether the build's own code may use AVX2.
 const AVX2_BUILD: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx2"));
 

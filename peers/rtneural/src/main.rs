@@ -10,7 +10,9 @@
 //! ModelT x86-64, ModelT native, Model x86-64, Model native; again; ...) of `n` streaming steps
 //! each over the first 64 of those inputs, cycled, from the zero state, after one warm-up round;
 //! each round is timed with the thread's CPU time (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`,
-//! the same call on both sides). The thread is pinned to one CPU.
+//! the same call on both sides). The thread is pinned to one CPU. The card model also times
+//! our `step_batch::<B>` for B = 1, 4, 8, 16, 32 in the same rounds (per stream-step, after
+//! checking that batches give the single steps' bits), beside RTNeural's single step.
 //!
 //! ```text
 //! cd peers/rtneural && cargo run --release                      # ours: default codegen (run-time dispatch)
@@ -271,6 +273,60 @@ where
     t1 - t0
 }
 
+/// `n` stream-steps of ours through `step_batch::<B>` (`n / B` calls, `B` streams each; stream
+/// `b` reads the inputs from `b` on), after checking that a batch gives the single steps' bits.
+fn time_ours_batch<M: Model<Scalar = f32>, const B: usize>(
+    model: &M,
+    xs: &[M::Input],
+    n: usize,
+) -> u64
+where
+    M::Chain: rnn::Streams,
+{
+    let mut states = [M::zero_state(); B];
+    let batches: Vec<[M::Input; B]> = (0..xs.len())
+        .map(|j| core::array::from_fn(|b| xs[(j + b) % xs.len()]))
+        .collect();
+    let mut acc = 0.0f32;
+    let mut j = 0;
+    let t0 = thread_ns();
+    for _ in 0..(n / B).max(1) {
+        let y = model.step_batch(&mut states, &batches[j]);
+        acc += y[B - 1].as_ref()[0];
+        j += 1;
+        if j == batches.len() {
+            j = 0;
+        }
+    }
+    black_box(acc);
+    black_box(&mut states);
+    let t1 = thread_ns();
+    (t1 - t0) * n as u64 / ((n / B).max(1) * B) as u64
+}
+
+/// Checks that `step_batch::<B>` gives the single-stream steps' bits on these inputs.
+fn check_batch<M: Model<Scalar = f32>, const B: usize>(model: &M, xs: &[M::Input])
+where
+    M::Chain: rnn::Streams,
+{
+    let mut states = [M::zero_state(); B];
+    let mut single = [M::zero_state(); B];
+    for j in 0..xs.len() {
+        let batch: [M::Input; B] = core::array::from_fn(|b| xs[(j + b) % xs.len()]);
+        let y = model.step_batch(&mut states, &batch);
+        for b in 0..B {
+            let want = model.step(&mut single[b], &batch[b]);
+            assert!(
+                y[b].as_ref()
+                    .iter()
+                    .zip(want.as_ref())
+                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                "step_batch::<{B}> differs from single steps at input {j}, stream {b}"
+            );
+        }
+    }
+}
+
 /// xorshift32, uniform in [-1, 1).
 struct Inputs(u32);
 impl Inputs {
@@ -450,15 +506,35 @@ where
         .iter()
         .flat_map(|x| x.as_ref().iter().copied())
         .collect();
-    let names: Vec<String> = std::iter::once("**rnn** (ours)".to_string())
+    // The card model also runs batched (`step_batch::<B>`, per stream-step), beside RTNeural's
+    // single step, which B streams would call B times.
+    let batched = kind == 0;
+    if batched {
+        check_batch::<M, 4>(&model, &xs);
+        check_batch::<M, 8>(&model, &xs);
+        check_batch::<M, 32>(&model, &xs);
+    }
+    let mut names: Vec<String> = std::iter::once("**rnn** (ours)".to_string())
         .chain(peers.iter().map(Peer::label))
         .collect();
+    if batched {
+        for b in [1, 4, 8, 16, 32] {
+            names.push(format!("ours, `step_batch::<{b}>`, per stream-step"));
+        }
+    }
     let mut ns: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for round in 0..=o.rounds {
         let n_round = if round == 0 { (n / 10).max(1) } else { n };
         let mut t = vec![time_ours(&model, seq, n_round)];
         for p in &mut peers {
             t.push(p.time(&flat, n_round));
+        }
+        if batched {
+            t.push(time_ours_batch::<M, 1>(&model, seq, n_round));
+            t.push(time_ours_batch::<M, 4>(&model, seq, n_round));
+            t.push(time_ours_batch::<M, 8>(&model, seq, n_round));
+            t.push(time_ours_batch::<M, 16>(&model, seq, n_round));
+            t.push(time_ours_batch::<M, 32>(&model, seq, n_round));
         }
         if round > 0 {
             for (v, ti) in ns.iter_mut().zip(&t) {

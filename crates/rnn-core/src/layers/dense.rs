@@ -171,6 +171,15 @@ impl<T: Real, const I: usize, const O: usize, const BIAS: bool> Cell<T> for Dens
         self.forward::<M>(x)
     }
     #[inline(always)]
+    fn step_many<M: Math, const S: usize>(&self, _: &mut [(); S], xs: &[[T; I]; S]) -> [[T; O]; S] {
+        let mut z = [self.bias.data.0[0]; S];
+        crate::many::gemv_many_acc(M::default(), &mut z, &self.kernel, xs);
+        for v in &mut z {
+            self.activation.apply::<M, T>(v);
+        }
+        z
+    }
+    #[inline(always)]
     fn step_lanes<M: Math, const L: usize>(&self, (): &mut (), x: &[[T; L]; I]) -> [[T; L]; O] {
         let mut z = lanes::splat::<T, O, L>(&self.bias.data.0[0]);
         lanes::gemv_lanes_acc::<M, T, O, I, L>(&mut z, &self.kernel, x);

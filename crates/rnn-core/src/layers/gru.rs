@@ -6,6 +6,7 @@ use super::{
 use crate::init::{glorot_uniform, orthogonal_in};
 use crate::kernels::{add_assign, gemv_acc, gemv_block_acc, gemv_cols_acc, ger_block_acc};
 use crate::lanes;
+use crate::many::gemv_many_acc;
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -146,6 +147,49 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
             state.h[k] = z * state.h[k] + (T::ONE - z) * g[2 * H + k];
         }
         state.h
+    }
+
+    /// [`step`](Self::step) for `S` streams, each with its own state (see
+    /// [`crate::Cell::step_many`]): with `reset_after` (the default) the matrix products for
+    /// all of them at once, then the same operations stream by stream; without it (the
+    /// reset gate multiplies the state before its product) one stream after another.
+    #[inline(always)]
+    pub fn step_many<M: Math, const S: usize>(
+        &self,
+        states: &mut [GruState<T, H>; S],
+        xs: &[[T; I]; S],
+    ) -> [[T; H]; S] {
+        let mut h = [[T::ZERO; H]; S];
+        if !RA {
+            for s in 0..S {
+                h[s] = self.step::<M>(&mut states[s], &xs[s]);
+            }
+            return h;
+        }
+        let mut a = [self.bias.data.0[0]; S];
+        gemv_many_acc(M::default(), &mut a, &self.kernel, xs);
+        for s in 0..S {
+            h[s] = states[s].h;
+        }
+        let mut hz = [self.bias.data.0[1]; S];
+        gemv_many_acc(M::default(), &mut hz, &self.recurrent_kernel, &h);
+        for s in 0..S {
+            let (a, hz, h) = (&mut a[s], &hz[s], &mut states[s].h);
+            for k in 0..2 * H {
+                a[k] = M::sigmoid(a[k] + hz[k]);
+            }
+            for k in 0..H {
+                a[2 * H + k] = M::tanh(a[2 * H + k] + a[H + k] * hz[2 * H + k]);
+            }
+            for k in 0..H {
+                let z = a[k];
+                h[k] = z * h[k] + (T::ONE - z) * a[2 * H + k];
+            }
+        }
+        for s in 0..S {
+            h[s] = states[s].h;
+        }
+        h
     }
 
     /// [`step`](Self::step) for `L` streams side by side (see [`crate::lanes`]): the same

@@ -140,6 +140,20 @@ impl<T: Real, const I: usize, const H: usize> LnRnnCell<T, I, H> {
         h
     }
 
+    /// [`step`](Self::step) for `S` streams, one after another.
+    #[inline(always)]
+    pub fn step_many<M: Math, const S: usize>(
+        &self,
+        states: &mut [RnnState<T, H>; S],
+        xs: &[[T; I]; S],
+    ) -> [[T; H]; S] {
+        let mut h = [[T::ZERO; H]; S];
+        for s in 0..S {
+            h[s] = self.step::<M>(&mut states[s], &xs[s]);
+        }
+        h
+    }
+
     /// [`step`](Self::step) for `L` streams side by side: the matrix products across the
     /// lanes, the normalization lane by lane (it mixes the units of one stream).
     #[inline(always)]

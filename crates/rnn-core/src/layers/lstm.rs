@@ -7,6 +7,7 @@ use super::{
 use crate::init::{glorot_uniform, orthogonal_in};
 use crate::kernels::{add_assign, gemv_acc};
 use crate::lanes;
+use crate::many::gemv_many_acc;
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -180,6 +181,13 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const P: usize, co
         let mut z = self.bias_sum();
         gemv_acc(M::default(), &mut z, &self.kernel, x);
         gemv_acc(M::default(), &mut z, &self.recurrent_kernel, h);
+        self.activate::<M>(&mut z, c);
+        z
+    }
+
+    /// [`gates`](Self::gates) after the matrix products: `z` holds the pre-activations.
+    #[inline(always)]
+    fn activate<M: Math>(&self, z: &mut [T; G], c: &[T; H]) {
         if P == 3 {
             for k in 0..H {
                 z[k] += self.peep(0, k) * c[k];
@@ -197,7 +205,6 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const P: usize, co
                 *v = M::sigmoid(*v);
             }
         }
-        z
     }
 
     /// The new cell state into `state.c`, the output gate (with peepholes, from the new cell
@@ -223,6 +230,34 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const P: usize, co
             state.h[k] = g[3 * H + k] * M::tanh(state.c[k]);
         }
         state.h
+    }
+
+    /// [`step`](Self::step) for `S` streams, each with its own state (see
+    /// [`crate::Cell::step_many`]): the same operations stream by stream, the matrix products
+    /// for all of them at once.
+    #[inline(always)]
+    pub fn step_many<M: Math, const S: usize>(
+        &self,
+        states: &mut [LstmState<T, H>; S],
+        xs: &[[T; I]; S],
+    ) -> [[T; H]; S] {
+        let mut z = [self.bias_sum(); S];
+        gemv_many_acc(M::default(), &mut z, &self.kernel, xs);
+        let mut h = [[T::ZERO; H]; S];
+        for s in 0..S {
+            h[s] = states[s].h;
+        }
+        gemv_many_acc(M::default(), &mut z, &self.recurrent_kernel, &h);
+        for s in 0..S {
+            let (g, state) = (&mut z[s], &mut states[s]);
+            self.activate::<M>(g, &state.c);
+            self.finish::<M>(g, state);
+            for k in 0..H {
+                state.h[k] = g[3 * H + k] * M::tanh(state.c[k]);
+            }
+            h[s] = state.h;
+        }
+        h
     }
 
     /// [`step`](Self::step) for `L` streams side by side (see [`crate::lanes`]).

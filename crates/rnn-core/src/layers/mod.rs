@@ -268,6 +268,24 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
         state: &mut Self::StateLanes<L>,
         x: &<Self::Input as Vector<T>>::Lanes<L>,
     ) -> <Self::Output as Vector<T>>::Lanes<L>;
+    /// [`step`](Self::step) for `S` independent streams, each with its own state and input
+    /// (stream-major, unlike [`step_lanes`](Self::step_lanes)): bit-identical to `S` single
+    /// steps. The recurrent and dense layers run their matrix products for all the streams
+    /// at once ([`crate::kernels::gemv_many_acc`]), whose independent sums keep the vector
+    /// units busy where one stream waits on latencies; other layers step the streams one by
+    /// one.
+    #[inline(always)]
+    fn step_many<M: Math, const S: usize>(
+        &self,
+        states: &mut [Self::State; S],
+        xs: &[Self::Input; S],
+    ) -> [Self::Output; S] {
+        let mut out = [<Self::Output as Vector<T>>::zeros(); S];
+        for s in 0..S {
+            out[s] = self.step::<M>(&mut states[s], &xs[s]);
+        }
+        out
+    }
     /// [`step`](Self::step), recording what [`backward`](Self::backward) needs into `cache`.
     fn step_train<M: Math>(
         &self,
@@ -712,6 +730,14 @@ macro_rules! recurrent_cell {
         #[inline(always)]
         fn step<M: Math>(&self, state: &mut $state, x: &[T; I]) -> [T; H] {
             Self::step::<M>(self, state, x)
+        }
+        #[inline(always)]
+        fn step_many<M: Math, const S: usize>(
+            &self,
+            states: &mut [$state; S],
+            xs: &[[T; I]; S],
+        ) -> [[T; H]; S] {
+            Self::step_many::<M, S>(self, states, xs)
         }
         type StateLanes<const L: usize> = $crate::layers::StateLanes<T, H, L>;
         #[inline(always)]

@@ -7,6 +7,7 @@ use crate::activation::Activation;
 use crate::init::{glorot_uniform, orthogonal_in};
 use crate::kernels::{add_assign, gemv_acc};
 use crate::lanes;
+use crate::many::gemv_many_acc;
 use crate::math::Math;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -130,6 +131,28 @@ impl<T: Real, const I: usize, const H: usize, const B: usize> RnnCell<T, I, H, B
         let mut a = self.pre::<M>(x, &state.h);
         self.activation.apply::<M, T>(&mut a);
         state.h = a;
+        a
+    }
+
+    /// [`step`](Self::step) for `S` streams, each with its own state (see
+    /// [`crate::Cell::step_many`]).
+    #[inline(always)]
+    pub fn step_many<M: Math, const S: usize>(
+        &self,
+        states: &mut [RnnState<T, H>; S],
+        xs: &[[T; I]; S],
+    ) -> [[T; H]; S] {
+        let mut a = [self.bias_sum(); S];
+        gemv_many_acc(M::default(), &mut a, &self.kernel, xs);
+        let mut h = [[T::ZERO; H]; S];
+        for s in 0..S {
+            h[s] = states[s].h;
+        }
+        gemv_many_acc(M::default(), &mut a, &self.recurrent_kernel, &h);
+        for s in 0..S {
+            self.activation.apply::<M, T>(&mut a[s]);
+            states[s].h = a[s];
+        }
         a
     }
 
