@@ -39,13 +39,23 @@ pub fn gemv_acc<M: Math, T: Real, const R: usize, const C: usize>(
         let mut r0 = 0;
         while r0 + M::BLOCK <= R {
             match M::BLOCK {
+                128 => gemv_rows::<M, T, R, C, 128>(_m, out, w, r0, x),
                 64 => gemv_rows::<M, T, R, C, 64>(_m, out, w, r0, x),
                 32 => gemv_rows::<M, T, R, C, 32>(_m, out, w, r0, x),
                 _ => gemv_rows::<M, T, R, C, 16>(_m, out, w, r0, x),
             }
             r0 += M::BLOCK;
         }
-        // Then blocks of 16 rows (the 48 gate rows of a GRU of 16 units under 32-row blocks).
+        // Then smaller blocks (the 32 rows left of 160 under 128-row blocks, the 48 gate rows
+        // of a GRU of 16 units under 32-row blocks).
+        if M::BLOCK > 64 && r0 + 64 <= R {
+            gemv_rows::<M, T, R, C, 64>(_m, out, w, r0, x);
+            r0 += 64;
+        }
+        if M::BLOCK > 32 && r0 + 32 <= R {
+            gemv_rows::<M, T, R, C, 32>(_m, out, w, r0, x);
+            r0 += 32;
+        }
         while r0 + 16 <= R {
             gemv_rows::<M, T, R, C, 16>(_m, out, w, r0, x);
             r0 += 16;
@@ -126,6 +136,7 @@ fn gemv_rows<M: Math, T: Real, const R: usize, const C: usize, const B: usize>(
         let (x0, x1) = (x[j], x[j + 1]);
         let c0: &[T; B] = cols[j][r0..r0 + B].try_into().unwrap();
         let c1: &[T; B] = cols[j + 1][r0..r0 + B].try_into().unwrap();
+        prefetch_ahead::<T, R, C, B>(cols, j, r0);
         for r in 0..B {
             a0[r] = M::madd(c0[r], x0, a0[r]);
             a1[r] = M::madd(c1[r], x1, a1[r]);
@@ -144,6 +155,40 @@ fn gemv_rows<M: Math, T: Real, const R: usize, const C: usize, const B: usize>(
         v[r] += a0[r] + a1[r];
     }
     *o = v;
+}
+
+/// Columns ahead of a product's walk that [`prefetch_ahead`] asks for.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_COLUMNS: usize = 8;
+
+/// For a matrix too large for the level-1 cache (over 48 KiB), asks for the rows `r0 .. r0 +
+/// B` of the columns [`PREFETCH_COLUMNS`] ahead (two columns per call, the walk's step): a
+/// hint, with no effect on results.
+#[inline(always)]
+fn prefetch_ahead<T: Real, const R: usize, const C: usize, const B: usize>(
+    cols: &[[T; R]; C],
+    j: usize,
+    r0: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if R * C * core::mem::size_of::<T>() > 48 * 1024 && j + PREFETCH_COLUMNS + 1 < C {
+        let line = 64 / core::mem::size_of::<T>();
+        for q in 0..2 {
+            let col = &cols[j + PREFETCH_COLUMNS + q];
+            let mut r = r0;
+            while r < r0 + B {
+                // SAFETY: `r < R`: a pointer inside the column; prefetching never faults.
+                unsafe {
+                    core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                        col.as_ptr().add(r) as *const i8,
+                    )
+                };
+                r += line;
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (cols, j, r0);
 }
 
 /// `W^T` as a new column-major matrix (the backward pass's products `W^T v` then walk

@@ -29,7 +29,7 @@ pub trait Math: Copy + Default + Send + Sync + 'static {
     /// ([`Real::fmadd`]).
     const FUSED: bool = false;
     /// Rows per register block in the matrix-vector kernels ([`crate::kernels::gemv_acc`]):
-    /// 64 on x86-64 (four AVX-512 registers per accumulator), 16 elsewhere; [`Narrow`] makes
+    /// 128 on x86-64 (eight AVX-512 registers per accumulator), 16 elsewhere; [`Narrow`] makes
     /// it 32 for CPUs with 16 vector registers (AVX2). Never changes a result.
     const BLOCK: usize = DEFAULT_BLOCK;
     /// Whether the code runs where 256-bit AVX2 instructions may be used (set by [`Avx`], from
@@ -103,7 +103,7 @@ impl<M> Default for Fused<M> {
 
 /// Rows per register block unless a [`Math`] says otherwise.
 #[cfg(target_arch = "x86_64")]
-pub const DEFAULT_BLOCK: usize = 64;
+pub const DEFAULT_BLOCK: usize = 128;
 /// Rows per register block unless a [`Math`] says otherwise (a microcontroller has no vector
 /// registers; small blocks keep the accumulators off its stack).
 #[cfg(not(target_arch = "x86_64"))]
@@ -171,8 +171,7 @@ impl Math for Fast {
     }
     #[inline(always)]
     fn sigmoid<T: Real>(x: T) -> T {
-        let half = T::from_f64(0.5);
-        half + half * (x * half).fast_tanh()
+        x.fast_sigmoid()
     }
     #[inline(always)]
     fn tanh_fused<T: Real>(x: T) -> T {
@@ -180,8 +179,7 @@ impl Math for Fast {
     }
     #[inline(always)]
     fn sigmoid_fused<T: Real>(x: T) -> T {
-        let half = T::from_f64(0.5);
-        (x * half).fast_tanh_fused().fused_madd(half, half)
+        x.fast_sigmoid_fused()
     }
 }
 
@@ -212,9 +210,44 @@ pub fn tanh_f32_fused(x_in: f32) -> f32 {
     tanh_f32_with::<true>(x_in)
 }
 
+/// The fast sigmoid for `f32`: `0.5 + 0.5 * tanh_f32(x / 2)`, bit for bit (tested), with the
+/// halvings folded into the coefficients. Scaling by a power of two commutes with rounding, so
+/// `tanh_f32`'s every intermediate value at `x / 2` is a power of two times this one's at `x`;
+/// the two multiplies it saves were on the step's critical path (each gate waits on one).
+#[inline(always)]
+pub fn sigmoid_f32(x: f32) -> f32 {
+    0.5 + tanh_f32_scaled::<false, true>(x)
+}
+
+/// [`sigmoid_f32`] with fused multiply-adds (training on FMA hosts): bit for bit
+/// `fma(tanh_f32_fused(x / 2), 0.5, 0.5)`.
+#[inline(always)]
+pub fn sigmoid_f32_fused(x: f32) -> f32 {
+    0.5 + tanh_f32_scaled::<true, true>(x)
+}
+
+/// The fast sigmoid for `f64`: `0.5 + 0.5 * tanh(x / 2)`, exact `tanh`.
+#[inline(always)]
+pub fn sigmoid_f64(x: f64) -> f64 {
+    0.5 + 0.5 * libm::tanh(x * 0.5)
+}
+
+/// [`sigmoid_f64`] with one rounding for the final multiply-add.
+#[inline(always)]
+pub fn sigmoid_f64_fused(x: f64) -> f64 {
+    libm::tanh(x * 0.5).fused_madd(0.5, 0.5)
+}
+
+#[inline(always)]
+fn tanh_f32_with<const FUSED: bool>(x_in: f32) -> f32 {
+    tanh_f32_scaled::<FUSED, false>(x_in)
+}
+
+/// `tanh_f32(x)`, or with `HALF` `0.5 * tanh_f32(x / 2)` (see [`sigmoid_f32`]): every
+/// coefficient of the sigmoid's form is the tanh's times a power of two.
 #[inline(always)]
 #[allow(clippy::excessive_precision)] // the published coefficients, as written
-fn tanh_f32_with<const FUSED: bool>(x_in: f32) -> f32 {
+fn tanh_f32_scaled<const FUSED: bool, const HALF: bool>(x_in: f32) -> f32 {
     let madd = |a: f32, b: f32, c: f32| {
         if FUSED {
             a.fused_madd(b, c)
@@ -222,39 +255,57 @@ fn tanh_f32_with<const FUSED: bool>(x_in: f32) -> f32 {
             a.fmadd(b, c)
         }
     };
-    const CLAMP: f32 = 7.905_311;
-    const A1: f32 = 4.893_524_6e-3;
-    const A3: f32 = 6.372_619_3e-4;
-    const A5: f32 = 1.485_722_4e-5;
-    const A7: f32 = 5.122_297e-8;
-    const A9: f32 = -8.604_671_5e-11;
-    const A11: f32 = 2.000_187_9e-13;
-    const A13: f32 = -2.760_768_5e-16;
-    const B0: f32 = 4.893_525_2e-3;
-    const B2: f32 = 2.268_434_6e-3;
-    const B4: f32 = 1.185_347_1e-4;
-    const B6: f32 = 1.198_258_4e-6;
-    let x = x_in.clamp(-CLAMP, CLAMP);
+    // With `HALF`, y = x / 2: y^2 = x^2 / 4, so the coefficient of y^(2k) scales by 4^-k;
+    // the numerator's y factor and the result's 0.5 make the denominator 4 q.
+    const QUARTERS: [f32; 7] = [
+        1.0,
+        0.25,
+        0.0625,
+        0.015625,
+        0.003_906_25,
+        0.000_976_562_5,
+        0.000_244_140_625,
+    ];
+    let s = |v: f32, k: usize| if HALF { v * QUARTERS[k] } else { v };
+    let clamp: f32 = if HALF { 2.0 * 7.905_311 } else { 7.905_311 };
+    let small: f32 = if HALF { 0.0008 } else { 0.0004 };
+    let a1: f32 = 4.893_524_6e-3;
+    let a3: f32 = s(6.372_619_3e-4, 1);
+    let a5: f32 = s(1.485_722_4e-5, 2);
+    let a7: f32 = s(5.122_297e-8, 3);
+    let a9: f32 = s(-8.604_671_5e-11, 4);
+    let a11: f32 = s(2.000_187_9e-13, 5);
+    let a13: f32 = s(-2.760_768_5e-16, 6);
+    let q4 = if HALF { 4.0 } else { 1.0 };
+    let b0: f32 = q4 * 4.893_525_2e-3;
+    let b2: f32 = q4 * s(2.268_434_6e-3, 1);
+    let b4: f32 = q4 * s(1.185_347_1e-4, 2);
+    let b6: f32 = q4 * s(1.198_258_4e-6, 3);
+    let x = x_in.clamp(-clamp, clamp);
     // Estrin's scheme in y = x^2: the numerator's degree-6 polynomial as pairs joined by y^2
     // and y^4, so its longest chain is three multiply-adds after y^4 instead of six in a row
     // (Horner). Streaming steps wait on their activations, so this shortens the step itself.
     let x2 = x * x;
     let x4 = x2 * x2;
     let x8 = x4 * x4;
-    let e0 = madd(x2, A3, A1);
-    let e1 = madd(x2, A7, A5);
-    let e2 = madd(x2, A11, A9);
+    let e0 = madd(x2, a3, a1);
+    let e1 = madd(x2, a7, a5);
+    let e2 = madd(x2, a11, a9);
     let f0 = madd(x4, e1, e0);
-    let f1 = madd(x4, A13, e2);
+    let f1 = madd(x4, a13, e2);
     let p = madd(x8, f1, f0) * x;
-    let q = madd(x4, madd(x2, B6, B4), madd(x2, B2, B0));
+    let q = madd(x4, madd(x2, b6, b4), madd(x2, b2, b0));
     let r = p / q;
     // For |x| < 0.0004, tanh(x) = x in f32. `x` rather than `x_in` (equal there: the clamp does
     // not move it): selecting `x_in` itself let LLVM turn in-place loops (`*v = tanh(*v)`) into
     // masked stores, ~20 cycles a vector on AMD Zen 3 (the store is skipped where the value would
     // not change); the same bits either way.
-    if libm::fabsf(x_in) < 0.0004 {
-        x
+    if libm::fabsf(x_in) < small {
+        if HALF {
+            x * 0.25
+        } else {
+            x
+        }
     } else {
         r
     }
@@ -347,6 +398,43 @@ mod tests {
         std::println!("fused (training on FMA hosts): tanh {wtf:e}, sigmoid {wsf:e}");
         assert!(wt < TANH_F32_MAX_ABS_ERROR && ws < SIGMOID_F32_MAX_ABS_ERROR);
         assert!(wtf < TANH_F32_MAX_ABS_ERROR && wsf < SIGMOID_F32_MAX_ABS_ERROR);
+    }
+
+    /// The folded sigmoid is `0.5 + 0.5 * tanh_f32(x / 2)` bit for bit, plain and fused.
+    #[test]
+    fn folded_sigmoid_equals_the_tanh_form() {
+        let lo = 40.0f32.to_bits();
+        let mut b = 0u32;
+        let check = |x: f32| {
+            let want = 0.5 + 0.5 * tanh_f32(x * 0.5);
+            assert_eq!(sigmoid_f32(x).to_bits(), want.to_bits(), "x = {x:e}");
+            let want = tanh_f32_fused(x * 0.5).fused_madd(0.5, 0.5);
+            assert_eq!(
+                sigmoid_f32_fused(x).to_bits(),
+                want.to_bits(),
+                "fused, x = {x:e}"
+            );
+        };
+        while b <= lo {
+            let x = f32::from_bits(b);
+            check(x);
+            check(-x);
+            b += 61;
+        }
+        for x in [
+            0.0,
+            7.9e-4,
+            8.0e-4,
+            15.810_622,
+            16.0,
+            1e30,
+            f32::MAX,
+            f32::INFINITY,
+        ] {
+            check(x);
+            check(-x);
+        }
+        assert!(sigmoid_f32(f32::NAN).is_nan());
     }
 
     #[test]

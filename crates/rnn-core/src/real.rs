@@ -64,6 +64,11 @@ pub trait Real:
     fn fast_tanh(self) -> Self;
     /// [`fast_tanh`](Self::fast_tanh) with fused multiply-adds ([`fused_madd`](Self::fused_madd)).
     fn fast_tanh_fused(self) -> Self;
+    /// `0.5 + 0.5 * fast_tanh(self / 2)`, the fast sigmoid (for `f32` computed without the
+    /// two halvings, with the same bits: [`crate::math::sigmoid_f32`]).
+    fn fast_sigmoid(self) -> Self;
+    /// [`fast_sigmoid`](Self::fast_sigmoid) with fused multiply-adds.
+    fn fast_sigmoid_fused(self) -> Self;
     /// `true` unless NaN or infinite.
     fn is_finite(self) -> bool;
     /// The larger of two values (NaN-agnostic, branch-free where possible).
@@ -88,7 +93,7 @@ pub trait Real:
 
 /// `impl Real` for one float type, with its libm functions and its fast `tanh`.
 macro_rules! impl_real {
-    ($t:ident, $exp:ident, $ln:ident, $ln_1p:ident, $sqrt:ident, $abs:ident, $tanh:ident, $fma:ident, $fast_tanh:path, $fast_tanh_fused:path, $expm1:ident, $erf:ident) => {
+    ($t:ident, $exp:ident, $ln:ident, $ln_1p:ident, $sqrt:ident, $abs:ident, $tanh:ident, $fma:ident, $fast_tanh:path, $fast_tanh_fused:path, $fast_sigmoid:path, $fast_sigmoid_fused:path, $expm1:ident, $erf:ident) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -164,6 +169,14 @@ macro_rules! impl_real {
                 $fast_tanh_fused(self)
             }
             #[inline(always)]
+            fn fast_sigmoid(self) -> Self {
+                $fast_sigmoid(self)
+            }
+            #[inline(always)]
+            fn fast_sigmoid_fused(self) -> Self {
+                $fast_sigmoid_fused(self)
+            }
+            #[inline(always)]
             fn is_finite(self) -> bool {
                 $t::is_finite(self)
             }
@@ -182,6 +195,8 @@ impl_real!(
     fmaf,
     crate::math::tanh_f32,
     crate::math::tanh_f32_fused,
+    crate::math::sigmoid_f32,
+    crate::math::sigmoid_f32_fused,
     expm1f,
     erff
 );
@@ -196,6 +211,8 @@ impl_real!(
     fma,
     libm::tanh,
     libm::tanh,
+    crate::math::sigmoid_f64,
+    crate::math::sigmoid_f64_fused,
     expm1,
     erf
 );

@@ -19,6 +19,10 @@ use nalgebra::SMatrix;
 /// # Generics
 /// `T` scalar, `I` inputs, `H` units, `B` biases: 1 as Keras (PyTorch's `b_ih + b_hh` summed
 /// on load) or 2 as PyTorch (`params = pytorch`, both trained).
+// On x86-64 the weights start on a cache line: a 512-bit load that straddles two lines costs
+// two of the core's load slots, and the streaming step is bound by loading its weights (on an
+// AMD Zen 5, a 160 x 40 product took 480 cycles from an unaligned matrix, 290 aligned).
+#[cfg_attr(target_arch = "x86_64", repr(C, align(64)))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RnnCell<T: Real, const I: usize, const H: usize, const B: usize = 1> {
     /// Keras `kernel [I, H]`.
