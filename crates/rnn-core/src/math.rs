@@ -285,7 +285,11 @@ fn tanh_f32_scaled<const FUSED: bool, const HALF: bool>(x_in: f32) -> f32 {
     // Estrin's scheme in y = x^2: the numerator's degree-6 polynomial as pairs joined by y^2
     // and y^4, so its longest chain is three multiply-adds after y^4 instead of six in a row
     // (Horner). Streaming steps wait on their activations, so this shortens the step itself.
-    let x2 = x * x;
+    // `min(x_in^2, clamp^2)` is `x * x` (both square one of the same two values, rounded the
+    // same way) one operation sooner: the clamp of `x` itself is only needed at the end.
+    // (A NaN square fails the comparison and stays NaN.)
+    let (sq, c2) = (x_in * x_in, clamp * clamp);
+    let x2 = if sq > c2 { c2 } else { sq };
     let x4 = x2 * x2;
     let x8 = x4 * x4;
     let e0 = madd(x2, a3, a1);
