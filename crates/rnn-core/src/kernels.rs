@@ -31,6 +31,8 @@ pub fn gemv_acc<M: Math, T: Real, const R: usize, const C: usize>(
 ) {
     if R <= NARROW {
         gemv_rows4::<M, T, R, C>(_m, out, w, x);
+    } else if crate::many::gemv_one_acc::<M, T, R, C>(out, w, x) {
+        // Done with explicit AVX-512 (the inputs broadcast from registers).
     } else if R <= M::BLOCK {
         gemv_rows::<M, T, R, C, R>(_m, out, w, 0, x);
     } else {
