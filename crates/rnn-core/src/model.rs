@@ -315,7 +315,15 @@ pub trait Model: Sized {
         let c = self.chain();
         crate::simd::widest_blocks(
             #[inline(always)]
-            |narrow| call_maths!(false, narrow, c.step_many::<_, B>(states, xs)),
+            |narrow| {
+                if B == 1 {
+                    // One stream: `step` itself (no copies of the layers' states).
+                    let mut out = [Self::zero_output(); B];
+                    out[0] = call_maths!(false, narrow, c.step(&mut states[0], &xs[0]));
+                    return out;
+                }
+                call_maths!(false, narrow, c.step_many::<_, B>(states, xs))
+            },
         )
     }
 

@@ -162,7 +162,8 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
     /// [`step`](Self::step) for `S` streams, each with its own state (see
     /// [`crate::Cell::step_many`]): with `reset_after` (the default) the matrix products for
     /// all of them at once, then the same operations stream by stream; without it (the
-    /// reset gate multiplies the state before its product) one stream after another.
+    /// reset gate multiplies the state before its product), or for one stream, one stream
+    /// after another.
     #[inline(always)]
     pub fn step_many<M: Math, const S: usize>(
         &self,
@@ -170,7 +171,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
         xs: &[[T; I]; S],
     ) -> [[T; H]; S] {
         let mut h = [[T::ZERO; H]; S];
-        if !RA {
+        if !RA || S == 1 {
             for s in 0..S {
                 h[s] = self.step::<M>(&mut states[s], &xs[s]);
             }
