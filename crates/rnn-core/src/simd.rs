@@ -120,40 +120,33 @@ pub fn widest_avx<R, F: FnOnce(bool, bool) -> R>(f: F) -> R {
     }
 }
 
-/// Whether this CPU has AVX2: the build targets it, or (under `std` on x86-64) the CPU says so
-/// (cached by `std`). What the batched kernels' AVX path checks, whatever a `Math` claims.
+/// Whether this CPU has the x86-64 feature `$f`: the build targets it, or (under `std`) the
+/// CPU says so (cached by `std`); without `std`, only what the build targets.
+#[cfg(target_arch = "x86_64")]
+macro_rules! has_feature {
+    ($f:tt) => {{
+        #[cfg(feature = "std")]
+        let found = cfg!(target_feature = $f) || std::arch::is_x86_feature_detected!($f);
+        #[cfg(not(feature = "std"))]
+        let found = cfg!(target_feature = $f);
+        found
+    }};
+}
+
+/// Whether this CPU has AVX2 (see `has_feature!`). What the batched kernels' AVX path checks,
+/// whatever a `Math` claims.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(crate) fn has_avx2() -> bool {
-    if cfg!(target_feature = "avx2") {
-        return true;
-    }
-    #[cfg(feature = "std")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        false
-    }
+    has_feature!("avx2")
 }
 
-/// Whether this CPU has AVX-512F: the build targets it, or (under `std` on x86-64) the CPU
-/// says so (cached by `std`). What the stream-major batched kernels ([`crate::many`]) check.
+/// Whether this CPU has AVX-512F (see `has_feature!`). What the stream-major kernels
+/// ([`crate::many`]) check.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(crate) fn has_avx512f() -> bool {
-    if cfg!(target_feature = "avx512f") {
-        return true;
-    }
-    #[cfg(feature = "std")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        false
-    }
+    has_feature!("avx512f")
 }
 
 /// Whether the build's own code may use AVX2.
