@@ -300,7 +300,6 @@ pub trait Model: Sized {
     /// call: about `B` times the widest layer's gate rows, times three, in `Scalar`s (for `B`
     /// = 32 and a GRU of 128 units, 144 KiB).
     ///
-    ///
     /// `rnn_model!(Net = lstm(2, 8) -> dense(1))` then `net.step_batch(&mut states, &xs)` with
     /// `states: [Net::State; 8]` and `xs: [[f32; 2]; 8]`.
     #[inline]

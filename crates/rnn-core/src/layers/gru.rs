@@ -119,13 +119,8 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
             gemv_acc(M::default(), &mut hz, &self.recurrent_kernel, h);
             let mut a = self.bias.data.0[0];
             gemv_acc(M::default(), &mut a, &self.kernel, x);
-            for k in 0..2 * H {
-                a[k] = M::sigmoid(a[k] + hz[k]);
-            }
-            for k in 0..H {
-                aux[k] = hz[2 * H + k];
-                a[2 * H + k] = M::tanh(a[2 * H + k] + a[H + k] * aux[k]);
-            }
+            Self::activate_reset_after::<M>(&mut a, &hz);
+            aux.copy_from_slice(&hz[2 * H..]);
             a
         } else {
             let mut a = self.bias.data.0[0];
@@ -148,35 +143,49 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
         (a, aux)
     }
 
+    /// `reset_after`'s gates from the input product plus bias `a` and the recurrent product
+    /// plus bias `hz`: `z` and `r` activated, and the candidate, into `a`.
+    #[inline(always)]
+    fn activate_reset_after<M: Math>(a: &mut [T; G], hz: &[T; G]) {
+        for k in 0..2 * H {
+            a[k] = M::sigmoid(a[k] + hz[k]);
+        }
+        for k in 0..H {
+            a[2 * H + k] = M::tanh(a[2 * H + k] + a[H + k] * hz[2 * H + k]);
+        }
+    }
+
+    /// The new state from the gates `g`: `h = z * h + (1 - z) * candidate`.
+    #[inline(always)]
+    fn update(g: &[T; G], h: &mut [T; H]) {
+        for k in 0..H {
+            let z = g[k];
+            h[k] = z * h[k] + (T::ONE - z) * g[2 * H + k];
+        }
+    }
+
     /// One time step: updates `state` and returns the output `h`.
     #[inline(always)]
     pub fn step<M: Math>(&self, state: &mut GruState<T, H>, x: &[T; I]) -> [T; H] {
         let (g, _) = self.gates::<M>(x, &state.h);
-        for k in 0..H {
-            let z = g[k];
-            state.h[k] = z * state.h[k] + (T::ONE - z) * g[2 * H + k];
-        }
+        Self::update(&g, &mut state.h);
         state.h
     }
 
     /// [`step`](Self::step) for `S` streams, each with its own state (see
     /// [`crate::Cell::step_many`]): with `reset_after` (the default) the matrix products for
     /// all of them at once, then the same operations stream by stream; without it (the
-    /// reset gate multiplies the state before its product), or for one stream, one stream
-    /// after another.
+    /// reset gate multiplies the state before its product) one stream after another.
     #[inline(always)]
     pub fn step_many<M: Math, const S: usize>(
         &self,
         states: &mut [GruState<T, H>; S],
         xs: &[[T; I]; S],
     ) -> [[T; H]; S] {
-        let mut h = [[T::ZERO; H]; S];
-        if !RA || S == 1 {
-            for s in 0..S {
-                h[s] = self.step::<M>(&mut states[s], &xs[s]);
-            }
-            return h;
+        if !RA {
+            return super::step_each(xs, |s, x| self.step::<M>(&mut states[s], x));
         }
+        let mut h = [[T::ZERO; H]; S];
         let mut a = [self.bias.data.0[0]; S];
         gemv_many_acc(M::default(), &mut a, &self.kernel, xs);
         for s in 0..S {
@@ -185,19 +194,8 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
         let mut hz = [self.bias.data.0[1]; S];
         gemv_many_acc(M::default(), &mut hz, &self.recurrent_kernel, &h);
         for s in 0..S {
-            let (a, hz, h) = (&mut a[s], &hz[s], &mut states[s].h);
-            for k in 0..2 * H {
-                a[k] = M::sigmoid(a[k] + hz[k]);
-            }
-            for k in 0..H {
-                a[2 * H + k] = M::tanh(a[2 * H + k] + a[H + k] * hz[2 * H + k]);
-            }
-            for k in 0..H {
-                let z = a[k];
-                h[k] = z * h[k] + (T::ONE - z) * a[2 * H + k];
-            }
-        }
-        for s in 0..S {
+            Self::activate_reset_after::<M>(&mut a[s], &hz[s]);
+            Self::update(&a[s], &mut states[s].h);
             h[s] = states[s].h;
         }
         h
@@ -286,10 +284,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
         cache.x = *x;
         cache.h_prev = state.h;
         let (g, aux) = self.gates::<M>(x, &state.h);
-        for k in 0..H {
-            let z = g[k];
-            state.h[k] = z * state.h[k] + (T::ONE - z) * g[2 * H + k];
-        }
+        Self::update(&g, &mut state.h);
         cache.gates = g;
         cache.aux = aux;
         state.h

@@ -151,11 +151,7 @@ impl<T: Real, const I: usize, const H: usize> LnRnnCell<T, I, H> {
         states: &mut [RnnState<T, H>; S],
         xs: &[[T; I]; S],
     ) -> [[T; H]; S] {
-        let mut h = [[T::ZERO; H]; S];
-        for s in 0..S {
-            h[s] = self.step::<M>(&mut states[s], &xs[s]);
-        }
-        h
+        super::step_each(xs, |s, x| self.step::<M>(&mut states[s], x))
     }
 
     /// [`step`](Self::step) for `L` streams side by side: the matrix products across the

@@ -252,12 +252,6 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const P: usize, co
         states: &mut [LstmState<T, H>; S],
         xs: &[[T; I]; S],
     ) -> [[T; H]; S] {
-        if S == 1 {
-            // One stream: the single step's order of work (the recurrent product first).
-            let mut h = [[T::ZERO; H]; S];
-            h[0] = self.step::<M>(&mut states[0], &xs[0]);
-            return h;
-        }
         let mut z = [self.bias_sum(); S];
         gemv_many_acc(M::default(), &mut z, &self.kernel, xs);
         let mut h = [[T::ZERO; H]; S];

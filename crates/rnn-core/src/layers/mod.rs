@@ -271,20 +271,16 @@ pub trait Cell<T: Real>: Copy + Send + Sync + Sized {
     /// [`step`](Self::step) for `S` independent streams, each with its own state and input
     /// (stream-major, unlike [`step_lanes`](Self::step_lanes)): bit-identical to `S` single
     /// steps. The recurrent and dense layers run their matrix products for all the streams
-    /// at once ([`crate::kernels::gemv_many_acc`]), whose independent sums keep the vector
+    /// at once ([`crate::many::gemv_many_acc`]), whose independent sums keep the vector
     /// units busy where one stream waits on latencies; other layers step the streams one by
-    /// one.
+    /// one ([`step_each`]).
     #[inline(always)]
     fn step_many<M: Math, const S: usize>(
         &self,
         states: &mut [Self::State; S],
         xs: &[Self::Input; S],
     ) -> [Self::Output; S] {
-        let mut out = [<Self::Output as Vector<T>>::zeros(); S];
-        for s in 0..S {
-            out[s] = self.step::<M>(&mut states[s], &xs[s]);
-        }
-        out
+        step_each(xs, |s, x| self.step::<M>(&mut states[s], x))
     }
     /// [`step`](Self::step), recording what [`backward`](Self::backward) needs into `cache`.
     fn step_train<M: Math>(
@@ -633,6 +629,20 @@ pub trait Leaf<T: Real>: Sized {
         suffix: &str,
         sink: &mut Sink<'_, T>,
     ) -> Result<(), WeightError>;
+}
+
+/// `S` streams one after another: `step(s, &xs[s])` for each, the outputs in order (what
+/// [`Cell::step_many`] does for a layer without a grouped version).
+#[inline(always)]
+pub fn step_each<T, X, Y: Vector<T>, const S: usize>(
+    xs: &[X; S],
+    mut step: impl FnMut(usize, &X) -> Y,
+) -> [Y; S] {
+    let mut out = [Y::zeros(); S];
+    for (s, (o, x)) in out.iter_mut().zip(xs).enumerate() {
+        *o = step(s, x);
+    }
+    out
 }
 
 /// The [`Cell`] items every single layer writes the same way, from its [`Leaf`] impl.
