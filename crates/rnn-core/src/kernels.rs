@@ -34,7 +34,7 @@ pub fn gemv_acc<M: Math, T: Real, const R: usize, const C: usize>(
         gemv_rows4::<M, T, R, C>(_m, out, w, x);
     } else if crate::many::gemv_one_acc::<M, T, R, C>(out, w, x) {
         // Done with explicit AVX-512 (the inputs broadcast from registers).
-    } else if R <= M::BLOCK {
+    } else if R <= M::BLOCK || (M::BLOCK >= 128 && R <= FUSED_WHOLE && fuses::<M>()) {
         gemv_rows::<M, T, R, C, R>(_m, out, w, 0, x);
     } else {
         // `M::BLOCK` as a const parameter, one branch per block size (stable Rust cannot
@@ -99,12 +99,28 @@ pub(crate) const NARROW_FUSED: usize = 64;
 /// [`gemv_acc`]'s bits ([`crate::lanes`], [`crate::many`]) asks this.
 #[inline(always)]
 pub(crate) const fn narrow<M: Math>() -> usize {
-    if M::FUSED || cfg!(all(feature = "std", target_feature = "fma")) {
+    if fuses::<M>() {
         NARROW_FUSED
     } else {
         NARROW
     }
 }
+
+/// Whether `M`'s multiply-adds round once: `M` fuses them, or the build's [`Real::fmadd`] does
+/// (`std` on a target with FMA).
+#[inline(always)]
+pub(crate) const fn fuses<M: Math>() -> bool {
+    M::FUSED || cfg!(all(feature = "std", target_feature = "fma"))
+}
+
+/// Where multiply-adds are fused and there are 32 vector registers (`M::BLOCK >= 128`), matrices
+/// of up to this many rows are one register block (ten AVX-512 registers per accumulator, 20 in
+/// all): the 32 rows an LSTM of 40 units has beyond 128 then share the main walk over the columns
+/// instead of walking them again in a short block of their own, which waits on the fused
+/// multiply-adds' latency (`lstm(1, 40)`'s native step on a Zen 5: 103.5 ns instead of 108.3).
+/// Without FMA the adds' shorter latency leaves nothing to gain (measured 3 % slower), and the
+/// order of each row's sums does not depend on the blocking.
+const FUSED_WHOLE: usize = 160;
 
 /// `out += W x` for a short `W` (`R <= narrow::<M>()`) with four accumulators (columns mod 4):
 /// all rows at once where four accumulators of them fit in half the register file (`R <= 16`,
