@@ -19,8 +19,7 @@ use nalgebra::SMatrix;
 /// Register-blocked: for each block of at most [`Math::BLOCK`] rows (all rows at once when
 /// `R <= BLOCK`; the block is 64, 32 or 16 rows), two local accumulators walk all columns (`acc += W[block, j] * x[j]`, an axpy on
 /// contiguous memory), so the partial sums stay in registers and two dependency chains per
-/// vector are in flight; short matrices (at most 16 rows, or 64 where multiply-adds are fused,
-/// `narrow`) get four accumulators. Each row's sum is
+/// vector are in flight; matrices of at most 16 rows get four accumulators. Each row's sum is
 /// computed in the same order whatever the vector width and block size, so results do not
 /// depend on the instruction set.
 #[inline(always)]
@@ -30,11 +29,11 @@ pub fn gemv_acc<M: Math, T: Real, const R: usize, const C: usize>(
     w: &SMatrix<T, R, C>,
     x: &[T; C],
 ) {
-    if R <= narrow::<M>() {
+    if R <= NARROW {
         gemv_rows4::<M, T, R, C>(_m, out, w, x);
     } else if crate::many::gemv_one_acc::<M, T, R, C>(out, w, x) {
         // Done with explicit AVX-512 (the inputs broadcast from registers).
-    } else if R <= M::BLOCK || (M::BLOCK >= 128 && R <= FUSED_WHOLE && fuses::<M>()) {
+    } else if R <= M::BLOCK {
         gemv_rows::<M, T, R, C, R>(_m, out, w, 0, x);
     } else {
         // `M::BLOCK` as a const parameter, one branch per block size (stable Rust cannot
@@ -81,51 +80,11 @@ pub fn gemv_acc<M: Math, T: Real, const R: usize, const C: usize>(
     }
 }
 
-/// Matrices at most this tall get four accumulators where multiply-adds round twice (shorter
-/// vectors, longer column walks: the backward pass's `W^T v` for 16 units walks 64 columns).
-/// The run-time dispatch, the SSE2 baseline build and the microcontrollers all round twice, so
-/// they share this order and compute the same bits.
+/// Matrices at most this tall get four accumulators (shorter vectors, longer column walks: the
+/// backward pass's `W^T v` for 16 units walks 64 columns).
 pub(crate) const NARROW: usize = 16;
 
-/// Matrices at most this tall get four accumulators where every multiply-add is fused: a fused
-/// multiply-add waits 4 cycles for its accumulator (an add 2), so two chains per row leave a
-/// step's products waiting on their latency (measured on a Zen 5: the card model's native step
-/// 79.4 ns with four, 83.5 with two).
-pub(crate) const NARROW_FUSED: usize = 64;
-
-/// The height up to which `M`'s products keep four partial sums per row (columns mod 4)
-/// instead of two (even and odd columns): [`NARROW_FUSED`] where `M` fuses its multiply-adds or
-/// the build's [`Real::fmadd`] does, else [`NARROW`]. Every kernel that must give
-/// [`gemv_acc`]'s bits ([`crate::lanes`], [`crate::many`]) asks this.
-#[inline(always)]
-pub(crate) const fn narrow<M: Math>() -> usize {
-    if fuses::<M>() {
-        NARROW_FUSED
-    } else {
-        NARROW
-    }
-}
-
-/// Whether `M`'s multiply-adds round once: `M` fuses them, or the build's [`Real::fmadd`] does
-/// (`std` on a target with FMA).
-#[inline(always)]
-pub(crate) const fn fuses<M: Math>() -> bool {
-    M::FUSED || cfg!(all(feature = "std", target_feature = "fma"))
-}
-
-/// Where multiply-adds are fused and there are 32 vector registers (`M::BLOCK >= 128`), matrices
-/// of up to this many rows are one register block (ten AVX-512 registers per accumulator, 20 in
-/// all): the 32 rows an LSTM of 40 units has beyond 128 then share the main walk over the columns
-/// instead of walking them again in a short block of their own, which waits on the fused
-/// multiply-adds' latency (`lstm(1, 40)`'s native step on a Zen 5: 103.5 ns instead of 108.3).
-/// Without FMA the adds' shorter latency leaves nothing to gain (measured 3 % slower), and the
-/// order of each row's sums does not depend on the blocking.
-const FUSED_WHOLE: usize = 160;
-
-/// `out += W x` for a short `W` (`R <= narrow::<M>()`) with four accumulators (columns mod 4):
-/// all rows at once where four accumulators of them fit in half the register file (`R <= 16`,
-/// or `R <= M::BLOCK / 2`: 64 rows in 16 AVX-512 registers), else blocks of 16 and 8 rows and
-/// then single rows, each row in the same order.
+/// `out += W x` for a short `W` (`R <= NARROW`) with four accumulators (columns mod 4).
 #[inline(always)]
 fn gemv_rows4<M: Math, T: Real, const R: usize, const C: usize>(
     _m: M,
@@ -133,60 +92,32 @@ fn gemv_rows4<M: Math, T: Real, const R: usize, const C: usize>(
     w: &SMatrix<T, R, C>,
     x: &[T; C],
 ) {
-    if R <= 16 || R <= M::BLOCK / 2 {
-        rows4::<M, T, R, C, R>(out, w, 0, x);
-        return;
-    }
-    let mut r0 = 0;
-    while r0 + 16 <= R {
-        rows4::<M, T, R, C, 16>(out, w, r0, x);
-        r0 += 16;
-    }
-    if r0 + 8 <= R {
-        rows4::<M, T, R, C, 8>(out, w, r0, x);
-        r0 += 8;
-    }
-    while r0 < R {
-        rows4::<M, T, R, C, 1>(out, w, r0, x);
-        r0 += 1;
-    }
-}
-
-/// Rows `r0 .. r0 + B` of [`gemv_rows4`].
-#[inline(always)]
-fn rows4<M: Math, T: Real, const R: usize, const C: usize, const B: usize>(
-    out: &mut [T; R],
-    w: &SMatrix<T, R, C>,
-    r0: usize,
-    x: &[T; C],
-) {
     let cols = &w.data.0;
-    let mut a = [[T::ZERO; B]; 4];
+    let mut a = [[T::ZERO; R]; 4];
     let mut j = 0;
     while j + 4 <= C {
         for q in 0..4 {
             let (c, xq) = (&cols[j + q], x[j + q]);
-            for r in 0..B {
-                a[q][r] = M::madd(c[r0 + r], xq, a[q][r]);
+            for r in 0..R {
+                a[q][r] = M::madd(c[r], xq, a[q][r]);
             }
         }
         j += 4;
     }
     let mut q = 0;
     while j < C {
-        for r in 0..B {
-            a[q][r] = M::madd(cols[j][r0 + r], x[j], a[q][r]);
+        for r in 0..R {
+            a[q][r] = M::madd(cols[j][r], x[j], a[q][r]);
         }
         j += 1;
         q += 1;
     }
     // Whole-array load and store: element-wise updates through `out` were scalarised.
-    let o: &mut [T; B] = (&mut out[r0..r0 + B]).try_into().unwrap();
-    let mut v = *o;
-    for r in 0..B {
-        v[r] += (a[0][r] + a[1][r]) + (a[2][r] + a[3][r]);
+    let mut o = *out;
+    for r in 0..R {
+        o[r] += (a[0][r] + a[1][r]) + (a[2][r] + a[3][r]);
     }
-    *o = v;
+    *out = o;
 }
 
 /// `out[r0 .. r0 + B] += W[r0 .. r0 + B, :] x` with two accumulators (even and odd columns).

@@ -8,7 +8,7 @@
 //! Each stream's every output element is computed by the same sequence of operations as the
 //! single-stream [`crate::Cell::step`]: the kernels here sum each row in
 //! [`crate::kernels::gemv_acc`]'s order (four partial sums by column mod 4 for matrices of at
-//! most `kernels::narrow` rows, else even and odd columns), and the element-wise code is the same expressions
+//! most 16 rows, else even and odd columns), and the element-wise code is the same expressions
 //! lane by lane. So a batched step is bit-identical to `L` single steps (tested), on every
 //! instruction set.
 
@@ -18,8 +18,8 @@ use crate::math::Math;
 use crate::real::Real;
 use nalgebra::SMatrix;
 
-// The height up to which rows get four partial sums: `kernels::gemv_acc`'s threshold.
-use crate::kernels::narrow;
+// Matrices at most this tall get four partial sums: `kernels::gemv_acc`'s threshold.
+use crate::kernels::NARROW;
 
 /// Whether the AVX path may run: `T` is `f32`, eight lanes, unfused maths that say they run
 /// where AVX2 may be used, and (whatever a `Math` claims) a CPU that has AVX2.
@@ -53,13 +53,12 @@ pub fn gemv_lanes_acc<M: Math, T: Real, const R: usize, const C: usize, const L:
                 R,
                 C,
                 x.as_ptr() as *const f32,
-                narrow::<M>(),
             )
         };
         return;
     }
     let mut r0 = 0;
-    if R <= narrow::<M>() {
+    if R <= NARROW {
         while r0 + 2 <= R {
             rows4::<M, T, R, C, L, 2>(out, w, r0, x);
             r0 += 2;
@@ -243,17 +242,10 @@ mod avx {
     /// `gemv_lanes_acc` for `r` rows, `c` columns, eight lanes: `out` is `r` rows of eight,
     /// `w` column-major (`c` columns of `r`), `x` `c` rows of eight.
     #[inline(always)]
-    pub unsafe fn gemv(
-        out: *mut f32,
-        w: *const f32,
-        r: usize,
-        c: usize,
-        x: *const f32,
-        narrow: usize,
-    ) {
+    pub unsafe fn gemv(out: *mut f32, w: *const f32, r: usize, c: usize, x: *const f32) {
         let mut r0 = 0;
         unsafe {
-            if r <= narrow {
+            if r <= super::NARROW {
                 while r0 + 2 <= r {
                     rows4::<2>(out, w, r, c, r0, x);
                     r0 += 2;

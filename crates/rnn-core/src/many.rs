@@ -8,14 +8,14 @@
 //! stay busy and every weight is read once per group instead of once per stream.
 //!
 //! Every row of every stream is summed in [`crate::kernels::gemv_acc`]'s order (four partial
-//! sums by column mod 4 up to 16 rows, or 64 where multiply-adds are fused, else one over the
-//! even and one over the odd columns, then added to `out`), so the results are bit-identical to `S` single-stream products
+//! sums by column mod 4 when `R <= 16`, else one over the even and one over the odd columns,
+//! then added to `out`), so the results are bit-identical to `S` single-stream products
 //! (tested), whatever the blocking. The grouped code is written with explicit AVX-512F or AVX2
 //! intrinsics for `f32` (portable code grouped this way was vectorized across the streams by
 //! LLVM, through gathers and scatters, 20 times slower); elsewhere the streams run one after
 //! another through `gemv_acc`.
 
-use crate::kernels::{gemv_acc, narrow};
+use crate::kernels::gemv_acc;
 use crate::math::Math;
 use crate::real::Real;
 use nalgebra::SMatrix;
@@ -23,8 +23,8 @@ use nalgebra::SMatrix;
 /// `out[s] += W x[s]` for `S` streams, bit-identical to `S` calls of [`gemv_acc`].
 ///
 /// With `f32`, unfused maths and AVX-512F (in the run-time dispatch's AVX-512 copy or a build
-/// that targets it): rows in blocks of 16 lanes, streams in groups of 8 (4 for the short
-/// matrices that keep four partial sums). With AVX2 (16 vector registers, blocks of 8
+/// that targets it): rows in blocks of 16 lanes, streams in groups of 8 (4 for matrices of at
+/// most 16 rows, which keep four partial sums). With AVX2 (16 vector registers, blocks of 8
 /// lanes): groups of 4 and 2.
 #[inline(always)]
 pub fn gemv_many_acc<M: Math, T: Real, const R: usize, const C: usize, const S: usize>(
@@ -43,12 +43,12 @@ pub fn gemv_many_acc<M: Math, T: Real, const R: usize, const C: usize, const S: 
         if M::BLOCK >= 64 && crate::simd::has_avx512f() {
             // SAFETY: the CPU has AVX-512F; `T` is `f32`, so `out` is `S` rows of `R` `f32`,
             // `x` `S` rows of `C`, and `w` `C` columns of `R` (nalgebra's column-major storage).
-            unsafe { x86::gemv_many::<x86::Avx512>(o, wp, R, C, xp, S, narrow::<M>()) };
+            unsafe { x86::gemv_many::<x86::Avx512>(o, wp, R, C, xp, S) };
             return;
         }
         if M::AVX && crate::simd::has_avx2() {
             // SAFETY: as above, with AVX2.
-            unsafe { x86::gemv_many::<x86::Avx2>(o, wp, R, C, xp, S, narrow::<M>()) };
+            unsafe { x86::gemv_many::<x86::Avx2>(o, wp, R, C, xp, S) };
             return;
         }
     }
@@ -72,7 +72,7 @@ pub(crate) fn gemv_one_acc<M: Math, T: Real, const R: usize, const C: usize>(
     x: &[T; C],
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if R > narrow::<M>()
+    if R > crate::kernels::NARROW
         && C >= 16
         && R * C * core::mem::size_of::<T>() > 48 * 1024
         && !M::FUSED
@@ -99,6 +99,7 @@ pub(crate) fn gemv_one_acc<M: Math, T: Real, const R: usize, const C: usize>(
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use crate::kernels::NARROW;
     use core::arch::x86_64::*;
 
     /// One vector of `f32` lanes and the operations the kernels need, each exactly the scalar
@@ -106,9 +107,9 @@ mod x86 {
     pub trait Vector: Copy {
         /// Lanes.
         const N: usize;
-        /// Streams per group when each keeps two partial sums.
+        /// Streams per group when each keeps two partial sums (`R > 16`).
         const G2: usize;
-        /// Streams per group when each keeps four (`R <= narrow`).
+        /// Streams per group when each keeps four (`R <= 16`).
         const G4: usize;
         /// Which lanes a block of `n <= N` rows uses.
         type Mask: Copy;
@@ -248,12 +249,11 @@ mod x86 {
         c: usize,
         x: *const f32,
         s: usize,
-        narrow: usize,
     ) {
         let mut s0 = 0;
         // SAFETY (all calls): streams `s0 .. s0 + G` exist; the caller's promise for the rest.
         unsafe {
-            if r > narrow {
+            if r > NARROW {
                 while s0 + V::G2 <= s {
                     if V::G2 == 8 {
                         two::<V, 8>(out, w, r, c, x, s0);
@@ -439,8 +439,8 @@ mod x86 {
         }
     }
 
-    /// Streams `s0 .. s0 + G` of a short matrix (`r <= narrow`), four partial sums (columns
-    /// mod 4) per row.
+    /// Streams `s0 .. s0 + G` of a matrix of at most 16 rows, four partial sums (columns mod
+    /// 4) per row.
     #[inline(always)]
     unsafe fn four<V: Vector, const G: usize>(
         out: *mut f32,
@@ -531,26 +531,23 @@ mod tests {
     }
 
     /// `gemv_acc` (which takes `gemv_one_acc`'s AVX-512 path where the CPU has it) against a
-    /// scalar sum in its documented order, bit for bit (in a build with FMA, the fused order:
-    /// four partial sums up to 64 rows).
+    /// scalar sum in its documented order, bit for bit.
     fn single<M: Math, const R: usize, const C: usize>() {
         let w = SMatrix::<f32, R, C>::from_fn(|r, c| ((r * 29 + c * 13) % 31) as f32 / 11.0 - 1.3);
         let x: [f32; C] = core::array::from_fn(|j| ((j * 7) % 17) as f32 / 5.0 - 1.6);
         let mut got: [f32; R] = core::array::from_fn(|r| r as f32 * 0.125);
         let mut want = got;
         gemv_acc(M::default(), &mut got, &w, &x);
-        // Four partial sums (columns mod 4) up to `narrow` rows, else two (even and odd).
-        let sums = if R <= narrow::<M>() { 4 } else { 2 };
         for (r, o) in want.iter_mut().enumerate() {
-            let mut a = [0.0f32; 4];
+            let (mut a0, mut a1) = (0.0f32, 0.0f32);
             for j in 0..C {
-                a[j % sums] = M::madd(w[(r, j)], x[j], a[j % sums]);
+                if j % 2 == 0 {
+                    a0 = M::madd(w[(r, j)], x[j], a0);
+                } else {
+                    a1 = M::madd(w[(r, j)], x[j], a1);
+                }
             }
-            *o += if sums == 4 {
-                (a[0] + a[1]) + (a[2] + a[3])
-            } else {
-                a[0] + a[1]
-            };
+            *o += a0 + a1;
         }
         for r in 0..R {
             assert_eq!(got[r].to_bits(), want[r].to_bits(), "R {R} C {C} row {r}");
@@ -564,14 +561,10 @@ mod tests {
         single::<Fast, 160, 40>();
         single::<Fast, 37, 20>();
         single::<Fast, 17, 16>();
-        single::<Fast, 65, 9>();
-        single::<Fast, 24, 6>();
-        single::<Fused<Fast>, 64, 32>();
-        single::<Fused<Fast>, 48, 16>();
-        single::<Fused<Fast>, 37, 20>();
+        // Fused multiply-adds (training on FMA hosts), with and without row remainders.
         single::<Fused<Fast>, 160, 40>();
-        single::<Narrow<Fused<Fast>>, 64, 32>();
-        single::<Narrow<Fused<Fast>>, 61, 10>();
+        single::<Fused<Fast>, 150, 13>();
+        single::<Fused<Fast>, 161, 8>();
         single::<Fast, 130, 17>();
         single::<Fast, 384, 64>();
         single::<Fast, 256, 33>();
