@@ -1,7 +1,7 @@
 //! A small seeded generator (SplitMix64): reproducible initial weights and shuffles, no state
 //! beyond one `u64`. It fixes every seeded stream of the project (initializers, shuffles, the
-//! synthetic series), so it stays ours; it implements `rand_core`'s [`RngCore`] and
-//! [`SeedableRng`] so that `rand`'s distributions can draw from it too.
+//! synthetic series), so it stays ours; it implements `rand_core`'s `RngCore` and
+//! `SeedableRng` so that `rand`'s distributions can draw from it too.
 
 /// SplitMix64: passes BigCrush, one `u64` of state, trivially seedable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

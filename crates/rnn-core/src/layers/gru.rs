@@ -202,7 +202,7 @@ impl<T: Real, const I: usize, const H: usize, const G: usize, const RA: bool>
     }
 
     /// [`step`](Self::step) for `L` streams side by side (see [`crate::lanes`]): the same
-    /// operations as [`gates`](Self::gates) and [`step`](Self::step), lane by lane.
+    /// operations as `gates` and [`step`](Self::step), lane by lane.
     #[inline(always)]
     pub fn step_lanes<M: Math, const L: usize>(
         &self,

@@ -596,7 +596,7 @@ pub(crate) fn stepwise_backward<
 pub trait Streams {}
 
 /// What a single layer adds to [`Cell`]: its kind, tensor names and shapes, and loading and
-/// exporting in both frameworks' layouts. [`leaf_cell!`] turns these into the tensor and
+/// exporting in both frameworks' layouts. The crate's `leaf_cell!` turns these into the tensor and
 /// weights items of [`Cell`].
 pub trait Leaf<T: Real>: Sized {
     /// Keras-like kind name (`"lstm"`, `"gru"`, `"simple_rnn"`, `"dense"`).
